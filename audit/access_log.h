@@ -1,0 +1,75 @@
+// The gateway's access log: every decided request becomes one AccessRecord, appended
+// durably before the caller gets an answer.
+//
+// A single writer thread group-commits whatever is queued (up to max_batch records per
+// transaction), so callers share fsyncs instead of paying one each. Append() never blocks
+// the caller: `done` runs on the writer thread once the record's batch committed (with its
+// access_id, the leaf index) or failed (UNAVAILABLE; the caller must release nothing).
+// Thread-safe.
+#ifndef ONCEONLY_AUDIT_ACCESS_LOG_H_
+#define ONCEONLY_AUDIT_ACCESS_LOG_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "audit/access_log_store.h"
+#include "onceonly/v1/audit.pb.h"
+
+namespace onceonly {
+
+// The deterministic bytes of a record (the Merkle leaf data of the next issue).
+std::string SerializeAccessRecord(const v1::AccessRecord& record);
+
+class AccessLog {
+ public:
+  using DoneCallback = std::function<void(absl::StatusOr<uint64_t> access_id)>;
+
+  static absl::StatusOr<std::unique_ptr<AccessLog>> Create(
+      std::unique_ptr<AccessLogStore> store, std::string log_id, int max_batch);
+  // Commits what is queued, then stops the writer.
+  ~AccessLog();
+
+  // Queues `record` (its log_id and access_id are set here).
+  void Append(v1::AccessRecord record, DoneCallback done);
+  // Append() and wait for the commit.
+  absl::StatusOr<uint64_t> AppendAndWait(v1::AccessRecord record);
+  // Records [from, from + limit) of this log.
+  absl::StatusOr<std::vector<v1::AccessRecord>> Read(uint64_t from, int limit);
+
+  const std::string& log_id() const { return log_id_; }
+
+ private:
+  struct Pending {
+    v1::AccessRecord record;
+    DoneCallback done;
+  };
+  AccessLog(std::unique_ptr<AccessLogStore> store, std::string log_id, int max_batch,
+            uint64_t next_index);
+  void WriterLoop();
+
+  // Constant after construction.
+  const std::string log_id_;
+  const int max_batch_;
+
+  absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The store is used by the writer thread, and by Read() under store_mu_.
+  absl::Mutex store_mu_;
+  std::unique_ptr<AccessLogStore> store_ ABSL_GUARDED_BY(store_mu_);
+  // Next leaf index; only the writer thread touches it.
+  uint64_t next_index_;
+  std::thread writer_;
+};
+
+}  // namespace onceonly
+
+#endif  // ONCEONLY_AUDIT_ACCESS_LOG_H_

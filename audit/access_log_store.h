@@ -1,0 +1,36 @@
+// Where access records are kept. The store is the seam for tests (a fake can fail on demand)
+// and, later, for PostgreSQL. Not thread-safe: AccessLog calls it from one writer thread.
+#ifndef ONCEONLY_AUDIT_ACCESS_LOG_STORE_H_
+#define ONCEONLY_AUDIT_ACCESS_LOG_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "onceonly/v1/audit.pb.h"
+
+namespace onceonly {
+
+class AccessLogStore {
+ public:
+  virtual ~AccessLogStore() = default;
+  // Number of records already in the log `log_id` (the next leaf index).
+  virtual absl::StatusOr<uint64_t> Size(const std::string& log_id) = 0;
+  // Appends records whose access_id are consecutive from Size(), durably and atomically:
+  // after OK they survive a crash; after an error none of them is in the log.
+  virtual absl::Status AppendBatch(const std::vector<v1::AccessRecord>& records) = 0;
+  // Records of `log_id` with access_id in [from, from + limit), in order.
+  virtual absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& log_id,
+                                                             uint64_t from, int limit) = 0;
+};
+
+// SQLite (WAL, synchronous=FULL). Creates the schema if missing.
+absl::StatusOr<std::unique_ptr<AccessLogStore>> OpenSqliteAccessLogStore(
+    const std::string& path);
+
+}  // namespace onceonly
+
+#endif  // ONCEONLY_AUDIT_ACCESS_LOG_STORE_H_

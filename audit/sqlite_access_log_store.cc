@@ -1,0 +1,128 @@
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "audit/access_log_store.h"
+#include "common/sqlite.h"
+#include "common/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace onceonly {
+
+// The bytes stored for a record: deterministic serialization, the future Merkle leaf data.
+std::string SerializeAccessRecord(const v1::AccessRecord& record) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  record.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS access_log (
+  log_id      TEXT    NOT NULL,
+  leaf_index  INTEGER NOT NULL,
+  time_micros INTEGER NOT NULL,
+  member      TEXT    NOT NULL,
+  purpose     TEXT    NOT NULL,
+  subject     TEXT    NOT NULL,
+  decision    TEXT    NOT NULL,
+  reason      TEXT    NOT NULL,
+  record      BLOB    NOT NULL,   -- deterministic protobuf of onceonly.v1.AccessRecord
+  PRIMARY KEY (log_id, leaf_index)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS access_log_subject ON access_log(subject, time_micros);
+CREATE INDEX IF NOT EXISTS access_log_member ON access_log(member, time_micros);
+)sql";
+
+class SqliteAccessLogStore : public AccessLogStore {
+ public:
+  explicit SqliteAccessLogStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+
+  absl::Status Init() {
+    RETURN_IF_ERROR(db_->Exec(kSchema));
+    ASSIGN_OR_RETURN(
+        auto insert,
+        db_->Prepare("INSERT INTO access_log (log_id, leaf_index, time_micros, member, "
+                     "purpose, subject, decision, reason, record) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    insert_ = std::make_unique<SqliteStatement>(std::move(insert));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> Size(const std::string& log_id) override {
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM "
+                                             "access_log WHERE log_id = ?"));
+    stmt.Bind(1, log_id);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? static_cast<uint64_t>(stmt.ColumnInt(0)) : 0;
+  }
+
+  absl::Status AppendBatch(const std::vector<v1::AccessRecord>& records) override {
+    RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+    absl::Status status = InsertAll(records);
+    if (status.ok()) status = db_->Exec("COMMIT");
+    if (!status.ok()) {
+      db_->Exec("ROLLBACK").IgnoreError();  // the failure above is what the caller needs
+      return status;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& log_id, uint64_t from,
+                                                     int limit) override {
+    ASSIGN_OR_RETURN(auto stmt,
+                     db_->Prepare("SELECT record FROM access_log WHERE log_id = ? AND "
+                                  "leaf_index >= ? ORDER BY leaf_index LIMIT ?"));
+    stmt.Bind(1, log_id).Bind(2, static_cast<int64_t>(from)).Bind(3, int64_t{limit});
+    std::vector<v1::AccessRecord> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      v1::AccessRecord record;
+      if (!record.ParseFromString(stmt.ColumnText(0))) {
+        return absl::DataLossError(
+            absl::StrCat(db_->path(), ": access record ", from + out.size(), " is corrupt"));
+      }
+      out.push_back(std::move(record));
+    }
+    return out;
+  }
+
+ private:
+  absl::Status InsertAll(const std::vector<v1::AccessRecord>& records) {
+    for (const v1::AccessRecord& r : records) {
+      int64_t micros = r.time().seconds() * 1000000 + r.time().nanos() / 1000;
+      insert_->Bind(1, r.log_id())
+          .Bind(2, static_cast<int64_t>(r.access_id()))
+          .Bind(3, micros)
+          .Bind(4, r.member())
+          .Bind(5, r.purpose())
+          .Bind(6, r.subject())
+          .Bind(7, v1::Decision_Name(r.decision()))
+          .Bind(8, r.reason())
+          .BindBlob(9, SerializeAccessRecord(r));
+      RETURN_IF_ERROR(insert_->Run());
+    }
+    return absl::OkStatus();
+  }
+
+  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<SqliteStatement> insert_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AccessLogStore>> OpenSqliteAccessLogStore(
+    const std::string& path) {
+  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, SqliteDb::Mode::kReadWriteCreate));
+  auto store = std::make_unique<SqliteAccessLogStore>(std::move(db));
+  RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<AccessLogStore>(std::move(store));
+}
+
+}  // namespace onceonly

@@ -1,0 +1,33 @@
+// The data categories a grant can release, which registry holds each, and which dossier
+// fields each releases. Minimisation is a field mask built from this table, applied after
+// fetch (and cache), so no code path can return a field no released category names.
+#ifndef ONCEONLY_AUTHZ_CATEGORIES_H_
+#define ONCEONLY_AUTHZ_CATEGORIES_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "onceonly/v1/dossier.pb.h"
+
+namespace onceonly {
+
+struct DataCategory {
+  std::string name;                        // "company.identity"
+  std::string registry;                    // "companies", "permits" or "tax"
+  std::vector<std::string> dossier_paths;  // field-mask paths in onceonly.v1.Dossier
+  std::string description;
+};
+
+// Every category, in a stable order.
+const std::vector<DataCategory>& AllDataCategories();
+// nullptr if `name` is not a category.
+const DataCategory* FindDataCategory(absl::string_view name);
+
+// Clears every field of `dossier` that none of `released` names. Provenance fields
+// (enterprise_number, sources, access_id, purpose, released_categories, grant_id) stay.
+void MinimiseDossier(const std::vector<std::string>& released, v1::Dossier* dossier);
+
+}  // namespace onceonly
+
+#endif  // ONCEONLY_AUTHZ_CATEGORIES_H_

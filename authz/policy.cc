@@ -1,0 +1,292 @@
+#include "authz/policy.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "authz/categories.h"
+#include "common/rich_status.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace onceonly {
+namespace {
+
+using config::v1::Grant;
+using config::v1::Member;
+using config::v1::Policy;
+using google::protobuf::util::TimeUtil;
+
+bool IsPolicyId(absl::string_view s) {
+  if (s.empty() || s.size() > 100) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '-' || c == '_' || c == '.' || c == '/')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Time ToAbslTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+absl::Status ValidatePolicy(const Policy& policy, const SourceMap& src) {
+  std::set<std::string> members, purposes, grants;
+  for (int i = 0; i < policy.members_size(); ++i) {
+    const Member& m = policy.members(i);
+    std::string at = absl::StrCat("members[", i, "]");
+    if (!IsPolicyId(m.id())) {
+      return src.InvalidArgument(at + ".id", "a member id is required ([a-z0-9-])");
+    }
+    if (!members.insert(m.id()).second) {
+      return src.InvalidArgument(at + ".id", absl::StrCat("duplicate member id \"", m.id(), "\""));
+    }
+    if (m.identities().empty()) {
+      return src.InvalidArgument(at + ".identities",
+                                 "at least one certificate identity (spiffe URI) is required");
+    }
+    for (int j = 0; j < m.identities_size(); ++j) {
+      absl::StatusOr<MemberIdentity> id = ParseMemberUri(m.identities(j));
+      if (!id.ok()) {
+        return src.InvalidArgument(absl::StrCat(at, ".identities[", j, "]"),
+                                   id.status().message());
+      }
+    }
+    if (m.roles().empty()) {
+      return src.InvalidArgument(at + ".roles",
+                                 "at least one role: CONSUMER, FIRM_PORTAL, AUDITOR, OPERATOR");
+    }
+    for (int j = 0; j < m.roles_size(); ++j) {
+      if (m.roles(j) == config::v1::ROLE_UNSPECIFIED) {
+        return src.InvalidArgument(absl::StrCat(at, ".roles[", j, "]"), "role must be set");
+      }
+    }
+  }
+  for (int i = 0; i < policy.purposes_size(); ++i) {
+    const auto& p = policy.purposes(i);
+    std::string at = absl::StrCat("purposes[", i, "]");
+    if (!IsPolicyId(p.id())) return src.InvalidArgument(at + ".id", "a purpose id is required");
+    if (!purposes.insert(p.id()).second) {
+      return src.InvalidArgument(at + ".id", absl::StrCat("duplicate purpose id \"", p.id(), "\""));
+    }
+    if (p.legal_basis().empty()) {
+      return src.InvalidArgument(at + ".legal_basis",
+                                 "every purpose needs its legal basis (it is logged)");
+    }
+  }
+  for (int i = 0; i < policy.grants_size(); ++i) {
+    const Grant& g = policy.grants(i);
+    std::string at = absl::StrCat("grants[", i, "]");
+    if (!IsPolicyId(g.id())) return src.InvalidArgument(at + ".id", "a grant id is required");
+    if (!grants.insert(g.id()).second) {
+      return src.InvalidArgument(at + ".id", absl::StrCat("duplicate grant id \"", g.id(), "\""));
+    }
+    if (!members.count(g.member())) {
+      return src.InvalidArgument(at + ".member",
+                                 absl::StrCat("no member \"", g.member(), "\" in members"));
+    }
+    if (!purposes.count(g.purpose())) {
+      return src.InvalidArgument(at + ".purpose",
+                                 absl::StrCat("no purpose \"", g.purpose(), "\" in purposes"));
+    }
+    if (g.categories().empty()) {
+      return src.InvalidArgument(at + ".categories", "a grant must name at least one category");
+    }
+    for (int j = 0; j < g.categories_size(); ++j) {
+      if (FindDataCategory(g.categories(j)) == nullptr) {
+        std::vector<std::string> names;
+        for (const DataCategory& c : AllDataCategories()) names.push_back(c.name);
+        return src.InvalidArgument(
+            absl::StrCat(at, ".categories[", j, "]"),
+            absl::StrCat("unknown category \"", g.categories(j),
+                         "\"; known: ", absl::StrJoin(names, ", ")));
+      }
+    }
+    if (g.has_valid_from() && g.has_valid_until() &&
+        !(ToAbslTime(g.valid_from()) < ToAbslTime(g.valid_until()))) {
+      return src.InvalidArgument(at + ".valid_until", "must be after valid_from");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Create(
+    Policy policy, const SourceMap& source) {
+  RETURN_IF_ERROR(ValidatePolicy(policy, source));
+  return std::shared_ptr<const PolicySnapshot>(new PolicySnapshot(std::move(policy)));
+}
+
+absl::StatusOr<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Load(
+    const std::string& path) {
+  Policy policy;
+  SourceMap source;
+  RETURN_IF_ERROR(LoadYamlFile(path, &policy, &source));
+  return Create(std::move(policy), source);
+}
+
+const Member* PolicySnapshot::FindMember(const MemberIdentity& identity) const {
+  for (const Member& m : policy_.members()) {
+    for (const std::string& uri : m.identities()) {
+      if (identity.uri == uri || absl::StartsWith(identity.uri, uri + "/")) return &m;
+    }
+  }
+  return nullptr;
+}
+
+const config::v1::Purpose* PolicySnapshot::FindPurpose(absl::string_view id) const {
+  for (const auto& p : policy_.purposes()) {
+    if (p.id() == id) return &p;
+  }
+  return nullptr;
+}
+
+absl::Status ValidateAccessRequest(const PolicySnapshot& policy, const AccessRequest& request) {
+  if (request.purpose.empty()) {
+    return InvalidField("purpose", "PURPOSE_REQUIRED",
+                        "purpose is required: name the legal purpose of this request");
+  }
+  if (policy.FindPurpose(request.purpose) == nullptr) {
+    std::vector<std::string> ids;
+    for (const auto& p : policy.policy().purposes()) ids.push_back(p.id());
+    return InvalidField("purpose", "UNKNOWN_PURPOSE",
+                        absl::StrCat("unknown purpose \"", request.purpose,
+                                     "\"; the policy defines: ", absl::StrJoin(ids, ", ")));
+  }
+  if (request.categories.empty()) {
+    return InvalidField("categories", "CATEGORIES_REQUIRED",
+                        "ask for at least one data category, e.g. company.identity");
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < request.categories.size(); ++i) {
+    const std::string& c = request.categories[i];
+    std::string field = absl::StrCat("categories[", i, "]");
+    if (FindDataCategory(c) == nullptr) {
+      std::vector<std::string> names;
+      for (const DataCategory& d : AllDataCategories()) names.push_back(d.name);
+      return InvalidField(field, "UNKNOWN_CATEGORY",
+                          absl::StrCat("unknown data category \"", c,
+                                       "\"; known: ", absl::StrJoin(names, ", ")));
+    }
+    if (!seen.insert(c).second) {
+      return InvalidField(field, "DUPLICATE_CATEGORY",
+                          absl::StrCat("category \"", c, "\" is asked twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request,
+                      absl::Time now) {
+  AccessDecision d;
+  auto deny = [&d](std::string reason, std::string explanation) {
+    d.allowed = false;
+    d.reason = std::move(reason);
+    d.explanation = std::move(explanation);
+    return d;
+  };
+  const Member* member = policy.FindMember(request.identity);
+  if (member == nullptr) {
+    return deny("UNKNOWN_MEMBER",
+                absl::StrCat("certificate identity ", request.identity.uri,
+                             " is not a member in the policy; ask the operator to add it"));
+  }
+  d.member_id = member->id();
+  if (std::find(member->roles().begin(), member->roles().end(), config::v1::CONSUMER) ==
+      member->roles().end()) {
+    return deny("ROLE_REQUIRED", absl::StrCat("member ", member->id(),
+                                              " lacks the CONSUMER role needed to fetch data"));
+  }
+  const config::v1::Purpose* purpose = policy.FindPurpose(request.purpose);
+  if (purpose == nullptr) {
+    return deny("UNKNOWN_PURPOSE", absl::StrCat("unknown purpose \"", request.purpose, "\""));
+  }
+  d.legal_basis = purpose->legal_basis();
+
+  // Among this member's grants for the purpose, find one in force covering every category.
+  bool any_grant = false, not_yet = false, expired = false;
+  const Grant* best_partial = nullptr;
+  size_t best_overlap = 0;
+  for (const Grant& g : policy.policy().grants()) {
+    if (g.member() != member->id() || g.purpose() != request.purpose) continue;
+    any_grant = true;
+    if (g.has_valid_from() && now < ToAbslTime(g.valid_from())) {
+      not_yet = true;
+      continue;
+    }
+    if (g.has_valid_until() && now >= ToAbslTime(g.valid_until())) {
+      expired = true;
+      continue;
+    }
+    size_t overlap = 0;
+    for (const std::string& c : request.categories) {
+      if (std::find(g.categories().begin(), g.categories().end(), c) != g.categories().end()) {
+        ++overlap;
+      }
+    }
+    if (overlap == request.categories.size()) {
+      d.grant_id = g.id();
+      best_partial = nullptr;
+      break;
+    }
+    if (best_partial == nullptr || overlap > best_overlap) {
+      best_partial = &g;
+      best_overlap = overlap;
+    }
+  }
+  if (!any_grant) {
+    return deny("NO_GRANT", absl::StrCat("member ", member->id(), " has no grant for purpose ",
+                                         request.purpose));
+  }
+  if (d.grant_id.empty()) {
+    if (best_partial != nullptr) {
+      for (const std::string& c : request.categories) {
+        if (std::find(best_partial->categories().begin(), best_partial->categories().end(),
+                      c) == best_partial->categories().end()) {
+          d.missing_categories.push_back(c);
+        }
+      }
+      return deny("CATEGORY_NOT_GRANTED",
+                  absl::StrCat("grant ", best_partial->id(), " does not cover: ",
+                               absl::StrJoin(d.missing_categories, ", "),
+                               "; ask only for granted categories"));
+    }
+    if (expired) return deny("GRANT_EXPIRED", "every grant for this purpose has expired");
+    if (not_yet) return deny("GRANT_NOT_YET_VALID", "no grant for this purpose is valid yet");
+  }
+  // Registrations and consent arrive with the next issue: until then such purposes fail
+  // closed rather than release data without the check.
+  if (purpose->requires_registration()) {
+    d.grant_id.clear();
+    return deny("REGISTRATION_REQUIRED",
+                absl::StrCat("purpose ", purpose->id(),
+                             " requires a registered case for the subject"));
+  }
+  if (purpose->requires_consent()) {
+    d.grant_id.clear();
+    return deny("CONSENT_REQUIRED",
+                absl::StrCat("purpose ", purpose->id(), " requires the subject's consent"));
+  }
+  d.allowed = true;
+  d.reason = "ALLOWED";
+  d.released_categories = request.categories;
+  return d;
+}
+
+absl::Status DecisionStatus(const AccessDecision& decision) {
+  if (decision.allowed) return absl::OkStatus();
+  std::map<std::string, std::string> metadata;
+  if (!decision.member_id.empty()) metadata["member"] = decision.member_id;
+  if (!decision.missing_categories.empty()) {
+    metadata["missing_categories"] = absl::StrJoin(decision.missing_categories, ",");
+  }
+  return ErrorWithReason(absl::StatusCode::kPermissionDenied, decision.reason,
+                         decision.explanation, metadata);
+}
+
+}  // namespace onceonly

@@ -1,0 +1,76 @@
+// The policy as an immutable, validated snapshot, and the access decision over it.
+//
+// Decide() is a pure function of (identity, request, snapshot, clock reading): no I/O, no
+// hidden state, so the same code answers GetDossier and, later, ExplainAccess.
+#ifndef ONCEONLY_AUTHZ_POLICY_H_
+#define ONCEONLY_AUTHZ_POLICY_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "authz/identity.h"
+#include "common/yaml_proto.h"
+#include "onceonly/config/v1/policy.pb.h"
+
+namespace onceonly {
+
+class PolicySnapshot {
+ public:
+  // Validates `policy`: unique ids, members and purposes that grants name exist, known
+  // categories, well-formed identities, valid_from < valid_until. Errors cite `source`.
+  static absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Create(
+      config::v1::Policy policy, const SourceMap& source = SourceMap());
+  // Reads, parses and validates a policy YAML file.
+  static absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Load(const std::string& path);
+
+  const config::v1::Policy& policy() const { return policy_; }
+  // The member whose identities match the certificate URI; nullptr if none.
+  const config::v1::Member* FindMember(const MemberIdentity& identity) const;
+  const config::v1::Purpose* FindPurpose(absl::string_view id) const;
+
+ private:
+  explicit PolicySnapshot(config::v1::Policy policy) : policy_(std::move(policy)) {}
+  config::v1::Policy policy_;
+};
+
+struct AccessRequest {
+  MemberIdentity identity;
+  std::string subject;  // canonical enterprise number
+  std::string purpose;
+  std::vector<std::string> categories;
+};
+
+struct AccessDecision {
+  bool allowed = false;
+  // "ALLOWED", or a denial reason: UNKNOWN_MEMBER, ROLE_REQUIRED, NO_GRANT,
+  // GRANT_NOT_YET_VALID, GRANT_EXPIRED, CATEGORY_NOT_GRANTED, REGISTRATION_REQUIRED,
+  // CONSENT_REQUIRED.
+  std::string reason;
+  std::string explanation;  // says what to do about a denial
+  std::string member_id;
+  std::string grant_id;
+  std::string legal_basis;
+  std::vector<std::string> released_categories;  // == asked, when allowed
+  std::vector<std::string> missing_categories;   // for CATEGORY_NOT_GRANTED
+};
+
+// INVALID_ARGUMENT (with BadRequest) for an unknown purpose or category, no categories, or
+// a category asked twice. These are caller mistakes, not decisions.
+absl::Status ValidateAccessRequest(const PolicySnapshot& policy, const AccessRequest& request);
+
+// Default deny. Asking for several categories of which some are not granted is denied,
+// naming the missing ones; categories are never silently dropped.
+AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request,
+                      absl::Time now);
+
+// The decision as a status: OK when allowed, PERMISSION_DENIED with ErrorInfo otherwise.
+absl::Status DecisionStatus(const AccessDecision& decision);
+
+}  // namespace onceonly
+
+#endif  // ONCEONLY_AUTHZ_POLICY_H_

@@ -1,0 +1,18 @@
+#include "common/clock.h"
+
+namespace onceonly {
+namespace {
+
+class RealClock : public Clock {
+ public:
+  absl::Time Now() const override { return absl::Now(); }
+};
+
+}  // namespace
+
+const Clock& Clock::Real() {
+  static const RealClock* clock = new RealClock();
+  return *clock;
+}
+
+}  // namespace onceonly

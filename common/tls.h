@@ -1,0 +1,43 @@
+// mTLS plumbing shared by the gateway, the registry server, the CLI and the tests: gRPC
+// credentials from PEM files, and the caller's URI SANs from a call's auth context.
+#ifndef ONCEONLY_COMMON_TLS_H_
+#define ONCEONLY_COMMON_TLS_H_
+
+#include <grpcpp/security/auth_context.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "onceonly/config/v1/config.pb.h"
+
+namespace onceonly {
+
+// Server credentials that require a client certificate chaining to tls.ca_file, and verify
+// it during the handshake. There is deliberately no way to build a plaintext server here.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MutualTlsServerCredentials(
+    const config::v1::TlsFiles& tls);
+
+// Client credentials presenting tls.cert_file/key_file and trusting tls.ca_file.
+// An empty cert_file gives a client without a certificate (used to test refusal).
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MutualTlsChannelCredentials(
+    const config::v1::TlsFiles& tls);
+
+// A channel to `address` over mTLS; `server_name` overrides the name checked in the
+// server certificate (empty: the host of `address`).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateMutualTlsChannel(
+    const std::string& address, const config::v1::TlsFiles& tls,
+    const std::string& server_name = "");
+
+// URI subject alternative names of a PEM certificate.
+absl::StatusOr<std::vector<std::string>> CertificateUriSans(const std::string& pem);
+
+// URI SANs of the verified peer certificate of a call; Unauthenticated if there is none.
+absl::StatusOr<std::vector<std::string>> PeerUriSans(const grpc::AuthContext& context);
+
+}  // namespace onceonly
+
+#endif  // ONCEONLY_COMMON_TLS_H_

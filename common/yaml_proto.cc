@@ -1,0 +1,195 @@
+#include "common/yaml_proto.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace onceonly {
+namespace {
+
+void AppendJsonString(absl::string_view s, std::string* out) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          absl::StrAppendFormat(out, "\\u%04x", c);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// Plain (unquoted) YAML scalars that look like JSON literals stay literals, so that
+// `max_batch: 64` and `requires_consent: true` reach the proto parser typed.
+bool IsJsonLiteral(const std::string& s) {
+  if (s == "true" || s == "false" || s == "null") return true;
+  if (s.empty()) return false;
+  size_t i = (s[0] == '-') ? 1 : 0;
+  if (i == s.size()) return false;
+  bool digits = false, dot = false;
+  for (; i < s.size(); ++i) {
+    if (s[i] >= '0' && s[i] <= '9') {
+      digits = true;
+    } else if (s[i] == '.' && !dot) {
+      dot = true;
+    } else {
+      return false;
+    }
+  }
+  return digits && (s.size() < 2 || s[0] != '0' || s[1] == '.');
+}
+
+absl::Status ToJson(const YAML::Node& node, const std::string& path, const std::string& file,
+                    std::string* out, std::map<std::string, int>* lines) {
+  if (node.Mark().line >= 0) (*lines)[path] = node.Mark().line + 1;
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      out->append("null");
+      return absl::OkStatus();
+    case YAML::NodeType::Scalar:
+      if (node.Tag() == "?" && IsJsonLiteral(node.Scalar())) {
+        out->append(node.Scalar());
+      } else {
+        AppendJsonString(node.Scalar(), out);
+      }
+      return absl::OkStatus();
+    case YAML::NodeType::Sequence: {
+      out->push_back('[');
+      for (size_t i = 0; i < node.size(); ++i) {
+        if (i > 0) out->push_back(',');
+        absl::Status s = ToJson(node[i], absl::StrCat(path, "[", i, "]"), file, out, lines);
+        if (!s.ok()) return s;
+      }
+      out->push_back(']');
+      return absl::OkStatus();
+    }
+    case YAML::NodeType::Map: {
+      out->push_back('{');
+      bool first = true;
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "%s:%d: %s: keys must be plain names", file, kv.first.Mark().line + 1, path));
+        }
+        if (!first) out->push_back(',');
+        first = false;
+        const std::string& key = kv.first.Scalar();
+        AppendJsonString(key, out);
+        out->push_back(':');
+        std::string child = path.empty() ? key : absl::StrCat(path, ".", key);
+        (*lines)[child] = kv.first.Mark().line + 1;
+        absl::Status s = ToJson(kv.second, child, file, out, lines);
+        if (!s.ok()) return s;
+      }
+      out->push_back('}');
+      return absl::OkStatus();
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string SourceMap::Describe(absl::string_view path, absl::string_view reason) const {
+  std::string key(path);
+  while (true) {
+    auto it = lines_.find(key);
+    if (it != lines_.end()) {
+      return absl::StrFormat("%s:%d: %s: %s", file_, it->second, path, reason);
+    }
+    size_t cut = key.find_last_of(".[");
+    if (cut == std::string::npos) break;
+    key.resize(cut);
+  }
+  return absl::StrFormat("%s: %s: %s", file_, path, reason);
+}
+
+absl::Status SourceMap::InvalidArgument(absl::string_view path,
+                                        absl::string_view reason) const {
+  return absl::InvalidArgumentError(Describe(path, reason));
+}
+
+absl::Status ParseYamlToProto(absl::string_view yaml, const std::string& file,
+                              google::protobuf::Message* message, SourceMap* source_map) {
+  YAML::Node root;
+  try {  // yaml-cpp reports syntax errors only by exception; contain them here.
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s:%d:%d: YAML syntax: %s", file,
+                                                      e.mark.line + 1, e.mark.column + 1,
+                                                      e.msg));
+  }
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": the top level must be a mapping of field names to values"));
+  }
+  std::string json;
+  std::map<std::string, int> lines;
+  absl::Status converted = ToJson(root, "", file, &json, &lines);
+  if (!converted.ok()) return converted;
+  SourceMap map(file, std::move(lines));
+
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto parsed = google::protobuf::util::JsonStringToMessage(json, message, options);
+  if (!parsed.ok()) {
+    std::string reason(parsed.message().data(), parsed.message().size());
+    // The JSON parser says "(members[0]) rolez: Cannot find field." without a line: find
+    // the field's line in the YAML we converted.
+    size_t at = reason.find(": Cannot find field");
+    if (at != std::string::npos) {
+      std::string field = reason.substr(0, at);
+      std::string parent;
+      if (!field.empty() && field[0] == '(') {
+        size_t close = field.find(") ");
+        if (close != std::string::npos) {
+          parent = field.substr(1, close - 1);
+          field = field.substr(close + 2);
+        }
+      }
+      std::string path = parent.empty() ? field : absl::StrCat(parent, ".", field);
+      return map.InvalidArgument(path, "unknown field (check its spelling against the schema)");
+    }
+    return absl::InvalidArgumentError(absl::StrCat(file, ": ", reason));
+  }
+  if (source_map != nullptr) *source_map = std::move(map);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::string why = std::strerror(errno);
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": ", why));
+    return absl::PermissionDeniedError(absl::StrCat(path, ": ", why));
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::Status LoadYamlFile(const std::string& path, google::protobuf::Message* message,
+                          SourceMap* source_map) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  return ParseYamlToProto(*text, path, message, source_map);
+}
+
+}  // namespace onceonly

@@ -1,0 +1,121 @@
+#include "connectors/remote/registry_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/enterprise_number.h"
+#include "common/grpc_status.h"
+#include "common/rich_status.h"
+#include "common/status_macros.h"
+#include "common/tls.h"
+#include "onceonly/registry/v1/registry.grpc.pb.h"
+
+namespace onceonly {
+namespace {
+
+namespace rv1 = registry::v1;
+
+// Validates the number, applies the caller's deadline, and fetches.
+absl::StatusOr<rv1::SubjectRecords> FetchFor(RegistryConnector& connector,
+                                             const grpc::ServerContext& context,
+                                             const std::string& number,
+                                             const std::string& language) {
+  absl::StatusOr<std::string> canonical = CanonicalEnterpriseNumber(number);
+  if (!canonical.ok()) {
+    return InvalidField("enterprise_number", "INVALID_ENTERPRISE_NUMBER",
+                        canonical.status().message());
+  }
+  FetchRequest request;
+  request.enterprise_number = *canonical;
+  if (!language.empty()) request.language = language;
+  request.deadline = absl::FromChrono(context.deadline());
+  return connector.Fetch(request);
+}
+
+class CompanyService final : public rv1::CompanyRegistry::Service {
+ public:
+  explicit CompanyService(RegistryConnector& c) : connector_(c) {}
+  grpc::Status GetEnterprise(grpc::ServerContext* context, const rv1::GetEnterpriseRequest* req,
+                             rv1::GetEnterpriseResponse* resp) override {
+    auto records = FetchFor(connector_, *context, req->enterprise_number(), req->language());
+    if (!records.ok()) return ToGrpcStatus(records.status());
+    *resp->mutable_enterprise() = std::move(*records->mutable_enterprise());
+    return grpc::Status::OK;
+  }
+
+ private:
+  RegistryConnector& connector_;
+};
+
+class PermitService final : public rv1::PermitRegistry::Service {
+ public:
+  explicit PermitService(RegistryConnector& c) : connector_(c) {}
+  grpc::Status ListPermits(grpc::ServerContext* context, const rv1::ListPermitsRequest* req,
+                           rv1::ListPermitsResponse* resp) override {
+    auto records = FetchFor(connector_, *context, req->enterprise_number(), "");
+    if (!records.ok()) return ToGrpcStatus(records.status());
+    resp->mutable_permits()->Swap(records->mutable_permits());
+    return grpc::Status::OK;
+  }
+
+ private:
+  RegistryConnector& connector_;
+};
+
+class TaxService final : public rv1::TaxRegistry::Service {
+ public:
+  explicit TaxService(RegistryConnector& c) : connector_(c) {}
+  grpc::Status GetTaxStatus(grpc::ServerContext* context, const rv1::GetTaxStatusRequest* req,
+                            rv1::GetTaxStatusResponse* resp) override {
+    auto records = FetchFor(connector_, *context, req->enterprise_number(), "");
+    if (!records.ok()) return ToGrpcStatus(records.status());
+    *resp->mutable_tax_status() = std::move(*records->mutable_tax_status());
+    return grpc::Status::OK;
+  }
+
+ private:
+  RegistryConnector& connector_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RegistryServer>> RegistryServer::Start(
+    std::unique_ptr<RegistryConnector> connector, const std::string& listen_address,
+    const config::v1::TlsFiles& tls) {
+  ASSIGN_OR_RETURN(auto credentials, MutualTlsServerCredentials(tls));
+  std::unique_ptr<RegistryServer> server(new RegistryServer());
+  server->connector_ = std::move(connector);
+  RegistryConnector& c = *server->connector_;
+  if (c.name() == "companies") {
+    server->service_ = std::make_unique<CompanyService>(c);
+  } else if (c.name() == "permits") {
+    server->service_ = std::make_unique<PermitService>(c);
+  } else if (c.name() == "tax") {
+    server->service_ = std::make_unique<TaxService>(c);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("no registry contract for \"", c.name(), "\""));
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen_address, credentials, &server->port_);
+  builder.RegisterService(server->service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen_address));
+  }
+  return server;
+}
+
+RegistryServer::~RegistryServer() { Shutdown(); }
+
+void RegistryServer::Wait() { server_->Wait(); }
+
+void RegistryServer::Shutdown() {
+  if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+}
+
+}  // namespace onceonly

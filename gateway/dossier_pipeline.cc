@@ -1,0 +1,263 @@
+#include "gateway/dossier_pipeline.h"
+
+#include <openssl/sha.h>
+
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "authz/categories.h"
+#include "common/enterprise_number.h"
+#include "common/rich_status.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace onceonly {
+
+namespace {
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t micros = absl::ToUnixMicros(t);
+  ts.set_seconds(micros / 1000000);
+  ts.set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
+  return ts;
+}
+
+v1::AccessRecord BaseRecord(const CallInfo& call, absl::Time now) {
+  v1::AccessRecord r;
+  *r.mutable_time() = ToProto(now);
+  if (call.identity.ok()) {
+    r.set_identity(call.identity->uri);
+    r.set_subsystem(call.identity->subsystem);
+  }
+  r.set_user(call.user);
+  r.set_case_ref(call.case_ref);
+  r.set_request_id(call.request_id);
+  r.set_method(call.method);
+  return r;
+}
+
+}  // namespace
+
+std::string DossierSha256(const v1::Dossier& dossier) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    dossier.SerializeToCodedStream(&coded);
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
+// The state of one allowed request while its registries answer.
+struct DossierPipeline::FanOut {
+  v1::AccessRecord record;
+  FetchRequest fetch;
+  absl::Time deadline;
+  std::vector<std::string> released;
+  std::string grant_id;
+  std::string purpose;
+  Done done;
+
+  absl::Mutex mu;
+  int remaining ABSL_GUARDED_BY(mu) = 0;
+  registry::v1::SubjectRecords merged ABSL_GUARDED_BY(mu);
+  std::map<std::string, v1::SourceStatus> sources ABSL_GUARDED_BY(mu);
+};
+
+DossierPipeline::DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
+                                 std::map<std::string, RegistryEndpoint> registries,
+                                 AccessLog& access_log, ThreadPool& fetch_pool,
+                                 const Clock& clock)
+    : registries_(std::move(registries)),
+      access_log_(access_log),
+      fetch_pool_(fetch_pool),
+      clock_(clock),
+      policy_(std::move(policy)) {}
+
+void DossierPipeline::SetPolicy(std::shared_ptr<const PolicySnapshot> policy) {
+  absl::MutexLock lock(&policy_mu_);
+  policy_ = std::move(policy);
+}
+
+std::shared_ptr<const PolicySnapshot> DossierPipeline::policy() const {
+  absl::MutexLock lock(&policy_mu_);
+  return policy_;
+}
+
+void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierRequest& request,
+                                 Done done) {
+  const absl::Time now = clock_.Now();
+  std::shared_ptr<const PolicySnapshot> policy = this->policy();
+
+  // 2 validate: caller mistakes are answered at once and are not access decisions.
+  absl::StatusOr<std::string> subject = CanonicalEnterpriseNumber(request.enterprise_number());
+  if (!subject.ok()) {
+    done(InvalidField("enterprise_number", "INVALID_ENTERPRISE_NUMBER",
+                      subject.status().message()));
+    return;
+  }
+  const std::string& language = request.language();
+  if (!language.empty() && language != "fr" && language != "nl" && language != "de" &&
+      language != "en") {
+    done(InvalidField("language", "UNKNOWN_LANGUAGE",
+                      absl::StrCat("language \"", language, "\" is not one of fr, nl, de, en")));
+    return;
+  }
+  AccessRequest access;
+  if (call.identity.ok()) access.identity = *call.identity;
+  access.subject = *subject;
+  access.purpose = request.purpose();
+  access.categories.assign(request.categories().begin(), request.categories().end());
+  if (absl::Status valid = ValidateAccessRequest(*policy, access); !valid.ok()) {
+    done(valid);
+    return;
+  }
+
+  // 3 authorise.
+  AccessDecision decision;
+  if (call.identity.ok()) {
+    decision = Decide(*policy, access, now);
+  } else {
+    decision.reason = "UNKNOWN_IDENTITY";
+    decision.explanation = std::string(call.identity.status().message());
+  }
+  v1::AccessRecord record = BaseRecord(call, now);
+  record.set_member(decision.member_id);
+  record.set_purpose(access.purpose);
+  record.set_legal_basis(decision.legal_basis);
+  record.set_subject(access.subject);
+  for (const std::string& c : access.categories) record.add_categories_requested(c);
+  record.set_reason(decision.reason);
+
+  if (!decision.allowed) {
+    // Denials are logged too, and answered only once logged.
+    record.set_decision(v1::DECISION_DENY);
+    absl::Status denial = DecisionStatus(decision);
+    access_log_.Append(std::move(record),
+                       [denial, done = std::move(done)](absl::StatusOr<uint64_t> id) {
+                         if (!id.ok()) {
+                           done(id.status());
+                         } else {
+                           done(AddErrorMetadata(denial, "access_id", absl::StrCat(*id)));
+                         }
+                       });
+    return;
+  }
+  record.set_decision(v1::DECISION_ALLOW);
+  record.set_grant_id(decision.grant_id);
+  for (const std::string& c : decision.released_categories) record.add_categories_released(c);
+
+  // 4 fetch: one task per registry that holds a released category.
+  auto fan_out = std::make_shared<FanOut>();
+  fan_out->record = std::move(record);
+  fan_out->fetch.enterprise_number = access.subject;
+  fan_out->fetch.language = language.empty() ? "fr" : language;
+  fan_out->deadline = call.deadline;
+  fan_out->released = decision.released_categories;
+  fan_out->grant_id = decision.grant_id;
+  fan_out->purpose = access.purpose;
+  fan_out->done = std::move(done);
+  std::map<std::string, std::vector<std::string>> by_registry;
+  for (const std::string& c : decision.released_categories) {
+    by_registry[FindDataCategory(c)->registry].push_back(c);
+  }
+  {
+    absl::MutexLock lock(&fan_out->mu);
+    fan_out->remaining = static_cast<int>(by_registry.size());
+    for (const auto& [registry, categories] : by_registry) {
+      v1::SourceStatus& source = fan_out->sources[registry];
+      source.set_registry(registry);
+      for (const std::string& c : categories) source.add_categories(c);
+    }
+  }
+  for (const auto& entry : by_registry) {
+    std::string registry = entry.first;
+    fetch_pool_.Schedule([this, fan_out, registry] { Fetch(fan_out, registry); });
+  }
+}
+
+void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& registry) {
+  absl::StatusOr<registry::v1::SubjectRecords> records;
+  auto it = registries_.find(registry);
+  if (it == registries_.end()) {
+    records = absl::UnavailableError(
+        absl::StrCat("registry ", registry, " is not configured on this gateway"));
+  } else {
+    FetchRequest request = fan_out->fetch;
+    request.deadline = std::min(fan_out->deadline, clock_.Now() + it->second.timeout);
+    if (clock_.Now() >= request.deadline) {
+      records = absl::DeadlineExceededError(
+          absl::StrCat("no time left for registry ", registry, " within the deadline"));
+    } else {
+      records = it->second.connector->Fetch(request);
+    }
+  }
+  const absl::Time retrieved = clock_.Now();
+  bool last;
+  {
+    absl::MutexLock lock(&fan_out->mu);
+    v1::SourceStatus& source = fan_out->sources[registry];
+    *source.mutable_retrieved_at() = ToProto(retrieved);
+    if (records.ok()) {
+      fan_out->merged.MergeFrom(*records);
+    } else {
+      // A failing registry gives a partial dossier, never a failed request.
+      source.set_code(static_cast<int>(records.status().code()));
+      source.set_message(std::string(records.status().message()));
+    }
+    last = --fan_out->remaining == 0;
+  }
+  if (last) Finish(std::move(fan_out));
+}
+
+void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
+  v1::Dossier dossier;
+  {
+    absl::MutexLock lock(&fan_out->mu);
+    registry::v1::SubjectRecords& merged = fan_out->merged;
+    if (merged.has_enterprise()) *dossier.mutable_company() = std::move(*merged.mutable_enterprise());
+    for (registry::v1::Permit& p : *merged.mutable_permits()) {
+      if (p.kind() == registry::v1::PERMIT_KIND_ENVIRONMENT) {
+        *dossier.mutable_permits()->add_environment() = std::move(p);
+      } else if (p.kind() == registry::v1::PERMIT_KIND_URBANISM) {
+        *dossier.mutable_permits()->add_urbanism() = std::move(p);
+      }
+    }
+    if (merged.has_tax_status()) *dossier.mutable_tax() = std::move(*merged.mutable_tax_status());
+    for (auto& [name, source] : fan_out->sources) {
+      fan_out->record.add_sources(
+          absl::StrCat(name, ":", absl::StatusCodeToString(static_cast<absl::StatusCode>(source.code()))));
+      *dossier.add_sources() = std::move(source);
+    }
+  }
+  dossier.set_enterprise_number(fan_out->fetch.enterprise_number);
+  dossier.set_purpose(fan_out->purpose);
+  dossier.set_grant_id(fan_out->grant_id);
+  for (const std::string& c : fan_out->released) dossier.add_released_categories(c);
+
+  // 5 minimise: whatever the registries sent, only released categories remain.
+  MinimiseDossier(fan_out->released, &dossier);
+  fan_out->record.set_payload_sha256(DossierSha256(dossier));
+
+  // 6 audit, 7 respond: the answer leaves only once its record is durable.
+  Done done = std::move(fan_out->done);
+  access_log_.Append(std::move(fan_out->record),
+                     [dossier = std::move(dossier), done = std::move(done)](
+                         absl::StatusOr<uint64_t> id) mutable {
+                       if (!id.ok()) {
+                         done(id.status());
+                         return;
+                       }
+                       dossier.set_access_id(*id);
+                       done(std::move(dossier));
+                     });
+}
+
+}  // namespace onceonly

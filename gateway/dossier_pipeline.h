@@ -1,0 +1,79 @@
+// The request path of GetDossier, independent of gRPC: validate, authorise, fan out to the
+// registries in parallel under the caller's deadline, minimise, log durably, answer.
+// Nothing is answered before its access record committed; if the log cannot be written the
+// answer is UNAVAILABLE and no data leaves.
+#ifndef ONCEONLY_GATEWAY_DOSSIER_PIPELINE_H_
+#define ONCEONLY_GATEWAY_DOSSIER_PIPELINE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "audit/access_log.h"
+#include "authz/identity.h"
+#include "authz/policy.h"
+#include "common/clock.h"
+#include "common/thread_pool.h"
+#include "connectors/registry_connector.h"
+#include "onceonly/v1/dossier.pb.h"
+
+namespace onceonly {
+
+// What the transport knows about a call.
+struct CallInfo {
+  // The caller's identity, or why there is none (the call is then denied and logged).
+  absl::StatusOr<MemberIdentity> identity = absl::UnauthenticatedError("no identity");
+  std::string case_ref;    // x-onceonly-case-ref
+  std::string user;        // x-onceonly-user
+  std::string request_id;  // x-request-id, or generated
+  std::string method;
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+struct RegistryEndpoint {
+  std::unique_ptr<RegistryConnector> connector;
+  absl::Duration timeout = absl::Seconds(2);
+};
+
+class DossierPipeline {
+ public:
+  using Done = std::function<void(absl::StatusOr<v1::Dossier>)>;
+
+  // `registries` is keyed by registry name; collaborators must outlive the pipeline.
+  DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
+                  std::map<std::string, RegistryEndpoint> registries, AccessLog& access_log,
+                  ThreadPool& fetch_pool, const Clock& clock);
+
+  // Runs the request; `done` is called exactly once, from any thread.
+  void GetDossier(const CallInfo& call, const v1::GetDossierRequest& request, Done done);
+
+  // Replaces the policy for the next requests; in-flight ones keep the snapshot they have.
+  void SetPolicy(std::shared_ptr<const PolicySnapshot> policy);
+  std::shared_ptr<const PolicySnapshot> policy() const;
+
+ private:
+  struct FanOut;
+  void Fetch(std::shared_ptr<FanOut> fan_out, const std::string& registry);
+  void Finish(std::shared_ptr<FanOut> fan_out);
+
+  // Constant after construction.
+  const std::map<std::string, RegistryEndpoint> registries_;
+  AccessLog& access_log_;
+  ThreadPool& fetch_pool_;
+  const Clock& clock_;
+
+  mutable absl::Mutex policy_mu_;
+  std::shared_ptr<const PolicySnapshot> policy_ ABSL_GUARDED_BY(policy_mu_);
+};
+
+// Hex SHA-256 of the deterministic serialization of `dossier`.
+std::string DossierSha256(const v1::Dossier& dossier);
+
+}  // namespace onceonly
+
+#endif  // ONCEONLY_GATEWAY_DOSSIER_PIPELINE_H_

@@ -1,0 +1,117 @@
+#include "gateway/gateway_config.h"
+
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/yaml_proto.h"
+
+namespace onceonly {
+namespace {
+
+using config::v1::GatewayConfig;
+
+std::string Resolve(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
+  return absl::StrCat(base_dir, "/", path);
+}
+
+void ResolveTls(const std::string& dir, config::v1::TlsFiles* tls) {
+  tls->set_cert_file(Resolve(dir, tls->cert_file()));
+  tls->set_key_file(Resolve(dir, tls->key_file()));
+  tls->set_ca_file(Resolve(dir, tls->ca_file()));
+}
+
+absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
+  if (c.listen_address().empty()) {
+    return src.InvalidArgument("listen_address", "required, e.g. \"127.0.0.1:8443\"");
+  }
+  for (const char* f : {"cert_file", "key_file", "ca_file"}) {
+    const auto* field = c.tls().GetDescriptor()->FindFieldByName(f);
+    if (c.tls().GetReflection()->GetString(c.tls(), field).empty()) {
+      return src.InvalidArgument(absl::StrCat("tls.", f),
+                                 "required: the gateway serves mTLS only (see `onceonly pki`)");
+    }
+  }
+  if (c.policy_file().empty()) return src.InvalidArgument("policy_file", "required");
+  if (c.audit().sqlite_path().empty()) {
+    return src.InvalidArgument("audit.sqlite_path", "required: every access is logged");
+  }
+  std::set<std::string> names;
+  for (int i = 0; i < c.registries_size(); ++i) {
+    const auto& r = c.registries(i);
+    std::string at = absl::StrCat("registries[", i, "]");
+    if (r.name() != "companies" && r.name() != "permits" && r.name() != "tax") {
+      return src.InvalidArgument(at + ".name", absl::StrCat("\"", r.name(),
+                                 "\" is not a registry; use companies, permits or tax"));
+    }
+    if (!names.insert(r.name()).second) {
+      return src.InvalidArgument(at + ".name", absl::StrCat("registry ", r.name(), " is configured twice"));
+    }
+    switch (r.source_case()) {
+      case config::v1::RegistryConfig::kKbo:
+        if (r.name() != "companies") {
+          return src.InvalidArgument(at + ".kbo", "the KBO source serves only companies");
+        }
+        if (r.kbo().sqlite_path().empty()) return src.InvalidArgument(at + ".kbo.sqlite_path", "required");
+        break;
+      case config::v1::RegistryConfig::kSql:
+        if (r.name() == "companies") {
+          return src.InvalidArgument(at + ".sql", "companies are served by kbo or remote");
+        }
+        if (r.sql().sqlite_path().empty()) return src.InvalidArgument(at + ".sql.sqlite_path", "required");
+        break;
+      case config::v1::RegistryConfig::kRemote:
+        if (r.remote().address().empty()) return src.InvalidArgument(at + ".remote.address", "required");
+        break;
+      case config::v1::RegistryConfig::SOURCE_NOT_SET:
+        return src.InvalidArgument(at, "set one source: kbo, sql or remote");
+    }
+    if (r.has_timeout() && (r.timeout().seconds() < 0 || r.timeout().nanos() < 0)) {
+      return src.InvalidArgument(at + ".timeout", "must be positive");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<GatewayConfig> FinishGatewayConfig(GatewayConfig c, const std::string& path,
+                                                  const SourceMap& src) {
+  RETURN_IF_ERROR(Validate(c, src));
+  std::string dir;
+  size_t slash = path.find_last_of('/');
+  if (slash != std::string::npos) dir = path.substr(0, slash);
+  if (c.instance_name().empty()) c.set_instance_name("gateway-1");
+  if (c.trust_domain().empty()) c.set_trust_domain("onceonly.brussels");
+  if (c.audit().max_batch() == 0) c.mutable_audit()->set_max_batch(1024);
+  if (c.fetch_threads() == 0) {
+    c.set_fetch_threads(std::max(4u, 2 * std::thread::hardware_concurrency()));
+  }
+  if (!c.has_default_deadline()) c.mutable_default_deadline()->set_seconds(5);
+  ResolveTls(dir, c.mutable_tls());
+  c.set_policy_file(Resolve(dir, c.policy_file()));
+  c.mutable_audit()->set_sqlite_path(Resolve(dir, c.audit().sqlite_path()));
+  for (auto& r : *c.mutable_registries()) {
+    if (!r.has_timeout()) r.mutable_timeout()->set_seconds(2);
+    if (r.has_kbo()) r.mutable_kbo()->set_sqlite_path(Resolve(dir, r.kbo().sqlite_path()));
+    if (r.has_sql()) r.mutable_sql()->set_sqlite_path(Resolve(dir, r.sql().sqlite_path()));
+    if (r.has_remote()) ResolveTls(dir, r.mutable_remote()->mutable_tls());
+  }
+  return c;
+}
+
+absl::StatusOr<GatewayConfig> FinishGatewayConfig(GatewayConfig config,
+                                                  const std::string& path) {
+  return FinishGatewayConfig(std::move(config), path, SourceMap(path, {}));
+}
+
+absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path) {
+  GatewayConfig config;
+  SourceMap src;
+  RETURN_IF_ERROR(LoadYamlFile(path, &config, &src));
+  return FinishGatewayConfig(std::move(config), path, src);
+}
+
+}  // namespace onceonly

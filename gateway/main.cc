@@ -1,0 +1,65 @@
+// onceonly-gateway: the "only once" data exchange gateway. Parses flags, builds the server
+// from its config, and waits; SIGHUP reloads the policy, SIGTERM/SIGINT drain and stop.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "common/command_line.h"
+#include "gateway/gateway_config.h"
+#include "gateway/gateway_server.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: onceonly-gateway --config FILE [--port-file FILE]\n"
+    "  FILE is a gateway config (schema onceonly.config.v1.GatewayConfig, YAML);\n"
+    "  see docs/operator-guide.md. --port-file receives the bound port (for port 0).\n";
+
+volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_reload = 0;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace onceonly;
+  auto cl = CommandLine::Parse(std::vector<std::string>(argv + 1, argv + argc),
+                               {"config", "port-file"}, {"help"});
+  if (!cl.ok()) {
+    std::cerr << "onceonly-gateway: " << cl.status().message() << "\n" << kUsage;
+    return 2;
+  }
+  if (cl->Has("help") || !cl->Has("config")) {
+    std::cerr << kUsage;
+    return cl->Has("help") ? 0 : 2;
+  }
+  auto config = LoadGatewayConfig(cl->Get("config"));
+  if (!config.ok()) {
+    std::cerr << "onceonly-gateway: " << config.status().message() << "\n";
+    return 1;
+  }
+  auto server = GatewayServer::Start(*config);
+  if (!server.ok()) {
+    std::cerr << "onceonly-gateway: " << server.status().message() << "\n";
+    return 1;
+  }
+  if (cl->Has("port-file")) std::ofstream(cl->Get("port-file")) << (*server)->port() << "\n";
+  std::cerr << "onceonly-gateway: " << config->instance_name() << " serving on port "
+            << (*server)->port() << " (mTLS only)\n";
+
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+  std::signal(SIGHUP, [](int) { g_reload = 1; });
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (g_reload) {
+      g_reload = 0;
+      absl::Status reloaded = (*server)->ReloadPolicy();
+      std::cerr << "onceonly-gateway: policy reload: "
+                << (reloaded.ok() ? "ok" : std::string(reloaded.message())) << "\n";
+    }
+  }
+  std::cerr << "onceonly-gateway: draining\n";
+  server->reset();
+  return 0;
+}

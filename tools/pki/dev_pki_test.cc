@@ -1,0 +1,371 @@
+#include "tools/pki/dev_pki.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace onceonly {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+struct X509Free {
+  void operator()(X509* p) const { X509_free(p); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct StoreFree {
+  void operator()(X509_STORE* p) const { X509_STORE_free(p); }
+};
+struct StoreCtxFree {
+  void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+};
+struct BioFree {
+  void operator()(BIO* p) const { BIO_free_all(p); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << path;
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::unique_ptr<BIO, BioFree> MemBio(const std::string& data) {
+  return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+}
+
+X509Ptr LoadCert(const std::string& path) {
+  std::string pem = ReadFile(path);
+  auto bio = MemBio(pem);
+  return X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+}
+
+PkeyPtr LoadPrivateKey(const std::string& path) {
+  std::string pem = ReadFile(path);
+  auto bio = MemBio(pem);
+  return PkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+}
+
+PkeyPtr LoadPublicKey(const std::string& path) {
+  std::string pem = ReadFile(path);
+  auto bio = MemBio(pem);
+  return PkeyPtr(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+}
+
+// Verifies `leaf` against the single trust anchor `ca` for the given X509_PURPOSE_*. Returns
+// the X509_V_* result (X509_V_OK on success).
+int Verify(X509* ca, X509* leaf, int purpose) {
+  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+  EXPECT_EQ(X509_STORE_add_cert(store.get(), ca), 1);
+  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
+  EXPECT_EQ(X509_STORE_CTX_init(ctx.get(), store.get(), leaf, nullptr), 1);
+  EXPECT_EQ(X509_STORE_CTX_set_purpose(ctx.get(), purpose), 1);
+  int ok = X509_verify_cert(ctx.get());
+  int error = X509_STORE_CTX_get_error(ctx.get());
+  ERR_clear_error();
+  if (ok == 1) {
+    EXPECT_EQ(error, X509_V_OK);
+  }
+  return ok == 1 ? X509_V_OK : (error == X509_V_OK ? -1 : error);
+}
+
+mode_t FileMode(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+class DevPkiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = ::testing::TempDir() + "dev_pki_test.XXXXXX";
+    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+    root_ = templ;
+    dir_ = root_ + "/pki";  // Does not exist yet: InitDevPki must create it.
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(root_, ignored);
+  }
+
+  std::string root_;
+  std::string dir_;
+  DevPkiOptions options_;
+};
+
+TEST_F(DevPkiTest, InitCreatesAllFiles) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  for (const char* file :
+       {"ca.crt", "ca.key", "server.crt", "server.key", "checkpoint.key", "checkpoint.pub"}) {
+    EXPECT_TRUE(std::filesystem::is_regular_file(dir_ + "/" + file)) << file;
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/" + file + ".tmp")) << file;
+  }
+  X509Ptr ca = LoadCert(dir_ + "/ca.crt");
+  ASSERT_NE(ca, nullptr);
+  EXPECT_EQ(X509_check_ca(ca.get()), 1);
+  EXPECT_EQ(X509_get_extension_flags(ca.get()) & EXFLAG_SS, static_cast<uint32_t>(EXFLAG_SS));
+  EXPECT_NE(X509_get0_subject_key_id(ca.get()), nullptr);
+  EXPECT_TRUE(X509_get_key_usage(ca.get()) & KU_KEY_CERT_SIGN);
+  PkeyPtr ca_key = LoadPrivateKey(dir_ + "/ca.key");
+  ASSERT_NE(ca_key, nullptr);
+  EXPECT_EQ(EVP_PKEY_get_base_id(ca_key.get()), EVP_PKEY_EC);
+  EXPECT_EQ(X509_check_private_key(ca.get(), ca_key.get()), 1);
+  EXPECT_EQ(X509_get_signature_nid(ca.get()), NID_ecdsa_with_SHA256);
+}
+
+TEST_F(DevPkiTest, ReinitRefusesWithoutOverwrite) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  const std::string ca_before = ReadFile(dir_ + "/ca.crt");
+
+  absl::Status again = InitDevPki(dir_, options_);
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
+  EXPECT_THAT(std::string(again.message()), HasSubstr("ca.key"));
+  EXPECT_EQ(ReadFile(dir_ + "/ca.crt"), ca_before);
+
+  ASSERT_TRUE(InitDevPki(dir_, options_, /*overwrite=*/true).ok());
+  EXPECT_NE(ReadFile(dir_ + "/ca.crt"), ca_before);
+}
+
+TEST_F(DevPkiTest, MemberCertificateVerifiesForClientAuthOnly) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  absl::StatusOr<std::string> path = IssueMemberCertificate(dir_, "kbo", "lookup", options_);
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(*path, dir_ + "/members/kbo-lookup.crt");
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/members/kbo-lookup.key"));
+
+  X509Ptr ca = LoadCert(dir_ + "/ca.crt");
+  X509Ptr member = LoadCert(*path);
+  ASSERT_NE(ca, nullptr);
+  ASSERT_NE(member, nullptr);
+  EXPECT_EQ(Verify(ca.get(), member.get(), X509_PURPOSE_SSL_CLIENT), X509_V_OK);
+  EXPECT_EQ(X509_check_purpose(member.get(), X509_PURPOSE_SSL_CLIENT, 0), 1);
+  // clientAuth only: must not be usable as a TLS server certificate.
+  EXPECT_EQ(X509_check_purpose(member.get(), X509_PURPOSE_SSL_SERVER, 0), 0);
+  EXPECT_NE(Verify(ca.get(), member.get(), X509_PURPOSE_SSL_SERVER), X509_V_OK);
+
+  EXPECT_EQ(X509_get_signature_nid(member.get()), NID_ecdsa_with_SHA256);
+  char cn[64] = {};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(member.get()), NID_commonName, cn, sizeof(cn));
+  EXPECT_STREQ(cn, "kbo");
+  PkeyPtr key = LoadPrivateKey(dir_ + "/members/kbo-lookup.key");
+  ASSERT_NE(key, nullptr);
+  EXPECT_EQ(X509_check_private_key(member.get(), key.get()), 1);
+}
+
+TEST_F(DevPkiTest, MemberUriSanIsExactlyTheSpiffeId) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  absl::StatusOr<std::string> path = IssueMemberCertificate(dir_, "kbo", "lookup", options_);
+  ASSERT_TRUE(path.ok()) << path.status();
+  absl::StatusOr<std::vector<std::string>> uris = UriSubjectAltNames(ReadFile(*path));
+  ASSERT_TRUE(uris.ok()) << uris.status();
+  EXPECT_THAT(*uris, ElementsAre("spiffe://onceonly.brussels/member/kbo/lookup"));
+
+  path = IssueMemberCertificate(dir_, "rsz-2", "", options_);
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(*path, dir_ + "/members/rsz-2.crt");
+  uris = UriSubjectAltNames(ReadFile(*path));
+  ASSERT_TRUE(uris.ok()) << uris.status();
+  EXPECT_THAT(*uris, ElementsAre("spiffe://onceonly.brussels/member/rsz-2"));
+}
+
+TEST_F(DevPkiTest, ServerCertificateHasDnsIpAndSpiffeSans) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  X509Ptr ca = LoadCert(dir_ + "/ca.crt");
+  X509Ptr server = LoadCert(dir_ + "/server.crt");
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(X509_check_host(server.get(), "localhost", 0, 0, nullptr), 1);
+  EXPECT_NE(X509_check_host(server.get(), "example.org", 0, 0, nullptr), 1);
+  EXPECT_EQ(X509_check_ip_asc(server.get(), "127.0.0.1", 0), 1);
+  EXPECT_EQ(X509_check_ip_asc(server.get(), "::1", 0), 1);
+  EXPECT_EQ(Verify(ca.get(), server.get(), X509_PURPOSE_SSL_SERVER), X509_V_OK);
+  EXPECT_EQ(Verify(ca.get(), server.get(), X509_PURPOSE_SSL_CLIENT), X509_V_OK);
+  absl::StatusOr<std::vector<std::string>> uris = UriSubjectAltNames(ReadFile(dir_ + "/server.crt"));
+  ASSERT_TRUE(uris.ok()) << uris.status();
+  EXPECT_THAT(*uris, ElementsAre("spiffe://onceonly.brussels/gateway"));
+}
+
+TEST_F(DevPkiTest, RegistryServerCertificate) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  DevPkiOptions registry = options_;
+  registry.server_dns_names = {"registry.example"};
+  registry.server_ips = {"10.0.0.7"};
+  absl::StatusOr<std::string> path = IssueServerCertificate(dir_, "nbb", registry);
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(*path, dir_ + "/servers/nbb.crt");
+  EXPECT_EQ(FileMode(dir_ + "/servers/nbb.key"), 0600u);
+  X509Ptr ca = LoadCert(dir_ + "/ca.crt");
+  X509Ptr cert = LoadCert(*path);
+  ASSERT_NE(cert, nullptr);
+  EXPECT_EQ(Verify(ca.get(), cert.get(), X509_PURPOSE_SSL_SERVER), X509_V_OK);
+  EXPECT_EQ(X509_check_host(cert.get(), "registry.example", 0, 0, nullptr), 1);
+  EXPECT_NE(X509_check_host(cert.get(), "localhost", 0, 0, nullptr), 1);
+  EXPECT_EQ(X509_check_ip_asc(cert.get(), "10.0.0.7", 0), 1);
+  absl::StatusOr<std::vector<std::string>> uris = UriSubjectAltNames(ReadFile(*path));
+  ASSERT_TRUE(uris.ok()) << uris.status();
+  EXPECT_THAT(*uris, ElementsAre("spiffe://onceonly.brussels/registry/nbb"));
+}
+
+TEST_F(DevPkiTest, CertificateFromAnotherPkiDoesNotVerify) {
+  const std::string other = root_ + "/other";
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  ASSERT_TRUE(InitDevPki(other, options_).ok());
+  absl::StatusOr<std::string> path = IssueMemberCertificate(other, "kbo", "lookup", options_);
+  ASSERT_TRUE(path.ok()) << path.status();
+
+  X509Ptr first_ca = LoadCert(dir_ + "/ca.crt");
+  X509Ptr other_ca = LoadCert(other + "/ca.crt");
+  X509Ptr foreign = LoadCert(*path);
+  ASSERT_NE(foreign, nullptr);
+  EXPECT_EQ(Verify(other_ca.get(), foreign.get(), X509_PURPOSE_SSL_CLIENT), X509_V_OK);
+  EXPECT_NE(Verify(first_ca.get(), foreign.get(), X509_PURPOSE_SSL_CLIENT), X509_V_OK);
+  X509Ptr other_server = LoadCert(other + "/server.crt");
+  EXPECT_NE(Verify(first_ca.get(), other_server.get(), X509_PURPOSE_SSL_SERVER), X509_V_OK);
+}
+
+TEST_F(DevPkiTest, RejectsBadNames) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  for (const char* bad : {"", "KBO", "-kbo", "kbo/../ca", "kbo lookup", "kbo_1", "k\xc3\xa9"}) {
+    absl::StatusOr<std::string> path = IssueMemberCertificate(dir_, bad, "", options_);
+    EXPECT_EQ(path.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(path.status().message()), HasSubstr("member id")) << bad;
+  }
+  absl::StatusOr<std::string> path = IssueMemberCertificate(dir_, "kbo", "Lookup", options_);
+  EXPECT_EQ(path.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(path.status().message()), HasSubstr("subsystem"));
+  path = IssueServerCertificate(dir_, "../x", options_);
+  EXPECT_EQ(path.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/members"));
+}
+
+TEST_F(DevPkiTest, RejectsBadOptions) {
+  DevPkiOptions bad_ip = options_;
+  bad_ip.server_ips = {"127.0.0.256"};
+  absl::Status status = InitDevPki(dir_, bad_ip);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/ca.key"));
+
+  DevPkiOptions bad_dns = options_;
+  bad_dns.server_dns_names = {"localhost,DNS:evil.example"};
+  EXPECT_EQ(InitDevPki(dir_, bad_dns).code(), absl::StatusCode::kInvalidArgument);
+
+  DevPkiOptions bad_td = options_;
+  bad_td.trust_domain = "Onceonly/x";
+  EXPECT_EQ(InitDevPki(dir_, bad_td).code(), absl::StatusCode::kInvalidArgument);
+
+  DevPkiOptions bad_validity = options_;
+  bad_validity.validity = -absl::Hours(1);
+  EXPECT_EQ(InitDevPki(dir_, bad_validity).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DevPkiTest, IssueWithoutCaNamesTheMissingFile) {
+  absl::StatusOr<std::string> path = IssueMemberCertificate(dir_, "kbo", "", options_);
+  EXPECT_EQ(path.status().code(), absl::StatusCode::kNotFound) << path.status();
+  EXPECT_THAT(std::string(path.status().message()), HasSubstr("ca.crt"));
+}
+
+TEST_F(DevPkiTest, KeyFilesAreOwnerOnly) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  ASSERT_TRUE(IssueMemberCertificate(dir_, "kbo", "", options_).ok());
+  EXPECT_EQ(FileMode(dir_ + "/ca.key"), 0600u);
+  EXPECT_EQ(FileMode(dir_ + "/server.key"), 0600u);
+  EXPECT_EQ(FileMode(dir_ + "/checkpoint.key"), 0600u);
+  EXPECT_EQ(FileMode(dir_ + "/members/kbo.key"), 0600u);
+  EXPECT_EQ(FileMode(dir_ + "/ca.crt"), 0644u);
+  // Overwriting keeps the mode even if someone loosened it.
+  ASSERT_EQ(::chmod((dir_ + "/ca.key").c_str(), 0644), 0);
+  ASSERT_TRUE(InitDevPki(dir_, options_, /*overwrite=*/true).ok());
+  EXPECT_EQ(FileMode(dir_ + "/ca.key"), 0600u);
+}
+
+TEST_F(DevPkiTest, ValidityWindow) {
+  options_.validity = absl::Hours(2);
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  X509Ptr server = LoadCert(dir_ + "/server.crt");
+  ASSERT_NE(server, nullptr);
+  int days = -1, seconds = -1;
+  ASSERT_EQ(ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(server.get()),
+                           X509_get0_notAfter(server.get())),
+            1);
+  EXPECT_EQ(days, 0);
+  EXPECT_EQ(seconds, 3 * 3600);
+  EXPECT_EQ(X509_cmp_current_time(X509_get0_notBefore(server.get())), -1);
+  EXPECT_EQ(X509_cmp_current_time(X509_get0_notAfter(server.get())), 1);
+}
+
+TEST_F(DevPkiTest, SerialNumbersDiffer) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  ASSERT_TRUE(IssueMemberCertificate(dir_, "a", "", options_).ok());
+  ASSERT_TRUE(IssueMemberCertificate(dir_, "b", "", options_).ok());
+  X509Ptr a = LoadCert(dir_ + "/members/a.crt");
+  X509Ptr b = LoadCert(dir_ + "/members/b.crt");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(a.get()), X509_get0_serialNumber(b.get())),
+            0);
+}
+
+TEST_F(DevPkiTest, CheckpointKeySignsAndVerifies) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  PkeyPtr private_key = LoadPrivateKey(dir_ + "/checkpoint.key");
+  PkeyPtr public_key = LoadPublicKey(dir_ + "/checkpoint.pub");
+  ASSERT_NE(private_key, nullptr);
+  ASSERT_NE(public_key, nullptr);
+  EXPECT_EQ(EVP_PKEY_get_base_id(private_key.get()), EVP_PKEY_ED25519);
+
+  const std::string message = "checkpoint 42 root=abcdef";
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> sign(EVP_MD_CTX_new());
+  ASSERT_EQ(EVP_DigestSignInit(sign.get(), nullptr, nullptr, nullptr, private_key.get()), 1);
+  unsigned char signature[64];
+  size_t signature_length = sizeof(signature);
+  ASSERT_EQ(EVP_DigestSign(sign.get(), signature, &signature_length,
+                           reinterpret_cast<const unsigned char*>(message.data()), message.size()),
+            1);
+  EXPECT_EQ(signature_length, 64u);
+
+  auto verify = [&](const std::string& text) {
+    std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+    EXPECT_EQ(EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, public_key.get()), 1);
+    int rc = EVP_DigestVerify(ctx.get(), signature, signature_length,
+                              reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    ERR_clear_error();
+    return rc;
+  };
+  EXPECT_EQ(verify(message), 1);
+  EXPECT_NE(verify("checkpoint 43 root=abcdef"), 1);
+}
+
+TEST(UriSubjectAltNamesTest, RejectsGarbage) {
+  absl::StatusOr<std::vector<std::string>> uris = UriSubjectAltNames("not a certificate");
+  EXPECT_EQ(uris.status().code(), absl::StatusCode::kInvalidArgument);
+  uris = UriSubjectAltNames("");
+  EXPECT_EQ(uris.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace onceonly
