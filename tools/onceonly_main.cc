@@ -64,7 +64,7 @@ std::string ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.preserve_proto_field_names = true;
-  google::protobuf::util::MessageToJsonString(message, &json, options).IgnoreError();
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
   return json;
 }
 
