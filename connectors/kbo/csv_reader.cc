@@ -1,0 +1,137 @@
+#include "connectors/kbo/csv_reader.h"
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace onceonly {
+namespace {
+
+constexpr size_t kBufferSize = 1 << 16;
+
+// The field at `index`, emptied, reusing the vector's strings.
+std::string& FieldAt(std::vector<std::string>* fields, size_t index) {
+  if (index < fields->size()) {
+    (*fields)[index].clear();
+  } else {
+    fields->emplace_back();
+  }
+  return (*fields)[index];
+}
+
+std::string Printable(int c) {
+  if (c >= 0x20 && c < 0x7f) return absl::StrFormat("'%c'", c);
+  return absl::StrFormat("byte 0x%02x", c);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    int err = errno;
+    std::string msg = absl::StrCat("cannot open ", path, ": ", std::strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(msg);
+    return absl::UnavailableError(msg);
+  }
+  std::unique_ptr<CsvReader> reader(new CsvReader(file, path));
+  // Skip a UTF-8 byte order mark.
+  if (reader->Refill() && reader->end_ >= 3 &&
+      std::memcmp(reader->buffer_.data(), "\xEF\xBB\xBF", 3) == 0) {
+    reader->pos_ = 3;
+  }
+  if (reader->read_error_) return absl::UnavailableError(absl::StrCat("cannot read ", path));
+  return reader;
+}
+
+CsvReader::CsvReader(std::FILE* file, std::string path)
+    : file_(file), path_(std::move(path)), buffer_(kBufferSize) {}
+
+CsvReader::~CsvReader() { std::fclose(file_); }
+
+bool CsvReader::Refill() {
+  if (read_error_) return false;
+  size_t n = std::fread(buffer_.data(), 1, buffer_.size(), file_);
+  if (n == 0 && std::ferror(file_)) read_error_ = true;
+  pos_ = 0;
+  end_ = n;
+  return n > 0;
+}
+
+absl::Status CsvReader::Error(const std::string& reason) const {
+  return absl::InvalidArgumentError(absl::StrCat(path_, ":", record_line_, ": ", reason));
+}
+
+absl::StatusOr<bool> CsvReader::Next(std::vector<std::string>* fields) {
+  if (failed_) return absl::FailedPreconditionError(absl::StrCat(path_, ": reader failed"));
+  // Skip blank lines.
+  int c = Get();
+  while (c == '\n' || (c == '\r' && Peek() == '\n')) {
+    if (c == '\r') Get();
+    ++physical_line_;
+    c = Get();
+  }
+  if (c == kEof) {
+    if (read_error_) {
+      failed_ = true;
+      return absl::UnavailableError(absl::StrCat("cannot read ", path_, ": read error"));
+    }
+    return false;
+  }
+  record_line_ = physical_line_;
+  size_t count = 0;
+  while (true) {
+    std::string& field = FieldAt(fields, count++);
+    if (c == '"') {
+      const int quote_line = physical_line_;
+      while (true) {
+        c = Get();
+        if (c == kEof) {
+          failed_ = true;
+          return Error(absl::StrFormat("unterminated quoted field %d (quote opened on line %d)",
+                                       count, quote_line));
+        }
+        if (c == '"') {
+          if (Peek() != '"') break;
+          Get();
+        } else if (c == '\n') {
+          ++physical_line_;
+        }
+        field.push_back(static_cast<char>(c));
+      }
+      c = Get();
+      if (c != ',' && c != '\n' && c != kEof && !(c == '\r' && Peek() == '\n')) {
+        failed_ = true;
+        return Error(absl::StrFormat("field %d: %s after the closing quote", count, Printable(c)));
+      }
+    } else {
+      while (c != ',' && c != '\n' && c != kEof && !(c == '\r' && Peek() == '\n')) {
+        if (c == '"') {
+          failed_ = true;
+          return Error(absl::StrFormat(
+              "field %d: quote inside an unquoted field (quote the whole field)", count));
+        }
+        field.push_back(static_cast<char>(c));
+        c = Get();
+      }
+    }
+    if (c == ',') {
+      c = Get();
+      continue;
+    }
+    if (c == '\r') Get();  // the '\n' of a CRLF
+    if (c != kEof) ++physical_line_;
+    break;
+  }
+  if (read_error_) {
+    failed_ = true;
+    return absl::UnavailableError(absl::StrCat("cannot read ", path_, ": read error"));
+  }
+  fields->resize(count);
+  return true;
+}
+
+}  // namespace onceonly

@@ -1,0 +1,238 @@
+#include "gateway/dossier_pipeline.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "absl/synchronization/notification.h"
+#include "common/rich_status.h"
+#include "connectors/testing/fake_connector.h"
+#include "gtest/gtest.h"
+
+namespace onceonly {
+namespace {
+
+namespace rv1 = registry::v1;
+
+constexpr char kPolicy[] = R"(
+members:
+  - id: economy
+    identities: ["spiffe://onceonly.brussels/member/economy"]
+    roles: [CONSUMER]
+purposes:
+  - id: public-procurement
+    legal_basis: "Public procurement law"
+grants:
+  - id: G1
+    member: economy
+    purpose: public-procurement
+    categories: [company.identity, permits.environment, tax.good_standing]
+)";
+
+// Fails every append while `fail` is set: the audit store is full or read-only.
+class SwitchableStore : public AccessLogStore {
+ public:
+  explicit SwitchableStore(std::unique_ptr<AccessLogStore> inner) : inner_(std::move(inner)) {}
+  absl::StatusOr<uint64_t> Size(const std::string& id) override { return inner_->Size(id); }
+  absl::Status AppendBatch(const std::vector<v1::AccessRecord>& records) override {
+    if (fail) return absl::UnavailableError("database or disk is full (injected)");
+    return inner_->AppendBatch(records);
+  }
+  absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& id, uint64_t from,
+                                                     int limit) override {
+    return inner_->Read(id, from, limit);
+  }
+  std::atomic<bool> fail{false};
+
+ private:
+  std::unique_ptr<AccessLogStore> inner_;
+};
+
+class DossierPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config::v1::Policy policy;
+    ASSERT_TRUE(ParseYamlToProto(kPolicy, "policy.yaml", &policy, nullptr).ok());
+    auto snapshot = PolicySnapshot::Create(policy);
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+
+    std::string path = ::testing::TempDir() + "/pipeline-" + std::to_string(getpid()) + "-" +
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db";
+    std::remove(path.c_str());
+    auto inner = OpenSqliteAccessLogStore(path);
+    ASSERT_TRUE(inner.ok());
+    auto store = std::make_unique<SwitchableStore>(*std::move(inner));
+    store_ = store.get();
+    access_log_ = *AccessLog::Create(std::move(store), "gw-test", 16);
+
+    auto companies = std::make_unique<FakeConnector>("companies");
+    auto permits = std::make_unique<FakeConnector>("permits");
+    auto tax = std::make_unique<FakeConnector>("tax");
+    companies_ = companies.get();
+    permits_ = permits.get();
+    tax_ = tax.get();
+    rv1::SubjectRecords company;
+    company.mutable_enterprise()->set_enterprise_number(kSubject);
+    company.mutable_enterprise()->add_denominations()->set_value("Cap Horizons ASBL");
+    company.mutable_enterprise()->add_addresses()->set_zipcode("1080");  // not released
+    companies_->Set(kSubject, company);
+    rv1::SubjectRecords permit_records;
+    auto* env = permit_records.add_permits();
+    env->set_reference("PE-1");
+    env->set_kind(rv1::PERMIT_KIND_ENVIRONMENT);
+    auto* urb = permit_records.add_permits();
+    urb->set_reference("PU-1");
+    urb->set_kind(rv1::PERMIT_KIND_URBANISM);  // not released
+    permits_->Set(kSubject, permit_records);
+    rv1::SubjectRecords tax_records;
+    tax_records.mutable_tax_status()->mutable_good_standing()->set_in_good_standing(true);
+    tax_records.mutable_tax_status()->mutable_details()->set_overdue_tax_cents(5000);
+    tax_->Set(kSubject, tax_records);
+
+    std::map<std::string, RegistryEndpoint> registries;
+    registries["companies"].connector = std::move(companies);
+    registries["permits"].connector = std::move(permits);
+    registries["tax"].connector = std::move(tax);
+    pipeline_ = std::make_unique<DossierPipeline>(*snapshot, std::move(registries), *access_log_,
+                                                  pool_, clock_);
+  }
+
+  absl::StatusOr<v1::Dossier> Run(std::vector<std::string> categories,
+                                  const std::string& number = "1029028161") {
+    CallInfo call;
+    call.identity = ParseMemberUri("spiffe://onceonly.brussels/member/economy");
+    call.case_ref = "CASE-1";
+    call.deadline = absl::InfiniteFuture();
+    v1::GetDossierRequest request;
+    request.set_enterprise_number(number);
+    request.set_purpose("public-procurement");
+    for (const auto& c : categories) request.add_categories(c);
+    absl::Notification done;
+    absl::StatusOr<v1::Dossier> result;
+    pipeline_->GetDossier(call, request, [&](absl::StatusOr<v1::Dossier> d) {
+      result = std::move(d);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return result;
+  }
+
+  static constexpr char kSubject[] = "1029.028.161";
+  FakeClock clock_{absl::FromUnixSeconds(1760000000)};
+  ThreadPool pool_{4};
+  SwitchableStore* store_ = nullptr;
+  std::unique_ptr<AccessLog> access_log_;
+  FakeConnector* companies_ = nullptr;
+  FakeConnector* permits_ = nullptr;
+  FakeConnector* tax_ = nullptr;
+  std::unique_ptr<DossierPipeline> pipeline_;
+};
+
+TEST_F(DossierPipelineTest, ReleasesOnlyTheAskedCategoriesAndLogsTheHash) {
+  auto dossier = Run({"company.identity", "permits.environment", "tax.good_standing"});
+  ASSERT_TRUE(dossier.ok()) << dossier.status();
+  EXPECT_EQ(dossier->enterprise_number(), kSubject);
+  EXPECT_EQ(dossier->company().denominations(0).value(), "Cap Horizons ASBL");
+  EXPECT_EQ(dossier->company().addresses_size(), 0);
+  EXPECT_EQ(dossier->permits().environment_size(), 1);
+  EXPECT_EQ(dossier->permits().urbanism_size(), 0);
+  EXPECT_TRUE(dossier->tax().good_standing().in_good_standing());
+  EXPECT_FALSE(dossier->tax().has_details());
+  ASSERT_EQ(dossier->sources_size(), 3);
+
+  auto records = access_log_->Read(dossier->access_id(), 1);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  const v1::AccessRecord& r = (*records)[0];
+  EXPECT_EQ(r.decision(), v1::DECISION_ALLOW);
+  EXPECT_EQ(r.grant_id(), "G1");
+  EXPECT_EQ(r.case_ref(), "CASE-1");
+  EXPECT_EQ(r.time().seconds(), 1760000000);
+  v1::Dossier hashed = *dossier;
+  hashed.set_access_id(0);  // the hash covers the payload as released, before numbering
+  EXPECT_EQ(r.payload_sha256(), DossierSha256(hashed));
+}
+
+TEST_F(DossierPipelineTest, OnlyRegistriesHoldingReleasedCategoriesAreCalled) {
+  auto dossier = Run({"company.identity"});
+  ASSERT_TRUE(dossier.ok()) << dossier.status();
+  EXPECT_EQ(companies_->calls(), 1);
+  EXPECT_EQ(permits_->calls(), 0);
+  EXPECT_EQ(tax_->calls(), 0);
+  EXPECT_EQ(companies_->last_request().enterprise_number, kSubject);
+}
+
+TEST_F(DossierPipelineTest, FailingRegistryGivesPartialDossier) {
+  tax_->FailWith(absl::UnavailableError("tax registry down"));
+  auto dossier = Run({"company.identity", "tax.good_standing"});
+  ASSERT_TRUE(dossier.ok()) << dossier.status();
+  EXPECT_EQ(dossier->company().denominations(0).value(), "Cap Horizons ASBL");
+  EXPECT_FALSE(dossier->has_tax());
+  bool saw_tax = false;
+  for (const auto& s : dossier->sources()) {
+    if (s.registry() == "tax") {
+      saw_tax = true;
+      EXPECT_EQ(s.code(), static_cast<int>(absl::StatusCode::kUnavailable));
+      EXPECT_EQ(s.message(), "tax registry down");
+    } else {
+      EXPECT_EQ(s.code(), 0) << s.registry();
+    }
+  }
+  EXPECT_TRUE(saw_tax);
+  auto records = access_log_->Read(dossier->access_id(), 1);
+  ASSERT_TRUE(records.ok());
+  EXPECT_EQ((*records)[0].sources(1), "tax:UNAVAILABLE");
+}
+
+TEST_F(DossierPipelineTest, AuditStoreFailureReleasesNothing) {
+  store_->fail = true;
+  auto dossier = Run({"company.identity"});
+  EXPECT_EQ(dossier.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(dossier.ok());
+  store_->fail = false;
+  EXPECT_TRUE(Run({"company.identity"}).ok());
+}
+
+TEST_F(DossierPipelineTest, DenialIsLoggedAndCitesItsAccessId) {
+  auto dossier = Run({"company.identity", "tax.details"});
+  ASSERT_EQ(dossier.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ErrorReason(dossier.status()), "CATEGORY_NOT_GRANTED");
+  EXPECT_EQ(companies_->calls(), 0);  // nothing fetched for a denial
+  auto records = access_log_->Read(0, 10);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].decision(), v1::DECISION_DENY);
+  EXPECT_EQ((*records)[0].reason(), "CATEGORY_NOT_GRANTED");
+  EXPECT_TRUE((*records)[0].categories_released().empty());
+}
+
+TEST_F(DossierPipelineTest, InvalidNumberIsInvalidArgumentAndNotLogged) {
+  auto dossier = Run({"company.identity"}, "1029.028.162");
+  ASSERT_EQ(dossier.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorReason(dossier.status()), "INVALID_ENTERPRISE_NUMBER");
+  EXPECT_TRUE(dossier.status().GetPayload(kBadRequestTypeUrl).has_value());
+  EXPECT_TRUE(access_log_->Read(0, 10)->empty());
+}
+
+TEST_F(DossierPipelineTest, PastDeadlineMarksSourcesWithoutCallingThem) {
+  CallInfo call;
+  call.identity = ParseMemberUri("spiffe://onceonly.brussels/member/economy");
+  call.deadline = clock_.Now() - absl::Seconds(1);
+  v1::GetDossierRequest request;
+  request.set_enterprise_number(kSubject);
+  request.set_purpose("public-procurement");
+  request.add_categories("company.identity");
+  absl::Notification done;
+  absl::StatusOr<v1::Dossier> result;
+  pipeline_->GetDossier(call, request, [&](absl::StatusOr<v1::Dossier> d) {
+    result = std::move(d);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->sources(0).code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_EQ(companies_->calls(), 0);
+}
+
+}  // namespace
+}  // namespace onceonly
