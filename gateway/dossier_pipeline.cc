@@ -190,16 +190,18 @@ void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& 
     records = absl::UnavailableError(
         absl::StrCat("registry ", registry, " is not configured on this gateway"));
   } else {
+    // Deadlines are transport time (gRPC's real clock); the injected clock only dates
+    // decisions and records.
     FetchRequest request = fan_out->fetch;
-    request.deadline = std::min(fan_out->deadline, clock_.Now() + it->second.timeout);
-    if (clock_.Now() >= request.deadline) {
+    request.deadline = std::min(fan_out->deadline, absl::Now() + it->second.timeout);
+    if (absl::Now() >= request.deadline) {
       records = absl::DeadlineExceededError(
           absl::StrCat("no time left for registry ", registry, " within the deadline"));
     } else {
       records = it->second.connector->Fetch(request);
     }
   }
-  const absl::Time retrieved = clock_.Now();
+  const absl::Time retrieved = absl::Now();
   bool last;
   {
     absl::MutexLock lock(&fan_out->mu);

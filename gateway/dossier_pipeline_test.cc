@@ -217,7 +217,7 @@ TEST_F(DossierPipelineTest, InvalidNumberIsInvalidArgumentAndNotLogged) {
 TEST_F(DossierPipelineTest, PastDeadlineMarksSourcesWithoutCallingThem) {
   CallInfo call;
   call.identity = ParseMemberUri("spiffe://onceonly.brussels/member/economy");
-  call.deadline = clock_.Now() - absl::Seconds(1);
+  call.deadline = absl::Now() - absl::Seconds(1);
   v1::GetDossierRequest request;
   request.set_enterprise_number(kSubject);
   request.set_purpose("public-procurement");

@@ -1,0 +1,352 @@
+// The gateway end to end, in-process: real mTLS on port 0, real KBO data, SQLite registries
+// and access log. Covers the refusals the walking skeleton promises.
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "audit/access_log_store.h"
+#include "common/clock.h"
+#include "common/tls.h"
+#include "connectors/kbo/kbo_connector.h"
+#include "connectors/kbo/kbo_import.h"
+#include "connectors/kbo/kbo_store.h"
+#include "connectors/remote/registry_server.h"
+#include "connectors/sql/sample_seed.h"
+#include "gateway/gateway_config.h"
+#include "gateway/gateway_server.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+#include "onceonly/v1/directory.grpc.pb.h"
+#include "onceonly/v1/dossier.grpc.pb.h"
+#include "tools/pki/dev_pki.h"
+
+namespace onceonly {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Rich {
+  grpc::Status status;
+  google::rpc::ErrorInfo info;
+  google::rpc::BadRequest bad_request;
+};
+
+Rich Details(const grpc::Status& status) {
+  Rich r{status, {}, {}};
+  google::rpc::Status rich;
+  if (rich.ParseFromString(status.error_details())) {
+    for (const auto& any : rich.details()) {
+      if (any.Is<google::rpc::ErrorInfo>()) any.UnpackTo(&r.info);
+      if (any.Is<google::rpc::BadRequest>()) any.UnpackTo(&r.bad_request);
+    }
+  }
+  return r;
+}
+
+class GatewayMtlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(::testing::TempDir() + "/gateway-mtls-" + std::to_string(getpid()));
+    fs::remove_all(*dir_);
+    const std::string& d = *dir_;
+    DevPkiOptions pki;
+    ASSERT_TRUE(InitDevPki(d + "/pki", pki).ok());
+    ASSERT_TRUE(IssueMemberCertificate(d + "/pki", "brussels-economy", "", pki).ok());
+    ASSERT_TRUE(IssueMemberCertificate(d + "/pki", "brussels-economy", "tender-app", pki).ok());
+    ASSERT_TRUE(IssueMemberCertificate(d + "/pki", "stranger", "", pki).ok());
+    ASSERT_TRUE(InitDevPki(d + "/other-pki", pki).ok());
+    ASSERT_TRUE(IssueMemberCertificate(d + "/other-pki", "brussels-economy", "", pki).ok());
+
+    auto imported = ImportKboExtract(ONCEONLY_KBO_EXTRACT, d + "/kbo.db", nullptr);
+    ASSERT_TRUE(imported.ok()) << imported.status();
+    auto store = KboStore::Open(d + "/kbo.db");
+    ASSERT_TRUE(store.ok());
+    auto enterprises = (*store)->ListEnterpriseSummaries(1000);
+    ASSERT_TRUE(enterprises.ok());
+    ASSERT_TRUE(SeedSampleRegistries(*enterprises, d + "/registries.db").ok());
+    fs::copy_file(std::string(ONCEONLY_SOURCE_DIR) + "/deploy/demo/policy.yaml",
+                  d + "/policy.yaml");
+
+    config::v1::GatewayConfig config;
+    config.set_listen_address("localhost:0");
+    config.mutable_tls()->set_cert_file("pki/server.crt");
+    config.mutable_tls()->set_key_file("pki/server.key");
+    config.mutable_tls()->set_ca_file("pki/ca.crt");
+    config.set_policy_file("policy.yaml");
+    config.mutable_audit()->set_sqlite_path("audit.db");
+    auto* companies = config.add_registries();
+    companies->set_name("companies");
+    companies->mutable_kbo()->set_sqlite_path("kbo.db");
+    for (const char* name : {"permits", "tax"}) {
+      auto* r = config.add_registries();
+      r->set_name(name);
+      r->mutable_sql()->set_sqlite_path("registries.db");
+    }
+    auto finished = FinishGatewayConfig(config, d + "/gateway.yaml");
+    ASSERT_TRUE(finished.ok()) << finished.status();
+    config_ = new config::v1::GatewayConfig(*finished);
+    auto server = GatewayServer::Start(*config_, *clock_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = server->release();
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  static std::string Address() { return "localhost:" + std::to_string(server_->port()); }
+
+  static config::v1::TlsFiles MemberTls(const std::string& pki, const std::string& file) {
+    config::v1::TlsFiles tls;
+    tls.set_cert_file(*dir_ + "/" + pki + "/members/" + file + ".crt");
+    tls.set_key_file(*dir_ + "/" + pki + "/members/" + file + ".key");
+    tls.set_ca_file(*dir_ + "/pki/ca.crt");  // trust the gateway's CA in every case
+    return tls;
+  }
+
+  static grpc::Status Call(const std::shared_ptr<grpc::Channel>& channel,
+                           const v1::GetDossierRequest& request, v1::Dossier* dossier) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    context.AddMetadata("x-onceonly-case-ref", "ECO/2025/42");
+    context.AddMetadata("x-onceonly-user", "u-7f3a");
+    return v1::DossierService::NewStub(channel)->GetDossier(&context, request, dossier);
+  }
+
+  static grpc::Status CallAs(const std::string& member, const v1::GetDossierRequest& request,
+                             v1::Dossier* dossier, const std::string& pki = "pki") {
+    auto channel = CreateMutualTlsChannel(Address(), MemberTls(pki, member));
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    return Call(*channel, request, dossier);
+  }
+
+  static v1::GetDossierRequest Request(const std::string& number,
+                                       std::vector<std::string> categories) {
+    v1::GetDossierRequest r;
+    r.set_enterprise_number(number);
+    r.set_purpose("public-procurement");
+    for (const auto& c : categories) r.add_categories(c);
+    return r;
+  }
+
+  static v1::AccessRecord Record(uint64_t access_id) {
+    auto store = OpenSqliteAccessLogStore(config_->audit().sqlite_path());
+    EXPECT_TRUE(store.ok());
+    auto records = (*store)->Read("gateway-1", access_id, 1);
+    EXPECT_TRUE(records.ok());
+    EXPECT_EQ(records->size(), 1u);
+    return records->empty() ? v1::AccessRecord() : (*records)[0];
+  }
+
+  static std::string* dir_;
+  static config::v1::GatewayConfig* config_;
+  static FakeClock* clock_;
+  static GatewayServer* server_;
+};
+
+std::string* GatewayMtlsTest::dir_ = nullptr;
+config::v1::GatewayConfig* GatewayMtlsTest::config_ = nullptr;
+FakeClock* GatewayMtlsTest::clock_ = new FakeClock(absl::FromUnixSeconds(1767225600));  // 2026-01-01
+GatewayServer* GatewayMtlsTest::server_ = nullptr;
+
+TEST_F(GatewayMtlsTest, AllowedDossierIsCanonicalSourcedMinimisedAndLogged) {
+  v1::Dossier dossier;
+  grpc::Status status = CallAs(
+      "brussels-economy",
+      Request("BE 1029028161", {"company.identity", "company.addresses", "tax.good_standing",
+                                "permits.environment"}),
+      &dossier);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(dossier.enterprise_number(), "1029.028.161");
+  ASSERT_GE(dossier.company().denominations_size(), 1);
+  EXPECT_EQ(dossier.company().denominations(0).value(), "Cap Horizons ASBL");
+  EXPECT_EQ(dossier.company().juridical_form().code(), "017");
+  EXPECT_EQ(dossier.company().juridical_form().description(), "Association sans but lucratif");
+  ASSERT_EQ(dossier.company().addresses_size(), 1);
+  EXPECT_EQ(dossier.company().addresses(0).municipality_nl(), "Sint-Jans-Molenbeek");
+  EXPECT_EQ(dossier.company().addresses(0).municipality_fr(), "Molenbeek-Saint-Jean");
+  EXPECT_EQ(dossier.company().activities_size(), 0);  // not asked, not released
+  EXPECT_TRUE(dossier.tax().has_good_standing());
+  EXPECT_FALSE(dossier.tax().has_details());
+  EXPECT_FALSE(dossier.tax().has_vat());
+  EXPECT_GE(dossier.permits().environment_size(), 1);  // a Brussels enterprise: seeded
+  EXPECT_EQ(dossier.permits().urbanism_size(), 0);
+  ASSERT_EQ(dossier.sources_size(), 3);
+  for (const auto& s : dossier.sources()) {
+    EXPECT_EQ(s.code(), 0) << s.registry() << ": " << s.message();
+    EXPECT_FALSE(s.from_cache());
+    EXPECT_GT(s.retrieved_at().seconds(), 0);
+  }
+
+  v1::AccessRecord record = Record(dossier.access_id());
+  EXPECT_EQ(record.decision(), v1::DECISION_ALLOW);
+  EXPECT_EQ(record.member(), "brussels-economy");
+  EXPECT_EQ(record.subject(), "1029.028.161");
+  EXPECT_EQ(record.case_ref(), "ECO/2025/42");
+  EXPECT_EQ(record.user(), "u-7f3a");
+  EXPECT_EQ(record.grant_id(), "DEL-2025-014");
+  EXPECT_EQ(record.categories_released_size(), 4);
+  EXPECT_EQ(record.payload_sha256().size(), 64u);
+  EXPECT_EQ(record.time().seconds(), 1767225600);  // the injected clock
+}
+
+TEST_F(GatewayMtlsTest, SubsystemCertificateActsForItsMember) {
+  v1::Dossier dossier;
+  grpc::Status status = CallAs("brussels-economy-tender-app",
+                               Request("0403.170.701", {"company.identity"}), &dossier);
+  // 0403.170.701 is not in the update extract: the companies source says so, the call is OK.
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(dossier.sources_size(), 1);
+  EXPECT_EQ(dossier.sources(0).code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_EQ(Record(dossier.access_id()).subsystem(), "tender-app");
+}
+
+TEST_F(GatewayMtlsTest, PlaintextConnectionIsRefused) {
+  auto channel = grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials());
+  v1::Dossier dossier;
+  grpc::Status status = Call(channel, Request("1029.028.161", {"company.identity"}), &dossier);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_FALSE(dossier.has_company());
+}
+
+TEST_F(GatewayMtlsTest, ClientWithoutCertificateIsRefused) {
+  config::v1::TlsFiles tls;
+  tls.set_ca_file(*dir_ + "/pki/ca.crt");
+  auto channel = CreateMutualTlsChannel(Address(), tls);
+  ASSERT_TRUE(channel.ok());
+  v1::Dossier dossier;
+  grpc::Status status = Call(*channel, Request("1029.028.161", {"company.identity"}), &dossier);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_FALSE(dossier.has_company());
+}
+
+TEST_F(GatewayMtlsTest, CertificateFromAnotherCaIsRefused) {
+  v1::Dossier dossier;
+  grpc::Status status = CallAs("brussels-economy", Request("1029.028.161", {"company.identity"}),
+                               &dossier, "other-pki");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_FALSE(dossier.has_company());
+}
+
+TEST_F(GatewayMtlsTest, MalformedOrBadChecksumNumberIsInvalidArgumentWithFieldViolation) {
+  for (const char* number : {"1029.028.162", "10290281", "BE-ABC", ""}) {
+    v1::Dossier dossier;
+    Rich r = Details(CallAs("brussels-economy", Request(number, {"company.identity"}), &dossier));
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << number;
+    EXPECT_EQ(r.info.reason(), "INVALID_ENTERPRISE_NUMBER") << number;
+    ASSERT_EQ(r.bad_request.field_violations_size(), 1) << number;
+    EXPECT_EQ(r.bad_request.field_violations(0).field(), "enterprise_number");
+    EXPECT_FALSE(r.bad_request.field_violations(0).description().empty());
+  }
+}
+
+TEST_F(GatewayMtlsTest, UnknownPurposeOrCategoryNamesTheReason) {
+  v1::GetDossierRequest request = Request("1029.028.161", {"company.identity"});
+  request.set_purpose("curiosity");
+  v1::Dossier dossier;
+  Rich r = Details(CallAs("brussels-economy", request, &dossier));
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(r.info.reason(), "UNKNOWN_PURPOSE");
+  EXPECT_EQ(r.info.domain(), "onceonly.brussels");
+
+  r = Details(CallAs("brussels-economy", Request("1029.028.161", {"company.shoe_size"}), &dossier));
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(r.info.reason(), "UNKNOWN_CATEGORY");
+  ASSERT_EQ(r.bad_request.field_violations_size(), 1);
+  EXPECT_EQ(r.bad_request.field_violations(0).field(), "categories[0]");
+}
+
+TEST_F(GatewayMtlsTest, DeniedRequestLeavesAnAccessRecord) {
+  v1::Dossier dossier;
+  Rich r = Details(CallAs("brussels-economy",
+                          Request("1029.028.161", {"company.identity", "tax.details"}), &dossier));
+  ASSERT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(r.info.reason(), "CATEGORY_NOT_GRANTED");
+  EXPECT_EQ(r.info.metadata().at("missing_categories"), "tax.details");
+  ASSERT_TRUE(r.info.metadata().count("access_id"));
+  v1::AccessRecord record = Record(std::stoull(r.info.metadata().at("access_id")));
+  EXPECT_EQ(record.decision(), v1::DECISION_DENY);
+  EXPECT_EQ(record.reason(), "CATEGORY_NOT_GRANTED");
+  EXPECT_EQ(record.subject(), "1029.028.161");
+  EXPECT_TRUE(record.categories_released().empty());
+  EXPECT_TRUE(record.payload_sha256().empty());
+}
+
+TEST_F(GatewayMtlsTest, CertificateOfNoMemberIsDeniedAndLogged) {
+  v1::Dossier dossier;
+  Rich r = Details(CallAs("stranger", Request("1029.028.161", {"company.identity"}), &dossier));
+  ASSERT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(r.info.reason(), "UNKNOWN_MEMBER");
+  v1::AccessRecord record = Record(std::stoull(r.info.metadata().at("access_id")));
+  EXPECT_EQ(record.identity(), "spiffe://onceonly.brussels/member/stranger");
+  EXPECT_EQ(record.decision(), v1::DECISION_DENY);
+}
+
+TEST_F(GatewayMtlsTest, ServicesOfLaterIssuesAnswerUnimplemented) {
+  auto channel = CreateMutualTlsChannel(Address(), MemberTls("pki", "brussels-economy"));
+  ASSERT_TRUE(channel.ok());
+  grpc::ClientContext context;
+  v1::ListAllowedAccessResponse response;
+  grpc::Status status = v1::DirectoryService::NewStub(*channel)->ListAllowedAccess(
+      &context, v1::ListAllowedAccessRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// A gateway whose companies registry is a remote onceonly-registry over mTLS, and whose tax
+// registry is down: the dossier comes back partial, with each source's status.
+TEST_F(GatewayMtlsTest, RemoteRegistryOverMtlsAndPartialDossier) {
+  const std::string& d = *dir_;
+  DevPkiOptions pki;
+  ASSERT_TRUE(IssueServerCertificate(d + "/pki", "companies", pki).ok());
+  auto connector = KboConnector::Create(d + "/kbo.db");
+  ASSERT_TRUE(connector.ok());
+  config::v1::TlsFiles registry_tls;
+  registry_tls.set_cert_file(d + "/pki/servers/companies.crt");
+  registry_tls.set_key_file(d + "/pki/servers/companies.key");
+  registry_tls.set_ca_file(d + "/pki/ca.crt");
+  auto registry = RegistryServer::Start(*std::move(connector), "localhost:0", registry_tls);
+  ASSERT_TRUE(registry.ok()) << registry.status();
+
+  config::v1::GatewayConfig config = *config_;
+  config.set_instance_name("gateway-remote");
+  config.set_listen_address("localhost:0");
+  config.clear_registries();
+  auto* companies = config.add_registries();
+  companies->set_name("companies");
+  companies->mutable_remote()->set_address("localhost:" + std::to_string((*registry)->port()));
+  *companies->mutable_remote()->mutable_tls() = config_->tls();  // the gateway's own identity
+  companies->mutable_timeout()->set_seconds(2);
+  auto* tax = config.add_registries();
+  tax->set_name("tax");
+  tax->mutable_remote()->set_address("localhost:1");  // nothing listens there
+  *tax->mutable_remote()->mutable_tls() = config_->tls();
+  tax->mutable_timeout()->set_nanos(300'000'000);
+  auto gateway = GatewayServer::Start(config, *clock_);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+
+  auto channel = CreateMutualTlsChannel("localhost:" + std::to_string((*gateway)->port()),
+                                        MemberTls("pki", "brussels-economy"));
+  ASSERT_TRUE(channel.ok());
+  v1::Dossier dossier;
+  grpc::Status status =
+      Call(*channel, Request("1029028161", {"company.identity", "tax.good_standing"}), &dossier);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(dossier.company().denominations(0).value(), "Cap Horizons ASBL");
+  EXPECT_FALSE(dossier.has_tax());
+  ASSERT_EQ(dossier.sources_size(), 2);
+  EXPECT_EQ(dossier.sources(0).registry(), "companies");
+  EXPECT_EQ(dossier.sources(0).code(), 0);
+  EXPECT_EQ(dossier.sources(1).registry(), "tax");
+  EXPECT_NE(dossier.sources(1).code(), 0);
+  EXPECT_NE(dossier.sources(1).message().find("localhost:1"), std::string::npos)
+      << dossier.sources(1).message();
+}
+
+}  // namespace
+}  // namespace onceonly
