@@ -149,7 +149,7 @@ TEST_F(DossierPipelineTest, ReleasesOnlyTheAskedCategoriesAndLogsTheHash) {
   EXPECT_EQ(r.case_ref(), "CASE-1");
   EXPECT_EQ(r.time().seconds(), 1760000000);
   v1::Dossier hashed = *dossier;
-  hashed.set_access_id(0);  // the hash covers the payload as released, before numbering
+  hashed.clear_access_id();  // the hash covers the payload as released, before numbering
   EXPECT_EQ(r.payload_sha256(), DossierSha256(hashed));
 }
 

@@ -184,6 +184,7 @@ TEST_F(GatewayMtlsTest, AllowedDossierIsCanonicalSourcedMinimisedAndLogged) {
     EXPECT_GT(s.retrieved_at().seconds(), 0);
   }
 
+  ASSERT_TRUE(dossier.has_access_id());
   v1::AccessRecord record = Record(dossier.access_id());
   EXPECT_EQ(record.decision(), v1::DECISION_ALLOW);
   EXPECT_EQ(record.member(), "brussels-economy");

@@ -1,0 +1,29 @@
+# onceonly — the two commands: `make demo` and `make test`. Both install what is missing.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+
+.PHONY: all bootstrap build demo test bench clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: bootstrap $(BUILD_DIR)/build.ninja
+	ninja -C $(BUILD_DIR) -j$(JOBS)
+
+demo: build
+	scripts/demo.sh $(BUILD_DIR)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j$(JOBS)
+
+bench: build
+	$(BUILD_DIR)/bench/dossier_bench --benchmark_min_time=2
+
+clean:
+	rm -rf $(BUILD_DIR)
