@@ -32,7 +32,8 @@ absl::StatusOr<std::string> NormaliseDigits(absl::string_view input, absl::strin
 
 absl::Status CheckMod97(const std::string& digits, absl::string_view input,
                         absl::string_view what) {
-  long long first_eight = std::stoll(digits.substr(0, 8));  // digits only: cannot throw
+  long long first_eight = 0;
+  for (int i = 0; i < 8; ++i) first_eight = first_eight * 10 + (digits[i] - '0');
   int expected = EnterpriseCheckDigits(first_eight);
   int actual = (digits[8] - '0') * 10 + (digits[9] - '0');
   if (expected != actual) {

@@ -3,6 +3,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/server_credentials.h>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -57,23 +58,42 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateMutualTlsChannel(
   return grpc::CreateCustomChannel(address, credentials, args);
 }
 
-absl::StatusOr<std::vector<std::string>> CertificateUriSans(const std::string& pem) {
+absl::StatusOr<std::vector<std::string>> CertificateUriSans(absl::string_view pem) {
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
   BIO_free(bio);
-  if (cert == nullptr) return absl::InvalidArgumentError("not a PEM certificate");
-  std::vector<std::string> uris;
+  if (cert == nullptr) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("not a PEM certificate");
+  }
+  int critical = 0;
   auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+      X509_get_ext_d2i(cert, NID_subject_alt_name, &critical, nullptr));
+  X509_free(cert);
+  std::vector<std::string> uris;
+  if (names == nullptr) {
+    ERR_clear_error();
+    if (critical == -1) return uris;  // no SAN extension
+    // Two SAN extensions could let a certificate say different things to different parsers.
+    if (critical == -2) return absl::InvalidArgumentError("more than one subjectAltName");
+    return absl::InvalidArgumentError("subjectAltName does not decode");
+  }
+  absl::Status status;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
     if (name->type != GEN_URI) continue;
     const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
-    uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-                      ASN1_STRING_length(uri));
+    std::string value(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                      static_cast<size_t>(ASN1_STRING_length(uri)));
+    // An embedded NUL would make "spiffe://a/member/x\0evil" compare as another identity.
+    if (value.find('\0') != std::string::npos) {
+      status = absl::InvalidArgumentError("a URI SAN contains a NUL byte");
+      break;
+    }
+    uris.push_back(std::move(value));
   }
   GENERAL_NAMES_free(names);
-  X509_free(cert);
+  if (!status.ok()) return status;
   return uris;
 }
 

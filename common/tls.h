@@ -32,8 +32,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateMutualTlsChannel(
     const std::string& address, const config::v1::TlsFiles& tls,
     const std::string& server_name = "");
 
-// URI subject alternative names of a PEM certificate.
-absl::StatusOr<std::vector<std::string>> CertificateUriSans(const std::string& pem);
+// URI SANs of the first certificate in `pem`, in order (empty if it has none). Does not
+// verify the certificate: the TLS stack has. InvalidArgument if the PEM does not parse, there
+// are two SAN extensions, the extension does not decode, or a URI holds a NUL byte.
+absl::StatusOr<std::vector<std::string>> CertificateUriSans(absl::string_view pem);
 
 // URI SANs of the verified peer certificate of a call; Unauthenticated if there is none.
 absl::StatusOr<std::vector<std::string>> PeerUriSans(const grpc::AuthContext& context);

@@ -98,11 +98,12 @@ class DossierPipelineTest : public ::testing::Test {
   }
 
   absl::StatusOr<v1::Dossier> Run(std::vector<std::string> categories,
-                                  const std::string& number = "1029028161") {
+                                  const std::string& number = "1029028161",
+                                  absl::Time deadline = absl::InfiniteFuture()) {
     CallInfo call;
     call.identity = ParseMemberUri("spiffe://onceonly.brussels/member/economy");
     call.case_ref = "CASE-1";
-    call.deadline = absl::InfiniteFuture();
+    call.deadline = deadline;
     v1::GetDossierRequest request;
     request.set_enterprise_number(number);
     request.set_purpose("public-procurement");
@@ -215,23 +216,73 @@ TEST_F(DossierPipelineTest, InvalidNumberIsInvalidArgumentAndNotLogged) {
 }
 
 TEST_F(DossierPipelineTest, PastDeadlineMarksSourcesWithoutCallingThem) {
+  auto result = Run({"company.identity"}, kSubject, absl::Now() - absl::Seconds(1));
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->sources(0).code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_EQ(companies_->calls(), 0);
+}
+
+// Answers only once `parties` fetches are inside Fetch at the same time: if the pipeline
+// called registries one after another, the first would give up and the test would fail.
+class RendezvousConnector : public RegistryConnector {
+ public:
+  RendezvousConnector(std::string name, absl::Mutex& mu, int& arrived, int parties)
+      : name_(std::move(name)), mu_(mu), arrived_(arrived), parties_(parties) {}
+  absl::string_view name() const override { return name_; }
+  absl::StatusOr<rv1::SubjectRecords> Fetch(const FetchRequest&) override {
+    absl::MutexLock lock(&mu_);
+    ++arrived_;
+    auto all_here = [this]() { return arrived_ >= parties_; };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&all_here), absl::Seconds(10))) {
+      return absl::DeadlineExceededError(name_ + " fetched alone: no parallel fan-out");
+    }
+    return rv1::SubjectRecords();
+  }
+
+ private:
+  const std::string name_;
+  absl::Mutex& mu_;
+  int& arrived_;
+  const int parties_;
+};
+
+TEST(DossierPipelineFanOutTest, RegistriesAreCalledInParallel) {
+  config::v1::Policy policy;
+  ASSERT_TRUE(ParseYamlToProto(kPolicy, "policy.yaml", &policy, nullptr).ok());
+  auto snapshot = PolicySnapshot::Create(policy);
+  ASSERT_TRUE(snapshot.ok());
+  std::string path = ::testing::TempDir() + "/fan-out-" + std::to_string(getpid()) + ".db";
+  std::remove(path.c_str());
+  auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path), "gw", 8);
+  ASSERT_TRUE(log.ok());
+  absl::Mutex mu;
+  int arrived = 0;
+  std::map<std::string, RegistryEndpoint> registries;
+  for (const char* name : {"companies", "permits", "tax"}) {
+    registries[name].connector = std::make_unique<RendezvousConnector>(name, mu, arrived, 3);
+  }
+  ThreadPool pool(3);
+  FakeClock clock(absl::FromUnixSeconds(1760000000));
+  DossierPipeline pipeline(*snapshot, std::move(registries), **log, pool, clock);
+
   CallInfo call;
   call.identity = ParseMemberUri("spiffe://onceonly.brussels/member/economy");
-  call.deadline = absl::Now() - absl::Seconds(1);
   v1::GetDossierRequest request;
-  request.set_enterprise_number(kSubject);
+  request.set_enterprise_number("1029.028.161");
   request.set_purpose("public-procurement");
-  request.add_categories("company.identity");
+  for (const char* c : {"company.identity", "permits.environment", "tax.good_standing"}) {
+    request.add_categories(c);
+  }
   absl::Notification done;
   absl::StatusOr<v1::Dossier> result;
-  pipeline_->GetDossier(call, request, [&](absl::StatusOr<v1::Dossier> d) {
+  pipeline.GetDossier(call, request, [&](absl::StatusOr<v1::Dossier> d) {
     result = std::move(d);
     done.Notify();
   });
   done.WaitForNotification();
-  ASSERT_TRUE(result.ok());
-  EXPECT_EQ(result->sources(0).code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
-  EXPECT_EQ(companies_->calls(), 0);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->sources_size(), 3);
+  for (const auto& s : result->sources()) EXPECT_EQ(s.code(), 0) << s.registry() << s.message();
 }
 
 }  // namespace

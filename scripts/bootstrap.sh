@@ -8,6 +8,7 @@ PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libabsl-dev
   libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang
   python3 python3-grpcio python3-protobuf
 )
 

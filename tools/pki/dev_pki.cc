@@ -562,33 +562,4 @@ absl::StatusOr<std::string> IssueServerCertificate(const std::string& dir, const
   return WriteLeaf(JoinPath(dir, "servers"), name, pem);
 }
 
-absl::StatusOr<std::vector<std::string>> UriSubjectAltNames(absl::string_view pem_certificate) {
-  ERR_clear_error();
-  ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificatePem(pem_certificate, "certificate"));
-  int critical = 0;
-  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, &critical, nullptr)));
-  std::vector<std::string> uris;
-  if (!names) {
-    if (critical == -1) return uris;  // No SAN extension.
-    if (critical == -2) {
-      return absl::InvalidArgumentError("certificate has more than one subjectAltName extension");
-    }
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot decode subjectAltName: ", DrainOpenSslErrors()));
-  }
-  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
-    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
-    if (name->type != GEN_URI) continue;
-    const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
-    std::string value(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-                      static_cast<size_t>(ASN1_STRING_length(uri)));
-    if (value.find('\0') != std::string::npos) {
-      return absl::InvalidArgumentError("certificate URI SAN contains a NUL byte");
-    }
-    uris.push_back(std::move(value));
-  }
-  return uris;
-}
-
 }  // namespace onceonly

@@ -63,12 +63,6 @@ absl::StatusOr<std::string> IssueMemberCertificate(const std::string& dir,
 absl::StatusOr<std::string> IssueServerCertificate(const std::string& dir, const std::string& name,
                                                    const DevPkiOptions& options);
 
-// Parses the first PEM certificate in `pem_certificate` and returns its URI SANs in order
-// (empty if it has none). InvalidArgument if the PEM does not parse, the certificate carries
-// more than one subjectAltName extension, the extension does not decode, or a URI contains a
-// NUL byte. This does not verify the certificate; the TLS stack must have done that.
-absl::StatusOr<std::vector<std::string>> UriSubjectAltNames(absl::string_view pem_certificate);
-
 }  // namespace onceonly
 
 #endif  // ONCEONLY_TOOLS_PKI_DEV_PKI_H_

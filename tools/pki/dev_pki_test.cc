@@ -1,5 +1,7 @@
 #include "tools/pki/dev_pki.h"
 
+#include "common/tls.h"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -182,14 +184,14 @@ TEST_F(DevPkiTest, MemberUriSanIsExactlyTheSpiffeId) {
   ASSERT_TRUE(InitDevPki(dir_, options_).ok());
   absl::StatusOr<std::string> path = IssueMemberCertificate(dir_, "kbo", "lookup", options_);
   ASSERT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<std::vector<std::string>> uris = UriSubjectAltNames(ReadFile(*path));
+  absl::StatusOr<std::vector<std::string>> uris = CertificateUriSans(ReadFile(*path));
   ASSERT_TRUE(uris.ok()) << uris.status();
   EXPECT_THAT(*uris, ElementsAre("spiffe://onceonly.brussels/member/kbo/lookup"));
 
   path = IssueMemberCertificate(dir_, "rsz-2", "", options_);
   ASSERT_TRUE(path.ok()) << path.status();
   EXPECT_EQ(*path, dir_ + "/members/rsz-2.crt");
-  uris = UriSubjectAltNames(ReadFile(*path));
+  uris = CertificateUriSans(ReadFile(*path));
   ASSERT_TRUE(uris.ok()) << uris.status();
   EXPECT_THAT(*uris, ElementsAre("spiffe://onceonly.brussels/member/rsz-2"));
 }
@@ -205,7 +207,7 @@ TEST_F(DevPkiTest, ServerCertificateHasDnsIpAndSpiffeSans) {
   EXPECT_EQ(X509_check_ip_asc(server.get(), "::1", 0), 1);
   EXPECT_EQ(Verify(ca.get(), server.get(), X509_PURPOSE_SSL_SERVER), X509_V_OK);
   EXPECT_EQ(Verify(ca.get(), server.get(), X509_PURPOSE_SSL_CLIENT), X509_V_OK);
-  absl::StatusOr<std::vector<std::string>> uris = UriSubjectAltNames(ReadFile(dir_ + "/server.crt"));
+  absl::StatusOr<std::vector<std::string>> uris = CertificateUriSans(ReadFile(dir_ + "/server.crt"));
   ASSERT_TRUE(uris.ok()) << uris.status();
   EXPECT_THAT(*uris, ElementsAre("spiffe://onceonly.brussels/gateway"));
 }
@@ -226,7 +228,7 @@ TEST_F(DevPkiTest, RegistryServerCertificate) {
   EXPECT_EQ(X509_check_host(cert.get(), "registry.example", 0, 0, nullptr), 1);
   EXPECT_NE(X509_check_host(cert.get(), "localhost", 0, 0, nullptr), 1);
   EXPECT_EQ(X509_check_ip_asc(cert.get(), "10.0.0.7", 0), 1);
-  absl::StatusOr<std::vector<std::string>> uris = UriSubjectAltNames(ReadFile(*path));
+  absl::StatusOr<std::vector<std::string>> uris = CertificateUriSans(ReadFile(*path));
   ASSERT_TRUE(uris.ok()) << uris.status();
   EXPECT_THAT(*uris, ElementsAre("spiffe://onceonly.brussels/registry/nbb"));
 }
@@ -360,10 +362,10 @@ TEST_F(DevPkiTest, CheckpointKeySignsAndVerifies) {
   EXPECT_NE(verify("checkpoint 43 root=abcdef"), 1);
 }
 
-TEST(UriSubjectAltNamesTest, RejectsGarbage) {
-  absl::StatusOr<std::vector<std::string>> uris = UriSubjectAltNames("not a certificate");
+TEST(CertificateUriSansTest, RejectsGarbage) {
+  absl::StatusOr<std::vector<std::string>> uris = CertificateUriSans("not a certificate");
   EXPECT_EQ(uris.status().code(), absl::StatusCode::kInvalidArgument);
-  uris = UriSubjectAltNames("");
+  uris = CertificateUriSans("");
   EXPECT_EQ(uris.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
