@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "authz/categories.h"
 #include "common/rich_status.h"
 #include "common/status_macros.h"
@@ -77,6 +78,9 @@ absl::Status ValidatePolicy(const Policy& policy, const SourceMap& src) {
       return src.InvalidArgument(at + ".legal_basis",
                                  "every purpose needs its legal basis (it is logged)");
     }
+    if (p.has_max_registration_period() && p.max_registration_period().seconds() <= 0) {
+      return src.InvalidArgument(at + ".max_registration_period", "must be positive, e.g. 365d");
+    }
   }
   for (int i = 0; i < policy.grants_size(); ++i) {
     const Grant& g = policy.grants(i);
@@ -130,20 +134,56 @@ absl::StatusOr<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Load(
   return Create(std::move(policy), source);
 }
 
-const Member* PolicySnapshot::FindMember(const MemberIdentity& identity) const {
+PolicySnapshot::PolicySnapshot(Policy policy) : policy_(std::move(policy)) {
   for (const Member& m : policy_.members()) {
-    for (const std::string& uri : m.identities()) {
-      if (identity.uri == uri || absl::StartsWith(identity.uri, uri + "/")) return &m;
-    }
+    member_by_id_.emplace(m.id(), &m);
+    for (const std::string& uri : m.identities()) member_by_identity_.emplace(uri, &m);
   }
-  return nullptr;
+  for (const auto& p : policy_.purposes()) purpose_by_id_.emplace(p.id(), &p);
+  for (const Grant& g : policy_.grants()) {
+    grants_[absl::StrCat(g.member(), absl::string_view("\0", 1), g.purpose())].push_back(&g);
+  }
+}
+
+const Member* PolicySnapshot::FindMember(const MemberIdentity& identity) const {
+  // The URI itself, then each parent path: ".../member/a/app1" is member a's subsystem.
+  absl::string_view uri = identity.uri;
+  while (true) {
+    auto it = member_by_identity_.find(std::string(uri));
+    if (it != member_by_identity_.end()) return it->second;
+    size_t slash = uri.rfind('/');
+    if (slash == absl::string_view::npos || slash <= 9) return nullptr;  // past "spiffe://x"
+    uri = uri.substr(0, slash);
+  }
+}
+
+const Member* PolicySnapshot::FindMemberById(absl::string_view id) const {
+  auto it = member_by_id_.find(std::string(id));
+  return it == member_by_id_.end() ? nullptr : it->second;
 }
 
 const config::v1::Purpose* PolicySnapshot::FindPurpose(absl::string_view id) const {
-  for (const auto& p : policy_.purposes()) {
-    if (p.id() == id) return &p;
+  auto it = purpose_by_id_.find(std::string(id));
+  return it == purpose_by_id_.end() ? nullptr : it->second;
+}
+
+const std::vector<const Grant*>& PolicySnapshot::GrantsFor(absl::string_view member,
+                                                          absl::string_view purpose) const {
+  static const std::vector<const Grant*>* const kNone = new std::vector<const Grant*>();
+  auto it = grants_.find(absl::StrCat(member, absl::string_view("\0", 1), purpose));
+  return it == grants_.end() ? *kNone : it->second;
+}
+
+std::vector<const Grant*> PolicySnapshot::GrantsOf(absl::string_view member) const {
+  std::vector<const Grant*> out;
+  for (const Grant& g : policy_.grants()) {
+    if (g.member() == member) out.push_back(&g);
   }
-  return nullptr;
+  return out;
+}
+
+bool HasRole(const Member& member, config::v1::Role role) {
+  return std::find(member.roles().begin(), member.roles().end(), role) != member.roles().end();
 }
 
 absl::Status ValidateAccessRequest(const PolicySnapshot& policy, const AccessRequest& request) {
@@ -181,13 +221,35 @@ absl::Status ValidateAccessRequest(const PolicySnapshot& policy, const AccessReq
   return absl::OkStatus();
 }
 
+namespace {
+
+bool Covers(const google::protobuf::RepeatedPtrField<std::string>& have,
+            const std::vector<std::string>& wanted, std::vector<std::string>* missing) {
+  for (const std::string& c : wanted) {
+    if (std::find(have.begin(), have.end(), c) == have.end()) {
+      if (missing == nullptr) return false;
+      missing->push_back(c);
+    }
+  }
+  return missing == nullptr || missing->empty();
+}
+
+std::string Rfc3339(const google::protobuf::Timestamp& ts) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", ToAbslTime(ts), absl::UTCTimeZone());
+}
+
+}  // namespace
+
 AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request,
-                      absl::Time now) {
+                      absl::Time now, const AccessFacts& facts) {
   AccessDecision d;
   auto deny = [&d](std::string reason, std::string explanation) {
     d.allowed = false;
     d.reason = std::move(reason);
     d.explanation = std::move(explanation);
+    d.grant_id.clear();
+    d.registration_id.clear();
+    d.consent_id.clear();
     return d;
   };
   const Member* member = policy.FindMember(request.identity);
@@ -197,8 +259,7 @@ AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request
                              " is not a member in the policy; ask the operator to add it"));
   }
   d.member_id = member->id();
-  if (std::find(member->roles().begin(), member->roles().end(), config::v1::CONSUMER) ==
-      member->roles().end()) {
+  if (!HasRole(*member, config::v1::CONSUMER)) {
     return deny("ROLE_REQUIRED", absl::StrCat("member ", member->id(),
                                               " lacks the CONSUMER role needed to fetch data"));
   }
@@ -208,69 +269,123 @@ AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request
   }
   d.legal_basis = purpose->legal_basis();
 
-  // Among this member's grants for the purpose, find one in force covering every category.
-  bool any_grant = false, not_yet = false, expired = false;
+  // 1. A grant in force covering every category. Grants may overlap: any one that covers
+  // the whole request will do; the first in file order is cited.
+  const std::vector<const Grant*>& grants = policy.GrantsFor(member->id(), request.purpose);
+  if (grants.empty()) {
+    return deny("NO_GRANT", absl::StrCat("member ", member->id(), " has no grant for purpose ",
+                                         request.purpose));
+  }
+  bool not_yet = false, expired = false;
   const Grant* best_partial = nullptr;
   size_t best_overlap = 0;
-  for (const Grant& g : policy.policy().grants()) {
-    if (g.member() != member->id() || g.purpose() != request.purpose) continue;
-    any_grant = true;
-    if (g.has_valid_from() && now < ToAbslTime(g.valid_from())) {
+  for (const Grant* g : grants) {
+    if (g->has_valid_from() && now < ToAbslTime(g->valid_from())) {
       not_yet = true;
       continue;
     }
-    if (g.has_valid_until() && now >= ToAbslTime(g.valid_until())) {
+    if (g->has_valid_until() && now >= ToAbslTime(g->valid_until())) {
       expired = true;
       continue;
     }
     size_t overlap = 0;
     for (const std::string& c : request.categories) {
-      if (std::find(g.categories().begin(), g.categories().end(), c) != g.categories().end()) {
+      if (std::find(g->categories().begin(), g->categories().end(), c) != g->categories().end()) {
         ++overlap;
       }
     }
     if (overlap == request.categories.size()) {
-      d.grant_id = g.id();
-      best_partial = nullptr;
+      d.grant_id = g->id();
       break;
     }
     if (best_partial == nullptr || overlap > best_overlap) {
-      best_partial = &g;
+      best_partial = g;
       best_overlap = overlap;
     }
   }
-  if (!any_grant) {
-    return deny("NO_GRANT", absl::StrCat("member ", member->id(), " has no grant for purpose ",
-                                         request.purpose));
-  }
   if (d.grant_id.empty()) {
     if (best_partial != nullptr) {
-      for (const std::string& c : request.categories) {
-        if (std::find(best_partial->categories().begin(), best_partial->categories().end(),
-                      c) == best_partial->categories().end()) {
-          d.missing_categories.push_back(c);
-        }
-      }
+      Covers(best_partial->categories(), request.categories, &d.missing_categories);
       return deny("CATEGORY_NOT_GRANTED",
                   absl::StrCat("grant ", best_partial->id(), " does not cover: ",
                                absl::StrJoin(d.missing_categories, ", "),
                                "; ask only for granted categories"));
     }
-    if (expired) return deny("GRANT_EXPIRED", "every grant for this purpose has expired");
-    if (not_yet) return deny("GRANT_NOT_YET_VALID", "no grant for this purpose is valid yet");
+    if (expired && !not_yet) {
+      return deny("GRANT_EXPIRED", "every grant for this purpose has expired");
+    }
+    if (not_yet && !expired) {
+      return deny("GRANT_NOT_YET_VALID", "no grant for this purpose is valid yet");
+    }
+    return deny("GRANT_EXPIRED",
+                "no grant for this purpose is in force (some expired, some not yet valid)");
   }
-  // Registrations and consent arrive with the next issue: until then such purposes fail
-  // closed rather than release data without the check.
+
+  // 2. The reference directory: an open case of this member for this subject and purpose.
   if (purpose->requires_registration()) {
-    d.grant_id.clear();
-    return deny("REGISTRATION_REQUIRED",
-                absl::StrCat("purpose ", purpose->id(),
-                             " requires a registered case for the subject"));
+    std::string why = "no registration";
+    for (const RegistrationPtr& r : facts.registrations) {
+      if (r->has_ended_at()) {
+        why = absl::StrCat("registration ", r->registration_id(), " was ended at ",
+                           Rfc3339(r->ended_at()));
+      } else if (now < ToAbslTime(r->valid_from())) {
+        why = absl::StrCat("registration ", r->registration_id(), " starts at ",
+                           Rfc3339(r->valid_from()));
+      } else if (now >= ToAbslTime(r->valid_until())) {
+        why = absl::StrCat("registration ", r->registration_id(), " ended at ",
+                           Rfc3339(r->valid_until()));
+      } else {
+        d.registration_id = r->registration_id();
+        break;
+      }
+    }
+    if (d.registration_id.empty()) {
+      return deny("REGISTRATION_REQUIRED",
+                  absl::StrCat("purpose ", purpose->id(), " requires an open case for ",
+                               request.subject, " (", why,
+                               "); declare it with RegistrationService.RegisterCase"));
+    }
   }
+
+  // 3. Consent or explicit request of the subject, covering every category asked.
   if (purpose->requires_consent()) {
-    d.grant_id.clear();
-    return deny("CONSENT_REQUIRED",
-                absl::StrCat("purpose ", purpose->id(), " requires the subject's consent"));
+    const v1::Consent* revoked = nullptr;
+    const v1::Consent* lapsed = nullptr;
+    const v1::Consent* partial = nullptr;
+    for (const ConsentPtr& c : facts.consents) {
+      if (!Covers(c->categories(), request.categories, nullptr)) {
+        partial = c.get();
+      } else if (c->has_revoked_at()) {
+        revoked = c.get();
+      } else if (now >= ToAbslTime(c->valid_until())) {
+        lapsed = c.get();
+      } else if (now >= ToAbslTime(c->valid_from())) {
+        d.consent_id = c->consent_id();
+        break;
+      }
+    }
+    if (d.consent_id.empty()) {
+      if (revoked != nullptr) {
+        return deny("CONSENT_REVOKED",
+                    absl::StrCat("consent ", revoked->consent_id(), " was revoked at ",
+                                 Rfc3339(revoked->revoked_at())));
+      }
+      if (lapsed != nullptr) {
+        return deny("CONSENT_EXPIRED", absl::StrCat("consent ", lapsed->consent_id(),
+                                                    " expired at ",
+                                                    Rfc3339(lapsed->valid_until())));
+      }
+      if (partial != nullptr) {
+        Covers(partial->categories(), request.categories, &d.missing_categories);
+        return deny("CONSENT_REQUIRED",
+                    absl::StrCat("consent ", partial->consent_id(), " does not cover: ",
+                                 absl::StrJoin(d.missing_categories, ", ")));
+      }
+      return deny("CONSENT_REQUIRED",
+                  absl::StrCat("purpose ", purpose->id(), " requires the consent of ",
+                               request.subject, " for member ", member->id(),
+                               "; none is in force"));
+    }
   }
   d.allowed = true;
   d.reason = "ALLOWED";

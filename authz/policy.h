@@ -8,11 +8,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "authz/authz_store.h"
 #include "authz/identity.h"
 #include "common/yaml_proto.h"
 #include "onceonly/config/v1/policy.pb.h"
@@ -29,14 +31,28 @@ class PolicySnapshot {
   static absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Load(const std::string& path);
 
   const config::v1::Policy& policy() const { return policy_; }
-  // The member whose identities match the certificate URI; nullptr if none.
+  // The member whose identities match the certificate URI (equal, or a subsystem path below
+  // it); nullptr if none.
   const config::v1::Member* FindMember(const MemberIdentity& identity) const;
+  const config::v1::Member* FindMemberById(absl::string_view id) const;
   const config::v1::Purpose* FindPurpose(absl::string_view id) const;
+  // Grants of `member` for `purpose`, in file order.
+  const std::vector<const config::v1::Grant*>& GrantsFor(absl::string_view member,
+                                                         absl::string_view purpose) const;
+  // Every grant of `member`, in file order.
+  std::vector<const config::v1::Grant*> GrantsOf(absl::string_view member) const;
 
  private:
-  explicit PolicySnapshot(config::v1::Policy policy) : policy_(std::move(policy)) {}
-  config::v1::Policy policy_;
+  explicit PolicySnapshot(config::v1::Policy policy);
+  // Constant after construction; the indexes point into policy_.
+  const config::v1::Policy policy_;
+  std::unordered_map<std::string, const config::v1::Member*> member_by_identity_;
+  std::unordered_map<std::string, const config::v1::Member*> member_by_id_;
+  std::unordered_map<std::string, const config::v1::Purpose*> purpose_by_id_;
+  std::unordered_map<std::string, std::vector<const config::v1::Grant*>> grants_;
 };
+
+bool HasRole(const config::v1::Member& member, config::v1::Role role);
 
 struct AccessRequest {
   MemberIdentity identity;
@@ -49,12 +65,14 @@ struct AccessDecision {
   bool allowed = false;
   // "ALLOWED", or a denial reason: UNKNOWN_MEMBER, ROLE_REQUIRED, NO_GRANT,
   // GRANT_NOT_YET_VALID, GRANT_EXPIRED, CATEGORY_NOT_GRANTED, REGISTRATION_REQUIRED,
-  // CONSENT_REQUIRED.
+  // CONSENT_REQUIRED, CONSENT_REVOKED, CONSENT_EXPIRED (docs/api.md explains each).
   std::string reason;
   std::string explanation;  // says what to do about a denial
   std::string member_id;
   std::string grant_id;
   std::string legal_basis;
+  std::string registration_id;  // the open case relied on, if the purpose needs one
+  std::string consent_id;       // the consent relied on, if the purpose needs one
   std::vector<std::string> released_categories;  // == asked, when allowed
   std::vector<std::string> missing_categories;   // for CATEGORY_NOT_GRANTED
 };
@@ -63,10 +81,13 @@ struct AccessDecision {
 // a category asked twice. These are caller mistakes, not decisions.
 absl::Status ValidateAccessRequest(const PolicySnapshot& policy, const AccessRequest& request);
 
-// Default deny. Asking for several categories of which some are not granted is denied,
-// naming the missing ones; categories are never silently dropped.
+// Default deny. Checks, in order: member, CONSUMER role, a grant in force for the purpose
+// covering every category (asking for some categories that are not granted is denied, naming
+// them; categories are never silently dropped), an open registration if the purpose requires
+// one, and an active consent covering the categories if the purpose requires consent.
+// `facts` are the store's registrations and consents for (member, subject, purpose).
 AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request,
-                      absl::Time now);
+                      absl::Time now, const AccessFacts& facts = AccessFacts());
 
 // The decision as a status: OK when allowed, PERMISSION_DENIED with ErrorInfo otherwise.
 absl::Status DecisionStatus(const AccessDecision& decision);

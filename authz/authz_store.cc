@@ -1,0 +1,283 @@
+#include "authz/authz_store.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/sqlite.h"
+#include "common/status_macros.h"
+
+namespace onceonly {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS registration (
+  id      TEXT PRIMARY KEY,
+  member  TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  record  BLOB NOT NULL          -- protobuf onceonly.v1.Registration
+);
+CREATE TABLE IF NOT EXISTS consent (
+  id      TEXT PRIMARY KEY,
+  subject TEXT NOT NULL,
+  grantee TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  record  BLOB NOT NULL          -- protobuf onceonly.v1.Consent
+);
+)sql";
+
+std::string Key(absl::string_view a, absl::string_view b, absl::string_view c) {
+  return absl::StrCat(a, absl::string_view("\0", 1), b, absl::string_view("\0", 1), c);
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t micros = absl::ToUnixMicros(t);
+  ts.set_seconds(micros / 1000000);
+  ts.set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
+  return ts;
+}
+
+bool InForce(const google::protobuf::Timestamp& from, const google::protobuf::Timestamp& until,
+             bool stopped, absl::Time now) {
+  return !stopped && FromProto(from) <= now && now < FromProto(until);
+}
+
+// "reg-000042" -> 42; 0 if the id has another shape.
+int64_t IdNumber(absl::string_view id) {
+  size_t dash = id.find('-');
+  int64_t n = 0;
+  if (dash == absl::string_view::npos || !absl::SimpleAtoi(id.substr(dash + 1), &n)) return 0;
+  return n;
+}
+
+}  // namespace
+
+AuthzStore::AuthzStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+AuthzStore::~AuthzStore() = default;
+
+absl::StatusOr<std::unique_ptr<AuthzStore>> AuthzStore::Open(const std::string& sqlite_path) {
+  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(sqlite_path, SqliteDb::Mode::kReadWriteCreate));
+  RETURN_IF_ERROR(db->Exec(kSchema));
+  std::unique_ptr<AuthzStore> store(new AuthzStore(std::move(db)));
+  RETURN_IF_ERROR(store->Load());
+  return store;
+}
+
+absl::Status AuthzStore::Load() {
+  absl::MutexLock write(&write_mu_);
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(auto regs, db_->Prepare("SELECT id, record FROM registration ORDER BY rowid"));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, regs.Step());
+    if (!row) break;
+    auto r = std::make_shared<v1::Registration>();
+    if (!r->ParseFromString(regs.ColumnText(1))) {
+      return absl::DataLossError(absl::StrCat(db_->path(), ": registration ", regs.ColumnText(0),
+                                              " does not parse"));
+    }
+    next_registration_ = std::max(next_registration_, IdNumber(r->registration_id()) + 1);
+    Index(std::move(r));
+  }
+  ASSIGN_OR_RETURN(auto cons, db_->Prepare("SELECT id, record FROM consent ORDER BY rowid"));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, cons.Step());
+    if (!row) break;
+    auto c = std::make_shared<v1::Consent>();
+    if (!c->ParseFromString(cons.ColumnText(1))) {
+      return absl::DataLossError(
+          absl::StrCat(db_->path(), ": consent ", cons.ColumnText(0), " does not parse"));
+    }
+    next_consent_ = std::max(next_consent_, IdNumber(c->consent_id()) + 1);
+    Index(std::move(c));
+  }
+  return absl::OkStatus();
+}
+
+void AuthzStore::Index(RegistrationPtr r) {
+  auto it = registrations_by_id_.find(r->registration_id());
+  std::vector<RegistrationPtr>& list = registrations_[Key(r->member(), r->subject(), r->purpose())];
+  if (it != registrations_by_id_.end()) {
+    std::replace(list.begin(), list.end(), it->second, r);
+    it->second = r;
+  } else {
+    list.push_back(r);
+    registrations_by_id_.emplace(r->registration_id(), r);
+  }
+}
+
+void AuthzStore::Index(ConsentPtr c) {
+  auto it = consents_by_id_.find(c->consent_id());
+  std::vector<ConsentPtr>& list = consents_[Key(c->grantee_member(), c->subject(), c->purpose())];
+  std::vector<ConsentPtr>& by_subject = consents_by_subject_[c->subject()];
+  if (it != consents_by_id_.end()) {
+    std::replace(list.begin(), list.end(), it->second, c);
+    std::replace(by_subject.begin(), by_subject.end(), it->second, c);
+    it->second = c;
+  } else {
+    list.push_back(c);
+    by_subject.push_back(c);
+    consents_by_id_.emplace(c->consent_id(), c);
+  }
+}
+
+absl::Status AuthzStore::Persist(const v1::Registration& r) {
+  ASSIGN_OR_RETURN(auto stmt, db_->Prepare("INSERT OR REPLACE INTO registration "
+                                           "(id, member, subject, purpose, record) "
+                                           "VALUES (?, ?, ?, ?, ?)"));
+  stmt.Bind(1, r.registration_id()).Bind(2, r.member()).Bind(3, r.subject()).Bind(4, r.purpose());
+  stmt.BindBlob(5, r.SerializeAsString());
+  return stmt.Run();
+}
+
+absl::Status AuthzStore::Persist(const v1::Consent& c) {
+  ASSIGN_OR_RETURN(auto stmt, db_->Prepare("INSERT OR REPLACE INTO consent "
+                                           "(id, subject, grantee, purpose, record) "
+                                           "VALUES (?, ?, ?, ?, ?)"));
+  stmt.Bind(1, c.consent_id()).Bind(2, c.subject()).Bind(3, c.grantee_member()).Bind(4, c.purpose());
+  stmt.BindBlob(5, c.SerializeAsString());
+  return stmt.Run();
+}
+
+absl::StatusOr<v1::Registration> AuthzStore::AddRegistration(v1::Registration r, absl::Time now) {
+  absl::MutexLock write(&write_mu_);
+  r.set_registration_id(absl::StrFormat("reg-%06d", next_registration_));
+  *r.mutable_created_at() = ToProto(now);
+  r.clear_ended_at();
+  RETURN_IF_ERROR(Persist(r));
+  ++next_registration_;
+  absl::MutexLock lock(&mu_);
+  Index(std::make_shared<const v1::Registration>(r));
+  return r;
+}
+
+absl::StatusOr<v1::Registration> AuthzStore::EndRegistration(const std::string& id,
+                                                             const std::string& member,
+                                                             absl::Time now) {
+  absl::MutexLock write(&write_mu_);
+  v1::Registration r;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = registrations_by_id_.find(id);
+    if (it == registrations_by_id_.end() || it->second->member() != member) {
+      return absl::NotFoundError(absl::StrCat("no registration ", id, " of member ", member));
+    }
+    r = *it->second;
+  }
+  if (r.has_ended_at()) {
+    return absl::FailedPreconditionError(absl::StrCat("registration ", id, " is already ended"));
+  }
+  *r.mutable_ended_at() = ToProto(now);
+  RETURN_IF_ERROR(Persist(r));
+  absl::MutexLock lock(&mu_);
+  Index(std::make_shared<const v1::Registration>(r));
+  return r;
+}
+
+std::vector<v1::Registration> AuthzStore::ListRegistrations(const std::string& member,
+                                                            const std::string& subject,
+                                                            bool include_inactive,
+                                                            absl::Time now) const {
+  std::vector<v1::Registration> out;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [id, r] : registrations_by_id_) {
+    if (r->member() != member || (!subject.empty() && r->subject() != subject)) continue;
+    if (!include_inactive && !InForce(r->valid_from(), r->valid_until(), r->has_ended_at(), now)) {
+      continue;
+    }
+    out.push_back(*r);
+  }
+  std::sort(out.begin(), out.end(), [](const v1::Registration& a, const v1::Registration& b) {
+    return a.registration_id() < b.registration_id();
+  });
+  return out;
+}
+
+absl::StatusOr<v1::Consent> AuthzStore::AddConsent(v1::Consent c, absl::Time now) {
+  absl::MutexLock write(&write_mu_);
+  c.set_consent_id(absl::StrFormat("con-%06d", next_consent_));
+  *c.mutable_given_at() = ToProto(now);
+  c.clear_revoked_at();
+  RETURN_IF_ERROR(Persist(c));
+  ++next_consent_;
+  absl::MutexLock lock(&mu_);
+  Index(std::make_shared<const v1::Consent>(c));
+  return c;
+}
+
+absl::StatusOr<v1::Consent> AuthzStore::RevokeConsent(const std::string& id,
+                                                      const std::string& subject,
+                                                      absl::Time now) {
+  absl::MutexLock write(&write_mu_);
+  v1::Consent c;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = consents_by_id_.find(id);
+    if (it == consents_by_id_.end() || it->second->subject() != subject) {
+      return absl::NotFoundError(absl::StrCat("no consent ", id, " of subject ", subject));
+    }
+    c = *it->second;
+  }
+  if (c.has_revoked_at()) {
+    return absl::FailedPreconditionError(absl::StrCat("consent ", id, " is already revoked"));
+  }
+  *c.mutable_revoked_at() = ToProto(now);
+  RETURN_IF_ERROR(Persist(c));
+  absl::MutexLock lock(&mu_);
+  Index(std::make_shared<const v1::Consent>(c));
+  return c;
+}
+
+std::vector<v1::Consent> AuthzStore::ListConsents(const std::string& subject,
+                                                  bool include_inactive, absl::Time now) const {
+  std::vector<v1::Consent> out;
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = consents_by_subject_.find(subject);
+  if (it == consents_by_subject_.end()) return out;
+  for (const ConsentPtr& c : it->second) {
+    if (include_inactive || InForce(c->valid_from(), c->valid_until(), c->has_revoked_at(), now)) {
+      out.push_back(*c);
+    }
+  }
+  return out;
+}
+
+AccessFacts AuthzStore::Facts(const std::string& member, const std::string& subject,
+                              const std::string& purpose) const {
+  AccessFacts facts;
+  const std::string key = Key(member, subject, purpose);
+  absl::ReaderMutexLock lock(&mu_);
+  if (auto it = registrations_.find(key); it != registrations_.end()) {
+    facts.registrations = it->second;
+  }
+  if (auto it = consents_.find(key); it != consents_.end()) facts.consents = it->second;
+  return facts;
+}
+
+size_t AuthzStore::registration_count() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return registrations_by_id_.size();
+}
+
+size_t AuthzStore::consent_count() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return consents_by_id_.size();
+}
+
+void AuthzStore::IndexForTesting(v1::Registration registration) {
+  absl::MutexLock lock(&mu_);
+  Index(std::make_shared<const v1::Registration>(std::move(registration)));
+}
+
+void AuthzStore::IndexForTesting(v1::Consent consent) {
+  absl::MutexLock lock(&mu_);
+  Index(std::make_shared<const v1::Consent>(std::move(consent)));
+}
+
+}  // namespace onceonly
