@@ -79,12 +79,18 @@ void AccessLog::WriterLoop() {
     {
       absl::MutexLock lock(&store_mu_);
       status = store_->AppendBatch(records);
+      if (!status.ok()) {
+        // The store may hold more than we think (a COMMIT that failed late, another writer
+        // on the same log id): start the next batch from what it really holds.
+        absl::StatusOr<uint64_t> size = store_->Size(log_id_);
+        if (size.ok()) next_index_ = *size;
+      }
     }
     if (status.ok()) {
       for (size_t i = 0; i < batch.size(); ++i) batch[i].done(next_index_ + i);
       next_index_ += batch.size();
     } else {
-      // Fail closed: nobody in this batch may release data. Indexes are reused next time.
+      // Fail closed: nobody in this batch may release data.
       absl::Status unavailable = absl::UnavailableError(
           absl::StrCat("access log cannot be written, so nothing is released: ",
                        status.message()));

@@ -1,6 +1,7 @@
 #include "authz/policy.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -37,11 +38,13 @@ absl::Time ToAbslTime(const google::protobuf::Timestamp& ts) {
 
 absl::Status ValidatePolicy(const Policy& policy, const SourceMap& src) {
   std::set<std::string> members, purposes, grants;
+  std::map<std::string, std::string> identity_owner;  // identity URI -> member id
   for (int i = 0; i < policy.members_size(); ++i) {
     const Member& m = policy.members(i);
     std::string at = absl::StrCat("members[", i, "]");
     if (!IsPolicyId(m.id())) {
-      return src.InvalidArgument(at + ".id", "a member id is required ([a-z0-9-])");
+      return src.InvalidArgument(at + ".id",
+                                 "a member id is required (letters, digits, - _ . /)");
     }
     if (!members.insert(m.id()).second) {
       return src.InvalidArgument(at + ".id", absl::StrCat("duplicate member id \"", m.id(), "\""));
@@ -51,11 +54,22 @@ absl::Status ValidatePolicy(const Policy& policy, const SourceMap& src) {
                                  "at least one certificate identity (spiffe URI) is required");
     }
     for (int j = 0; j < m.identities_size(); ++j) {
+      const std::string field = absl::StrCat(at, ".identities[", j, "]");
       absl::StatusOr<MemberIdentity> id = ParseMemberUri(m.identities(j));
-      if (!id.ok()) {
-        return src.InvalidArgument(absl::StrCat(at, ".identities[", j, "]"),
-                                   id.status().message());
+      if (!id.ok()) return src.InvalidArgument(field, id.status().message());
+      // One certificate must map to one member: no identity may equal, or lie below (a
+      // subsystem path), another member's identity.
+      for (const auto& [uri, owner] : identity_owner) {
+        const std::string& mine = m.identities(j);
+        bool nested = mine == uri || absl::StartsWith(mine, uri + "/") ||
+                      absl::StartsWith(uri, mine + "/");
+        if (nested && owner != m.id()) {
+          return src.InvalidArgument(
+              field, absl::StrCat("identity ", mine, " overlaps ", uri, " of member ", owner,
+                                  "; a certificate must identify exactly one member"));
+        }
       }
+      identity_owner.emplace(m.identities(j), m.id());
     }
     if (m.roles().empty()) {
       return src.InvalidArgument(at + ".roles",

@@ -265,7 +265,10 @@ absl::StatusOr<std::unique_ptr<Environment>> BuildEnvironment() {
   server_tls.set_ca_file(pki + "/ca.crt");
   auto connector = KboConnector::Create(kbo_db);
   if (!connector.ok()) return connector.status();
-  auto registry = RegistryServer::Start(*std::move(connector), "localhost:0", server_tls);
+  // The benchmark client itself calls the registry for the baseline, so its member identity
+  // is allowed here (a deployed registry allows only the gateway).
+  auto registry = RegistryServer::Start(*std::move(connector), "localhost:0", server_tls,
+                                        {"spiffe://onceonly.brussels/member/brussels-economy"});
   if (!registry.ok()) return registry.status();
   env->registry = *std::move(registry);
   Progress(absl::StrCat("registry server listening on localhost:", env->registry->port()));

@@ -49,4 +49,13 @@ std::string ErrorReason(const absl::Status& status) {
   return info.reason();
 }
 
+std::string ErrorMetadata(const absl::Status& status, absl::string_view key) {
+  auto payload = status.GetPayload(kErrorInfoTypeUrl);
+  if (!payload) return "";
+  google::rpc::ErrorInfo info;
+  if (!info.ParseFromString(std::string(*payload))) return "";
+  auto it = info.metadata().find(std::string(key));
+  return it == info.metadata().end() ? "" : it->second;
+}
+
 }  // namespace onceonly

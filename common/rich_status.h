@@ -34,6 +34,8 @@ absl::Status AddErrorMetadata(absl::Status status, absl::string_view key,
 
 // The ErrorInfo reason of `status`, or "" if it carries none.
 std::string ErrorReason(const absl::Status& status);
+// One ErrorInfo metadata value of `status`, or "".
+std::string ErrorMetadata(const absl::Status& status, absl::string_view key);
 
 }  // namespace onceonly
 

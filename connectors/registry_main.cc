@@ -16,9 +16,11 @@ namespace {
 constexpr char kUsage[] =
     "usage: onceonly-registry --registry companies|permits|tax --db FILE --listen HOST:PORT\n"
     "                         --cert FILE --key FILE --ca FILE [--port-file FILE]\n"
+    "                         [--allow-client URI]... [--trust-domain TD]\n"
     "  companies reads a database written by `onceonly kbo import`;\n"
     "  permits and tax read one written by `onceonly registry seed`.\n"
-    "  Clients must present a certificate signed by --ca.\n";
+    "  Clients must present a certificate signed by --ca whose URI SAN is an --allow-client\n"
+    "  (default: spiffe://<trust-domain>/gateway; trust domain default onceonly.brussels).\n";
 
 volatile std::sig_atomic_t g_stop = 0;
 
@@ -32,7 +34,8 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
   using namespace onceonly;
   auto cl = CommandLine::Parse(std::vector<std::string>(argv + 1, argv + argc),
-                               {"registry", "db", "listen", "cert", "key", "ca", "port-file"},
+                               {"registry", "db", "listen", "cert", "key", "ca", "port-file",
+                                "allow-client", "trust-domain"},
                                {"help"});
   if (!cl.ok()) return Fail(std::string(cl.status().message()) + "\n" + kUsage);
   if (cl->Has("help")) {
@@ -65,7 +68,11 @@ int main(int argc, char** argv) {
   tls.set_cert_file(cl->Get("cert"));
   tls.set_key_file(cl->Get("key"));
   tls.set_ca_file(cl->Get("ca"));
-  auto server = RegistryServer::Start(*std::move(connector), cl->Get("listen"), tls);
+  std::vector<std::string> allowed = cl->GetAll("allow-client");
+  if (allowed.empty()) {
+    allowed.push_back("spiffe://" + cl->Get("trust-domain", "onceonly.brussels") + "/gateway");
+  }
+  auto server = RegistryServer::Start(*std::move(connector), cl->Get("listen"), tls, allowed);
   if (!server.ok()) return Fail(std::string(server.status().message()));
   if (cl->Has("port-file")) std::ofstream(cl->Get("port-file")) << (*server)->port() << "\n";
   std::cerr << "onceonly-registry: serving " << registry << " on port " << (*server)->port()

@@ -2,12 +2,15 @@
 
 #include <openssl/sha.h>
 
+#include <iostream>
 #include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "authz/categories.h"
 #include "common/enterprise_number.h"
+#include "common/json_escape.h"
 #include "common/rich_status.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -25,18 +28,72 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
   return ts;
 }
 
-v1::AccessRecord BaseRecord(const CallInfo& call, absl::Time now) {
+v1::AccessRecord BaseRecord(const CallInfo& call, const AccessRequest& access,
+                            const AccessDecision& decision, absl::Time now) {
   v1::AccessRecord r;
   *r.mutable_time() = ToProto(now);
   if (call.identity.ok()) {
     r.set_identity(call.identity->uri);
     r.set_subsystem(call.identity->subsystem);
+  } else {
+    r.set_identity(call.peer_description);
   }
   r.set_user(call.user);
   r.set_case_ref(call.case_ref);
   r.set_request_id(call.request_id);
   r.set_method(call.method);
+  r.set_member(decision.member_id);
+  r.set_purpose(access.purpose);
+  r.set_legal_basis(decision.legal_basis);
+  r.set_subject(access.subject);
+  for (const std::string& c : access.categories) r.add_categories_requested(c);
+  r.set_reason(decision.reason);
   return r;
+}
+
+// What a caller is told of a registry's failure. The registry's own message can quote stored
+// values, paths and addresses, which no category releases; it goes to the gateway's log.
+std::string PublicSourceMessage(const std::string& registry, absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kNotFound:
+      return absl::StrCat("the ", registry, " registry holds no record of this enterprise");
+    case absl::StatusCode::kDeadlineExceeded:
+      return absl::StrCat("the ", registry, " registry did not answer within the deadline");
+    case absl::StatusCode::kUnavailable:
+      return absl::StrCat("the ", registry, " registry is unavailable");
+    default:
+      return absl::StrCat("the ", registry, " registry failed (", absl::StatusCodeToString(code),
+                          "); the gateway log has the details under this request id");
+  }
+}
+
+// Keeps only the part of `records` that `registry` owns, and checks it is about `subject`:
+// one registry can neither fill nor overwrite another's part of the dossier.
+absl::StatusOr<registry::v1::SubjectRecords> OwnPart(const std::string& registry,
+                                                     const std::string& subject,
+                                                     const registry::v1::SubjectRecords& records) {
+  registry::v1::SubjectRecords own;
+  auto mismatch = [&](const std::string& found) {
+    return absl::DataLossError(absl::StrCat("registry ", registry, " answered about ", found,
+                                            " when asked about ", subject));
+  };
+  if (registry == "companies") {
+    if (records.has_enterprise() && records.enterprise().enterprise_number() != subject) {
+      return mismatch(records.enterprise().enterprise_number());
+    }
+    if (records.has_enterprise()) *own.mutable_enterprise() = records.enterprise();
+  } else if (registry == "permits") {
+    for (const auto& p : records.permits()) {
+      if (p.holder_enterprise_number() != subject) return mismatch(p.holder_enterprise_number());
+    }
+    *own.mutable_permits() = records.permits();
+  } else if (registry == "tax") {
+    if (records.has_tax_status() && records.tax_status().enterprise_number() != subject) {
+      return mismatch(records.tax_status().enterprise_number());
+    }
+    if (records.has_tax_status()) *own.mutable_tax_status() = records.tax_status();
+  }
+  return own;
 }
 
 }  // namespace
@@ -55,12 +112,28 @@ std::string DossierSha256(const v1::Dossier& dossier) {
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
+void DossierPipeline::AppendDenial(const CallInfo& call, const AccessRequest& access,
+                                   const AccessDecision& decision, absl::Time now, Done done) {
+  // Denials are logged too, and answered only once logged.
+  v1::AccessRecord record = BaseRecord(call, access, decision, now);
+  record.set_decision(v1::DECISION_DENY);
+  absl::Status denial = DecisionStatus(decision);
+  access_log_.Append(std::move(record),
+                     [denial, done = std::move(done)](absl::StatusOr<uint64_t> id) {
+                       if (!id.ok()) {
+                         done(id.status());
+                       } else {
+                         done(AddErrorMetadata(denial, "access_id", absl::StrCat(*id)));
+                       }
+                     });
+}
+
 // The state of one allowed request while its registries answer.
 struct DossierPipeline::FanOut {
   v1::AccessRecord record;
   FetchRequest fetch;
   absl::Time deadline;
-  std::vector<std::string> released;
+  std::vector<std::string> allowed;  // categories the decision allowed, in request order
   std::string grant_id;
   std::string purpose;
   Done done;
@@ -96,8 +169,27 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
   const absl::Time now = clock_.Now();
   std::shared_ptr<const PolicySnapshot> policy = this->policy();
 
-  // 2 validate: caller mistakes are answered at once and are not access decisions.
+  // 1 authenticate: a caller without a member identity, or one the policy does not know, is
+  // denied and logged before anything else, so it cannot probe purposes or numbers unseen.
   absl::StatusOr<std::string> subject = CanonicalEnterpriseNumber(request.enterprise_number());
+  AccessRequest access;
+  if (call.identity.ok()) access.identity = *call.identity;
+  access.subject = subject.ok() ? *subject : request.enterprise_number().substr(0, 64);
+  access.purpose = request.purpose();
+  access.categories.assign(request.categories().begin(), request.categories().end());
+  if (!call.identity.ok() || policy->FindMember(*call.identity) == nullptr) {
+    AccessDecision denied;
+    if (call.identity.ok()) {
+      denied = Decide(*policy, access, now);  // UNKNOWN_MEMBER, with its explanation
+    } else {
+      denied.reason = "UNKNOWN_IDENTITY";
+      denied.explanation = std::string(call.identity.status().message());
+    }
+    AppendDenial(call, access, denied, now, std::move(done));
+    return;
+  }
+
+  // 2 validate: caller mistakes are answered at once and are not access decisions.
   if (!subject.ok()) {
     done(InvalidField("enterprise_number", "INVALID_ENTERPRISE_NUMBER",
                       subject.status().message()));
@@ -110,49 +202,20 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
                       absl::StrCat("language \"", language, "\" is not one of fr, nl, de, en")));
     return;
   }
-  AccessRequest access;
-  if (call.identity.ok()) access.identity = *call.identity;
-  access.subject = *subject;
-  access.purpose = request.purpose();
-  access.categories.assign(request.categories().begin(), request.categories().end());
   if (absl::Status valid = ValidateAccessRequest(*policy, access); !valid.ok()) {
     done(valid);
     return;
   }
 
   // 3 authorise.
-  AccessDecision decision;
-  if (call.identity.ok()) {
-    decision = Decide(*policy, access, now);
-  } else {
-    decision.reason = "UNKNOWN_IDENTITY";
-    decision.explanation = std::string(call.identity.status().message());
-  }
-  v1::AccessRecord record = BaseRecord(call, now);
-  record.set_member(decision.member_id);
-  record.set_purpose(access.purpose);
-  record.set_legal_basis(decision.legal_basis);
-  record.set_subject(access.subject);
-  for (const std::string& c : access.categories) record.add_categories_requested(c);
-  record.set_reason(decision.reason);
-
+  AccessDecision decision = Decide(*policy, access, now);
   if (!decision.allowed) {
-    // Denials are logged too, and answered only once logged.
-    record.set_decision(v1::DECISION_DENY);
-    absl::Status denial = DecisionStatus(decision);
-    access_log_.Append(std::move(record),
-                       [denial, done = std::move(done)](absl::StatusOr<uint64_t> id) {
-                         if (!id.ok()) {
-                           done(id.status());
-                         } else {
-                           done(AddErrorMetadata(denial, "access_id", absl::StrCat(*id)));
-                         }
-                       });
+    AppendDenial(call, access, decision, now, std::move(done));
     return;
   }
+  v1::AccessRecord record = BaseRecord(call, access, decision, now);
   record.set_decision(v1::DECISION_ALLOW);
   record.set_grant_id(decision.grant_id);
-  for (const std::string& c : decision.released_categories) record.add_categories_released(c);
 
   // 4 fetch: one task per registry that holds a released category.
   auto fan_out = std::make_shared<FanOut>();
@@ -160,7 +223,7 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
   fan_out->fetch.enterprise_number = access.subject;
   fan_out->fetch.language = language.empty() ? "fr" : language;
   fan_out->deadline = call.deadline;
-  fan_out->released = decision.released_categories;
+  fan_out->allowed = decision.released_categories;
   fan_out->grant_id = decision.grant_id;
   fan_out->purpose = access.purpose;
   fan_out->done = std::move(done);
@@ -207,12 +270,19 @@ void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& 
     absl::MutexLock lock(&fan_out->mu);
     v1::SourceStatus& source = fan_out->sources[registry];
     *source.mutable_retrieved_at() = ToProto(retrieved);
+    if (records.ok()) records = OwnPart(registry, fan_out->fetch.enterprise_number, *records);
     if (records.ok()) {
       fan_out->merged.MergeFrom(*records);
     } else {
       // A failing registry gives a partial dossier, never a failed request.
       source.set_code(static_cast<int>(records.status().code()));
-      source.set_message(std::string(records.status().message()));
+      source.set_message(PublicSourceMessage(registry, records.status().code()));
+      std::cerr << absl::StrFormat(
+          "{\"event\":\"registry_error\",\"request_id\":\"%s\",\"registry\":\"%s\","
+          "\"code\":\"%s\",\"detail\":\"%s\"}\n",
+          JsonEscape(fan_out->record.request_id()), registry,
+          absl::StatusCodeToString(records.status().code()),
+          JsonEscape(records.status().message()));
     }
     last = --fan_out->remaining == 0;
   }
@@ -221,6 +291,7 @@ void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& 
 
 void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
   v1::Dossier dossier;
+  std::set<std::string> released;
   {
     absl::MutexLock lock(&fan_out->mu);
     registry::v1::SubjectRecords& merged = fan_out->merged;
@@ -233,19 +304,31 @@ void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
       }
     }
     if (merged.has_tax_status()) *dossier.mutable_tax() = std::move(*merged.mutable_tax_status());
+    // Released means "left the gateway": a category whose registry did not answer released
+    // nothing, and neither the dossier nor the log may claim otherwise.
     for (auto& [name, source] : fan_out->sources) {
-      fan_out->record.add_sources(
-          absl::StrCat(name, ":", absl::StatusCodeToString(static_cast<absl::StatusCode>(source.code()))));
+      fan_out->record.add_sources(absl::StrCat(
+          name, ":", absl::StatusCodeToString(static_cast<absl::StatusCode>(source.code()))));
+      if (source.code() == 0) {
+        for (const std::string& c : source.categories()) released.insert(c);
+      }
       *dossier.add_sources() = std::move(source);
     }
   }
   dossier.set_enterprise_number(fan_out->fetch.enterprise_number);
   dossier.set_purpose(fan_out->purpose);
   dossier.set_grant_id(fan_out->grant_id);
-  for (const std::string& c : fan_out->released) dossier.add_released_categories(c);
+  std::vector<std::string> released_in_order;
+  for (const std::string& c : fan_out->allowed) {
+    if (released.count(c)) released_in_order.push_back(c);
+  }
+  for (const std::string& c : released_in_order) {
+    dossier.add_released_categories(c);
+    fan_out->record.add_categories_released(c);
+  }
 
   // 5 minimise: whatever the registries sent, only released categories remain.
-  MinimiseDossier(fan_out->released, &dossier);
+  MinimiseDossier(released_in_order, &dossier);
   fan_out->record.set_payload_sha256(DossierSha256(dossier));
 
   // 6 audit, 7 respond: the answer leaves only once its record is durable.

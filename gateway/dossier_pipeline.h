@@ -31,6 +31,8 @@ struct CallInfo {
   std::string case_ref;    // x-onceonly-case-ref
   std::string user;        // x-onceonly-user
   std::string request_id;  // x-request-id, or generated
+  // The peer certificate's subject, for the log when it carries no member identity.
+  std::string peer_description;
   std::string method;
   absl::Time deadline = absl::InfiniteFuture();
 };
@@ -58,6 +60,8 @@ class DossierPipeline {
 
  private:
   struct FanOut;
+  void AppendDenial(const CallInfo& call, const AccessRequest& access,
+                    const AccessDecision& decision, absl::Time now, Done done);
   void Fetch(std::shared_ptr<FanOut> fan_out, const std::string& registry);
   void Finish(std::shared_ptr<FanOut> fan_out);
 

@@ -80,11 +80,14 @@ class DossierPipelineTest : public ::testing::Test {
     auto* env = permit_records.add_permits();
     env->set_reference("PE-1");
     env->set_kind(rv1::PERMIT_KIND_ENVIRONMENT);
+    env->set_holder_enterprise_number(kSubject);
     auto* urb = permit_records.add_permits();
     urb->set_reference("PU-1");
     urb->set_kind(rv1::PERMIT_KIND_URBANISM);  // not released
+    urb->set_holder_enterprise_number(kSubject);
     permits_->Set(kSubject, permit_records);
     rv1::SubjectRecords tax_records;
+    tax_records.mutable_tax_status()->set_enterprise_number(kSubject);
     tax_records.mutable_tax_status()->mutable_good_standing()->set_in_good_standing(true);
     tax_records.mutable_tax_status()->mutable_details()->set_overdue_tax_cents(5000);
     tax_->Set(kSubject, tax_records);
@@ -174,7 +177,8 @@ TEST_F(DossierPipelineTest, FailingRegistryGivesPartialDossier) {
     if (s.registry() == "tax") {
       saw_tax = true;
       EXPECT_EQ(s.code(), static_cast<int>(absl::StatusCode::kUnavailable));
-      EXPECT_EQ(s.message(), "tax registry down");
+      // The registry's own words stay in the gateway's log: they may quote stored values.
+      EXPECT_EQ(s.message(), "the tax registry is unavailable");
     } else {
       EXPECT_EQ(s.code(), 0) << s.registry();
     }
@@ -183,6 +187,36 @@ TEST_F(DossierPipelineTest, FailingRegistryGivesPartialDossier) {
   auto records = access_log_->Read(dossier->access_id(), 1);
   ASSERT_TRUE(records.ok());
   EXPECT_EQ((*records)[0].sources(1), "tax:UNAVAILABLE");
+  // Nothing left for tax.good_standing, and neither the dossier nor the log says otherwise.
+  EXPECT_EQ(std::vector<std::string>(dossier->released_categories().begin(),
+                                     dossier->released_categories().end()),
+            std::vector<std::string>{"company.identity"});
+  EXPECT_EQ(std::vector<std::string>((*records)[0].categories_released().begin(),
+                                     (*records)[0].categories_released().end()),
+            std::vector<std::string>{"company.identity"});
+  EXPECT_EQ((*records)[0].categories_requested_size(), 2);
+}
+
+TEST_F(DossierPipelineTest, RegistryAnsweringForAnotherSubjectOrPartIsRejected) {
+  // A tax connector that also fills the company part and speaks of another enterprise.
+  rv1::SubjectRecords rogue;
+  rogue.mutable_tax_status()->set_enterprise_number("0403.170.701");
+  rogue.mutable_tax_status()->mutable_good_standing()->set_in_good_standing(true);
+  tax_->Set(kSubject, rogue);
+  rv1::SubjectRecords overreach;
+  overreach.mutable_enterprise()->set_enterprise_number(kSubject);
+  overreach.mutable_enterprise()->add_denominations()->set_value("Forged Name");
+  permits_->Set(kSubject, overreach);
+  auto dossier = Run({"company.identity", "permits.environment", "tax.good_standing"});
+  ASSERT_TRUE(dossier.ok()) << dossier.status();
+  EXPECT_FALSE(dossier->has_tax());
+  ASSERT_EQ(dossier->company().denominations_size(), 1);
+  EXPECT_EQ(dossier->company().denominations(0).value(), "Cap Horizons ASBL");
+  for (const auto& s : dossier->sources()) {
+    if (s.registry() == "tax") {
+      EXPECT_EQ(s.code(), static_cast<int>(absl::StatusCode::kDataLoss));
+    }
+  }
 }
 
 TEST_F(DossierPipelineTest, AuditStoreFailureReleasesNothing) {

@@ -34,7 +34,20 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
                                  "required: the gateway serves mTLS only (see `onceonly pki`)");
     }
   }
+  if (!c.tls().crl_file().empty()) {
+    return src.InvalidArgument("tls.crl_file",
+                               "certificate revocation is not supported by this version yet; "
+                               "remove the field rather than believe certificates are checked");
+  }
   if (c.policy_file().empty()) return src.InvalidArgument("policy_file", "required");
+  if (c.fetch_threads() > 256) {
+    return src.InvalidArgument("fetch_threads", "at most 256");
+  }
+  if (c.has_default_deadline() &&
+      (c.default_deadline().seconds() < 0 || c.default_deadline().nanos() < 0 ||
+       (c.default_deadline().seconds() == 0 && c.default_deadline().nanos() == 0))) {
+    return src.InvalidArgument("default_deadline", "must be positive, e.g. 5s");
+  }
   if (c.audit().sqlite_path().empty()) {
     return src.InvalidArgument("audit.sqlite_path", "required: every access is logged");
   }
@@ -68,8 +81,12 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
       case config::v1::RegistryConfig::SOURCE_NOT_SET:
         return src.InvalidArgument(at, "set one source: kbo, sql or remote");
     }
-    if (r.has_timeout() && (r.timeout().seconds() < 0 || r.timeout().nanos() < 0)) {
-      return src.InvalidArgument(at + ".timeout", "must be positive");
+    if (r.has_timeout() && (r.timeout().seconds() < 0 || r.timeout().nanos() < 0 ||
+                            (r.timeout().seconds() == 0 && r.timeout().nanos() == 0))) {
+      return src.InvalidArgument(at + ".timeout", "must be positive, e.g. 2s");
+    }
+    if (r.has_remote() && !r.remote().tls().crl_file().empty()) {
+      return src.InvalidArgument(at + ".remote.tls.crl_file", "not supported by this version yet");
     }
   }
   return absl::OkStatus();

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "audit/access_log.h"
 #include "common/grpc_status.h"
+#include "common/json_escape.h"
 #include "common/rich_status.h"
 #include "common/status_macros.h"
 #include "common/thread_pool.h"
@@ -34,17 +35,16 @@ std::string Metadata(const grpc::CallbackServerContext& context, const char* key
   return std::string(it->second.data(), it->second.size());
 }
 
-std::string JsonEscape(absl::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-      continue;
+// The certificate subject (or common name) of a peer that carries no member identity.
+std::string PeerSubject(const grpc::AuthContext& context) {
+  for (const char* property : {"x509_subject", "x509_common_name"}) {
+    std::vector<grpc::string_ref> values = context.FindPropertyValues(property);
+    if (!values.empty()) {
+      return absl::StrCat("certificate ", property == std::string("x509_subject") ? "" : "CN=",
+                          absl::string_view(values[0].data(), values[0].size()));
     }
-    out.push_back(c);
   }
-  return out;
+  return "no certificate identity";
 }
 
 absl::StatusOr<std::unique_ptr<RegistryConnector>> BuildConnector(
@@ -101,12 +101,15 @@ class GatewayServer::Services {
                                                                      absl::UTCTimeZone()),
                                           next_request_.fetch_add(1));
       }
-      absl::Time deadline = absl::FromChrono(context->deadline());
-      call.deadline = std::min(deadline, started + default_deadline_);
+      // The caller's deadline if it set one; the configured default only if it did not.
+      call.deadline = context->deadline() == std::chrono::system_clock::time_point::max()
+                          ? started + default_deadline_
+                          : absl::FromChrono(context->deadline());
       // 1 authenticate: the identity is the URI SAN of the verified client certificate.
       absl::StatusOr<std::vector<std::string>> uris = PeerUriSans(*context->auth_context());
       call.identity = uris.ok() ? IdentityFromUriSans(*uris, trust_domain_)
                                 : absl::StatusOr<MemberIdentity>(uris.status());
+      if (!call.identity.ok()) call.peer_description = PeerSubject(*context->auth_context());
       std::string member = call.identity.ok() ? call.identity->uri : "";
       pipeline_.GetDossier(
           call, *request,
@@ -117,6 +120,8 @@ class GatewayServer::Services {
             if (dossier.ok()) {
               access_id = absl::StrCat(dossier->access_id());
               *response = std::move(*dossier);
+            } else {
+              access_id = ErrorMetadata(status, "access_id");  // logged denials have one
             }
             // One JSON line per RPC.
             std::cerr << absl::StrFormat(

@@ -5,6 +5,8 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/enterprise_number.h"
 #include "common/grpc_status.h"
@@ -18,11 +20,29 @@ namespace {
 
 namespace rv1 = registry::v1;
 
-// Validates the number, applies the caller's deadline, and fetches.
+// Only the gateway(s) named at start may call: a member's certificate chains to the same CA.
+absl::Status AuthoriseCaller(const grpc::ServerContext& context,
+                             const std::vector<std::string>& allowed) {
+  absl::StatusOr<std::vector<std::string>> uris = PeerUriSans(*context.auth_context());
+  if (uris.ok()) {
+    for (const std::string& uri : *uris) {
+      if (std::find(allowed.begin(), allowed.end(), uri) != allowed.end()) {
+        return absl::OkStatus();
+      }
+    }
+  }
+  return ErrorWithReason(absl::StatusCode::kPermissionDenied, "CALLER_NOT_ALLOWED",
+                         "this registry answers only the gateway; members fetch data through "
+                         "the gateway, where access is checked and logged");
+}
+
+// Checks the caller, validates the number, applies the caller's deadline, and fetches.
 absl::StatusOr<rv1::SubjectRecords> FetchFor(RegistryConnector& connector,
+                                             const std::vector<std::string>& allowed,
                                              const grpc::ServerContext& context,
                                              const std::string& number,
                                              const std::string& language) {
+  RETURN_IF_ERROR(AuthoriseCaller(context, allowed));
   absl::StatusOr<std::string> canonical = CanonicalEnterpriseNumber(number);
   if (!canonical.ok()) {
     return InvalidField("enterprise_number", "INVALID_ENTERPRISE_NUMBER",
@@ -37,10 +57,11 @@ absl::StatusOr<rv1::SubjectRecords> FetchFor(RegistryConnector& connector,
 
 class CompanyService final : public rv1::CompanyRegistry::Service {
  public:
-  explicit CompanyService(RegistryConnector& c) : connector_(c) {}
+  CompanyService(RegistryConnector& c, const std::vector<std::string>& allowed)
+      : connector_(c), allowed_(allowed) {}
   grpc::Status GetEnterprise(grpc::ServerContext* context, const rv1::GetEnterpriseRequest* req,
                              rv1::GetEnterpriseResponse* resp) override {
-    auto records = FetchFor(connector_, *context, req->enterprise_number(), req->language());
+    auto records = FetchFor(connector_, allowed_, *context, req->enterprise_number(), req->language());
     if (!records.ok()) return ToGrpcStatus(records.status());
     *resp->mutable_enterprise() = std::move(*records->mutable_enterprise());
     return grpc::Status::OK;
@@ -48,14 +69,16 @@ class CompanyService final : public rv1::CompanyRegistry::Service {
 
  private:
   RegistryConnector& connector_;
+  const std::vector<std::string>& allowed_;
 };
 
 class PermitService final : public rv1::PermitRegistry::Service {
  public:
-  explicit PermitService(RegistryConnector& c) : connector_(c) {}
+  PermitService(RegistryConnector& c, const std::vector<std::string>& allowed)
+      : connector_(c), allowed_(allowed) {}
   grpc::Status ListPermits(grpc::ServerContext* context, const rv1::ListPermitsRequest* req,
                            rv1::ListPermitsResponse* resp) override {
-    auto records = FetchFor(connector_, *context, req->enterprise_number(), "");
+    auto records = FetchFor(connector_, allowed_, *context, req->enterprise_number(), "");
     if (!records.ok()) return ToGrpcStatus(records.status());
     resp->mutable_permits()->Swap(records->mutable_permits());
     return grpc::Status::OK;
@@ -63,14 +86,16 @@ class PermitService final : public rv1::PermitRegistry::Service {
 
  private:
   RegistryConnector& connector_;
+  const std::vector<std::string>& allowed_;
 };
 
 class TaxService final : public rv1::TaxRegistry::Service {
  public:
-  explicit TaxService(RegistryConnector& c) : connector_(c) {}
+  TaxService(RegistryConnector& c, const std::vector<std::string>& allowed)
+      : connector_(c), allowed_(allowed) {}
   grpc::Status GetTaxStatus(grpc::ServerContext* context, const rv1::GetTaxStatusRequest* req,
                             rv1::GetTaxStatusResponse* resp) override {
-    auto records = FetchFor(connector_, *context, req->enterprise_number(), "");
+    auto records = FetchFor(connector_, allowed_, *context, req->enterprise_number(), "");
     if (!records.ok()) return ToGrpcStatus(records.status());
     *resp->mutable_tax_status() = std::move(*records->mutable_tax_status());
     return grpc::Status::OK;
@@ -78,23 +103,30 @@ class TaxService final : public rv1::TaxRegistry::Service {
 
  private:
   RegistryConnector& connector_;
+  const std::vector<std::string>& allowed_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RegistryServer>> RegistryServer::Start(
     std::unique_ptr<RegistryConnector> connector, const std::string& listen_address,
-    const config::v1::TlsFiles& tls) {
+    const config::v1::TlsFiles& tls, std::vector<std::string> allowed_clients) {
+  if (allowed_clients.empty()) {
+    return absl::InvalidArgumentError(
+        "name at least one allowed client identity (the gateway's URI SAN)");
+  }
   ASSIGN_OR_RETURN(auto credentials, MutualTlsServerCredentials(tls));
   std::unique_ptr<RegistryServer> server(new RegistryServer());
   server->connector_ = std::move(connector);
+  server->allowed_clients_ = std::move(allowed_clients);
+  const std::vector<std::string>& allowed = server->allowed_clients_;
   RegistryConnector& c = *server->connector_;
   if (c.name() == "companies") {
-    server->service_ = std::make_unique<CompanyService>(c);
+    server->service_ = std::make_unique<CompanyService>(c, allowed);
   } else if (c.name() == "permits") {
-    server->service_ = std::make_unique<PermitService>(c);
+    server->service_ = std::make_unique<PermitService>(c, allowed);
   } else if (c.name() == "tax") {
-    server->service_ = std::make_unique<TaxService>(c);
+    server->service_ = std::make_unique<TaxService>(c, allowed);
   } else {
     return absl::InvalidArgumentError(absl::StrCat("no registry contract for \"", c.name(), "\""));
   }

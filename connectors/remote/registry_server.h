@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "connectors/registry_connector.h"
@@ -21,10 +22,12 @@ namespace onceonly {
 class RegistryServer {
  public:
   // Starts serving `connector` on `listen_address` ("127.0.0.1:0" picks a port). Clients
-  // must present a certificate signed by tls.ca_file.
+  // must present a certificate signed by tls.ca_file AND carry one of `allowed_clients` as a
+  // URI SAN (typically spiffe://<trust-domain>/gateway): members hold certificates from the
+  // same CA, and must not reach a registry around the gateway's checks and log.
   static absl::StatusOr<std::unique_ptr<RegistryServer>> Start(
       std::unique_ptr<RegistryConnector> connector, const std::string& listen_address,
-      const config::v1::TlsFiles& tls);
+      const config::v1::TlsFiles& tls, std::vector<std::string> allowed_clients);
   ~RegistryServer();
 
   int port() const { return port_; }
@@ -34,6 +37,7 @@ class RegistryServer {
  private:
   RegistryServer() = default;
   std::unique_ptr<RegistryConnector> connector_;
+  std::vector<std::string> allowed_clients_;
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
