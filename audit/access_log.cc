@@ -1,14 +1,33 @@
 #include "audit/access_log.h"
 
+#include <iostream>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/json_escape.h"
 #include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace onceonly {
+
+// The bytes stored for a record: deterministic serialization, the future Merkle leaf data.
+std::string SerializeAccessRecord(const v1::AccessRecord& record) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  record.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
 
 absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Create(
     std::unique_ptr<AccessLogStore> store, std::string log_id, int max_batch) {
   if (log_id.empty()) return absl::InvalidArgumentError("access log id must not be empty");
+  RETURN_IF_ERROR(store->ClaimWriter(log_id));
   ASSIGN_OR_RETURN(uint64_t size, store->Size(log_id));
   return std::unique_ptr<AccessLog>(
       new AccessLog(std::move(store), std::move(log_id), max_batch < 1 ? 1 : max_batch, size));
@@ -90,10 +109,14 @@ void AccessLog::WriterLoop() {
       for (size_t i = 0; i < batch.size(); ++i) batch[i].done(next_index_ + i);
       next_index_ += batch.size();
     } else {
-      // Fail closed: nobody in this batch may release data.
+      // Fail closed: nobody in this batch may release data. Callers learn that much; the
+      // store's own message (paths, SQL) is for the operator's log.
+      std::cerr << absl::StrFormat(
+          "{\"event\":\"access_log_write_failed\",\"log_id\":\"%s\",\"records\":%d,"
+          "\"detail\":\"%s\"}\n",
+          JsonEscape(log_id_), batch.size(), JsonEscape(status.message()));
       absl::Status unavailable = absl::UnavailableError(
-          absl::StrCat("access log cannot be written, so nothing is released: ",
-                       status.message()));
+          "the access log cannot be written, so nothing is released; try again later");
       for (Pending& p : batch) p.done(unavailable);
     }
   }

@@ -17,6 +17,12 @@ namespace onceonly {
 class AccessLogStore {
  public:
   virtual ~AccessLogStore() = default;
+  // Makes this store the only writer of `log_id` until it is destroyed (or the process
+  // dies). FailedPrecondition, naming the log, if another writer holds it: two gateways with
+  // the same instance name would interleave their leaf indexes.
+  virtual absl::Status ClaimWriter(const std::string& log_id) = 0;
+  // The log ids present, sorted.
+  virtual absl::StatusOr<std::vector<std::string>> LogIds() = 0;
   // Number of records already in the log `log_id` (the next leaf index).
   virtual absl::StatusOr<uint64_t> Size(const std::string& log_id) = 0;
   // Appends records whose access_id are consecutive from Size(), durably and atomically:
@@ -27,9 +33,11 @@ class AccessLogStore {
                                                              uint64_t from, int limit) = 0;
 };
 
-// SQLite (WAL, synchronous=FULL). Creates the schema if missing.
+// SQLite (WAL, synchronous=FULL). Read-write creates the file and schema if missing;
+// read-only (for auditors' tools) refuses a missing file and writes nothing.
+enum class StoreAccess { kReadWrite, kReadOnly };
 absl::StatusOr<std::unique_ptr<AccessLogStore>> OpenSqliteAccessLogStore(
-    const std::string& path);
+    const std::string& path, StoreAccess access = StoreAccess::kReadWrite);
 
 }  // namespace onceonly
 

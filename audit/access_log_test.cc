@@ -1,5 +1,7 @@
 #include "audit/access_log.h"
 
+#include "audit/testing/fault_injecting_store.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,25 +14,6 @@
 
 namespace onceonly {
 namespace {
-
-// Wraps a real store and fails appends on demand (a full disk, a read-only file).
-class FailingStore : public AccessLogStore {
- public:
-  explicit FailingStore(std::unique_ptr<AccessLogStore> inner) : inner_(std::move(inner)) {}
-  absl::StatusOr<uint64_t> Size(const std::string& id) override { return inner_->Size(id); }
-  absl::Status AppendBatch(const std::vector<v1::AccessRecord>& records) override {
-    if (fail_) return absl::UnavailableError("disk full (injected)");
-    return inner_->AppendBatch(records);
-  }
-  absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& id, uint64_t from,
-                                                     int limit) override {
-    return inner_->Read(id, from, limit);
-  }
-  std::atomic<bool> fail_{false};
-
- private:
-  std::unique_ptr<AccessLogStore> inner_;
-};
 
 std::string TempDbPath(const char* name) {
   std::string path = ::testing::TempDir() + "/" + name + "-" + std::to_string(getpid()) + ".db";
@@ -96,18 +79,60 @@ TEST(AccessLogTest, ConcurrentAppendsAllCommitWithDistinctIds) {
 }
 
 TEST(AccessLogTest, FailedCommitIsUnavailableAndWritesNothing) {
-  auto failing = std::make_unique<FailingStore>(*OpenSqliteAccessLogStore(TempDbPath("fail")));
-  FailingStore* store = failing.get();
+  auto failing = std::make_unique<FaultInjectingStore>(*OpenSqliteAccessLogStore(TempDbPath("fail")));
+  FaultInjectingStore* store = failing.get();
   auto log = AccessLog::Create(std::move(failing), "gw", 8);
   ASSERT_TRUE(log.ok());
-  store->fail_ = true;
+  store->fail_appends = true;
   absl::StatusOr<uint64_t> id = (*log)->AppendAndWait(Record("0403.170.701"));
   EXPECT_EQ(id.status().code(), absl::StatusCode::kUnavailable);
-  store->fail_ = false;
+  store->fail_appends = false;
   id = (*log)->AppendAndWait(Record("0403.170.701"));
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(*id, 0u);  // the failed record took no index
   EXPECT_EQ((*log)->Read(0, 10)->size(), 1u);
+}
+
+TEST(AccessLogTest, SecondWriterOfTheSameLogIsRefused) {
+  std::string path = TempDbPath("claim");
+  auto first = AccessLog::Create(*OpenSqliteAccessLogStore(path), "gateway-1", 8);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = AccessLog::Create(*OpenSqliteAccessLogStore(path), "gateway-1", 8);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("instance_name"), absl::string_view::npos);
+  // Another log id in the same database is fine, and so is the same one once released.
+  EXPECT_TRUE(AccessLog::Create(*OpenSqliteAccessLogStore(path), "gateway-2", 8).ok());
+  first->reset();
+  EXPECT_TRUE(AccessLog::Create(*OpenSqliteAccessLogStore(path), "gateway-1", 8).ok());
+}
+
+TEST(AccessLogTest, RecoversWhenTheStoreHoldsMoreThanItThought) {
+  std::string path = TempDbPath("recover");
+  auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path), "gw", 8);
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*log)->AppendAndWait(Record("0403.170.701")).ok());
+  // A record at the next index appears behind the writer's back (e.g. a COMMIT reported as
+  // failed that did reach the disk): the next append fails once, then the log carries on.
+  {
+    auto other = OpenSqliteAccessLogStore(path);
+    ASSERT_TRUE(other.ok());
+    v1::AccessRecord r = Record("0403.170.701");
+    r.set_log_id("gw");
+    r.set_access_id(1);
+    ASSERT_TRUE((*other)->AppendBatch({r}).ok());
+  }
+  EXPECT_EQ((*log)->AppendAndWait(Record("0403.170.701")).status().code(),
+            absl::StatusCode::kUnavailable);
+  absl::StatusOr<uint64_t> id = (*log)->AppendAndWait(Record("0403.170.701"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, 2u);
+}
+
+TEST(AccessLogTest, ReadOnlyStoreRefusesAMissingFileAndCreatesNothing) {
+  std::string path = TempDbPath("missing");
+  auto store = OpenSqliteAccessLogStore(path, StoreAccess::kReadOnly);
+  EXPECT_FALSE(store.ok());
+  EXPECT_NE(access(path.c_str(), F_OK), 0);
 }
 
 }  // namespace

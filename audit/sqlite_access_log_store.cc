@@ -1,24 +1,18 @@
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "audit/access_log.h"
 #include "audit/access_log_store.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace onceonly {
-
-// The bytes stored for a record: deterministic serialization, the future Merkle leaf data.
-std::string SerializeAccessRecord(const v1::AccessRecord& record) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  record.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
 
 namespace {
 
@@ -42,8 +36,43 @@ CREATE INDEX IF NOT EXISTS access_log_member ON access_log(member, time_micros);
 class SqliteAccessLogStore : public AccessLogStore {
  public:
   explicit SqliteAccessLogStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  ~SqliteAccessLogStore() override {
+    if (lock_fd_ >= 0) close(lock_fd_);  // releases the flock
+  }
 
-  absl::Status Init() {
+  absl::Status ClaimWriter(const std::string& log_id) override {
+    // An advisory lock on a file beside the database: the kernel drops it if the process
+    // dies, so a crashed gateway never blocks its own restart.
+    std::string lock_path = absl::StrCat(db_->path(), ".", log_id, ".writer-lock");
+    int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return absl::UnavailableError(absl::StrCat("cannot create ", lock_path, ": ",
+                                                 std::strerror(errno)));
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "access log \"", log_id, "\" in ", db_->path(),
+          " is being written by another process; give each gateway its own instance_name"));
+    }
+    if (lock_fd_ >= 0) close(lock_fd_);
+    lock_fd_ = fd;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<std::string>> LogIds() override {
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT DISTINCT log_id FROM access_log ORDER BY 1"));
+    std::vector<std::string> ids;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      ids.push_back(stmt.ColumnText(0));
+    }
+    return ids;
+  }
+
+  absl::Status Init(bool read_only) {
+    if (read_only) return absl::OkStatus();
     RETURN_IF_ERROR(db_->Exec(kSchema));
     ASSIGN_OR_RETURN(
         auto insert,
@@ -113,15 +142,18 @@ class SqliteAccessLogStore : public AccessLogStore {
 
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<SqliteStatement> insert_;
+  int lock_fd_ = -1;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AccessLogStore>> OpenSqliteAccessLogStore(
-    const std::string& path) {
-  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, SqliteDb::Mode::kReadWriteCreate));
+    const std::string& path, StoreAccess access) {
+  const bool read_only = access == StoreAccess::kReadOnly;
+  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, read_only ? SqliteDb::Mode::kReadOnly
+                                                           : SqliteDb::Mode::kReadWriteCreate));
   auto store = std::make_unique<SqliteAccessLogStore>(std::move(db));
-  RETURN_IF_ERROR(store->Init());
+  RETURN_IF_ERROR(store->Init(read_only));
   return std::unique_ptr<AccessLogStore>(std::move(store));
 }
 

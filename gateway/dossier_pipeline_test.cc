@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/synchronization/notification.h"
+#include "audit/testing/fault_injecting_store.h"
 #include "common/rich_status.h"
 #include "connectors/testing/fake_connector.h"
 #include "gtest/gtest.h"
@@ -29,25 +30,6 @@ grants:
     categories: [company.identity, permits.environment, tax.good_standing]
 )";
 
-// Fails every append while `fail` is set: the audit store is full or read-only.
-class SwitchableStore : public AccessLogStore {
- public:
-  explicit SwitchableStore(std::unique_ptr<AccessLogStore> inner) : inner_(std::move(inner)) {}
-  absl::StatusOr<uint64_t> Size(const std::string& id) override { return inner_->Size(id); }
-  absl::Status AppendBatch(const std::vector<v1::AccessRecord>& records) override {
-    if (fail) return absl::UnavailableError("database or disk is full (injected)");
-    return inner_->AppendBatch(records);
-  }
-  absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& id, uint64_t from,
-                                                     int limit) override {
-    return inner_->Read(id, from, limit);
-  }
-  std::atomic<bool> fail{false};
-
- private:
-  std::unique_ptr<AccessLogStore> inner_;
-};
-
 class DossierPipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -61,7 +43,7 @@ class DossierPipelineTest : public ::testing::Test {
     std::remove(path.c_str());
     auto inner = OpenSqliteAccessLogStore(path);
     ASSERT_TRUE(inner.ok());
-    auto store = std::make_unique<SwitchableStore>(*std::move(inner));
+    auto store = std::make_unique<FaultInjectingStore>(*std::move(inner));
     store_ = store.get();
     access_log_ = *AccessLog::Create(std::move(store), "gw-test", 16);
 
@@ -124,7 +106,7 @@ class DossierPipelineTest : public ::testing::Test {
   static constexpr char kSubject[] = "1029.028.161";
   FakeClock clock_{absl::FromUnixSeconds(1760000000)};
   ThreadPool pool_{4};
-  SwitchableStore* store_ = nullptr;
+  FaultInjectingStore* store_ = nullptr;
   std::unique_ptr<AccessLog> access_log_;
   FakeConnector* companies_ = nullptr;
   FakeConnector* permits_ = nullptr;
@@ -220,11 +202,11 @@ TEST_F(DossierPipelineTest, RegistryAnsweringForAnotherSubjectOrPartIsRejected) 
 }
 
 TEST_F(DossierPipelineTest, AuditStoreFailureReleasesNothing) {
-  store_->fail = true;
+  store_->fail_appends = true;
   auto dossier = Run({"company.identity"});
   EXPECT_EQ(dossier.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(dossier.ok());
-  store_->fail = false;
+  store_->fail_appends = false;
   EXPECT_TRUE(Run({"company.identity"}).ok());
 }
 

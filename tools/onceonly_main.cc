@@ -46,7 +46,8 @@ constexpr char kUsage[] = R"(usage: onceonly COMMAND ...
               [--language fr|nl|de|en] [--case-ref REF] [--user ID] [--timeout SECONDS] [--json]
                           fetch a dossier over mTLS and print it
   audit show --db FILE [--log ID] [--access-id N | --last N] [--json]
-                          print access records from a gateway's access log
+                          print access records (--log: the gateway instance_name, needed
+                          only when several gateways share the database)
 )";
 
 int Usage(const std::string& problem) {
@@ -240,9 +241,23 @@ int AuditCommand(const std::vector<std::string>& args) {
                                {"db", "log", "access-id", "last"}, {"json"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
   if (!cl->Has("db")) return Usage("audit show needs --db FILE");
-  auto store = OpenSqliteAccessLogStore(cl->Get("db"));
+  auto store = OpenSqliteAccessLogStore(cl->Get("db"), StoreAccess::kReadOnly);
   if (!store.ok()) return Fail(store.status());
-  std::string log_id = cl->Get("log", "gateway-1");
+  std::string log_id = cl->Get("log");
+  if (log_id.empty()) {
+    // One gateway per database is the common case: then its log needs no naming.
+    auto ids = (*store)->LogIds();
+    if (!ids.ok()) return Fail(ids.status());
+    if (ids->empty()) {
+      std::cerr << "onceonly: " << cl->Get("db") << " holds no access records\n";
+      return 1;
+    }
+    if (ids->size() > 1) {
+      return Usage("the database holds several logs (" + absl::StrJoin(*ids, ", ") +
+                   "); choose one with --log ID");
+    }
+    log_id = (*ids)[0];
+  }
   auto size = (*store)->Size(log_id);
   if (!size.ok()) return Fail(size.status());
   uint64_t from = 0;

@@ -1,0 +1,40 @@
+// An AccessLogStore wrapper for tests: forwards to a real store and fails appends on demand,
+// as a full disk, a read-only file or a lost database would.
+#ifndef ONCEONLY_AUDIT_TESTING_FAULT_INJECTING_STORE_H_
+#define ONCEONLY_AUDIT_TESTING_FAULT_INJECTING_STORE_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/access_log_store.h"
+
+namespace onceonly {
+
+class FaultInjectingStore : public AccessLogStore {
+ public:
+  explicit FaultInjectingStore(std::unique_ptr<AccessLogStore> inner) : inner_(std::move(inner)) {}
+
+  absl::Status ClaimWriter(const std::string& id) override { return inner_->ClaimWriter(id); }
+  absl::StatusOr<std::vector<std::string>> LogIds() override { return inner_->LogIds(); }
+  absl::StatusOr<uint64_t> Size(const std::string& id) override { return inner_->Size(id); }
+  absl::Status AppendBatch(const std::vector<v1::AccessRecord>& records) override {
+    if (fail_appends) return absl::UnavailableError("database or disk is full (injected)");
+    return inner_->AppendBatch(records);
+  }
+  absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& id, uint64_t from,
+                                                     int limit) override {
+    return inner_->Read(id, from, limit);
+  }
+
+  // While set, every AppendBatch fails with UNAVAILABLE and writes nothing.
+  std::atomic<bool> fail_appends{false};
+
+ private:
+  std::unique_ptr<AccessLogStore> inner_;
+};
+
+}  // namespace onceonly
+
+#endif  // ONCEONLY_AUDIT_TESTING_FAULT_INJECTING_STORE_H_
