@@ -167,6 +167,20 @@ absl::Status ParseYamlToProto(absl::string_view yaml, const std::string& file,
       std::string path = parent.empty() ? field : absl::StrCat(parent, ".", field);
       return map.InvalidArgument(path, "unknown field (check its spelling against the schema)");
     }
+    // Bad values come as "(grants[0].valid_until): invalid value ...": name their line too.
+    if (!reason.empty() && reason[0] == '(') {
+      size_t close = reason.find("): ");
+      if (close != std::string::npos) {
+        std::string path = reason.substr(1, close - 1);
+        std::string what = reason.substr(close + 3);
+        if (what.find("Timestamp") != std::string::npos) {
+          what += " (write RFC 3339, e.g. \"2026-01-01T00:00:00Z\")";
+        } else if (what.find("Duration") != std::string::npos) {
+          what += " (write seconds with an s, e.g. \"2s\" or \"0.5s\")";
+        }
+        return map.InvalidArgument(path, what);
+      }
+    }
     return absl::InvalidArgumentError(absl::StrCat(file, ": ", reason));
   }
   if (source_map != nullptr) *source_map = std::move(map);

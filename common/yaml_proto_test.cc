@@ -46,6 +46,19 @@ TEST(YamlProtoTest, UnknownFieldNamesFileLineAndField) {
   EXPECT_NE(s.message().find("p.yaml:3: members[0].rolez"), absl::string_view::npos) << s;
 }
 
+TEST(YamlProtoTest, BadValueNamesFileLineAndField) {
+  Policy policy;
+  absl::Status s = ParseYamlToProto(
+      "grants:\n  - id: g\n    valid_until: \"2030-13-01\"\n", "p.yaml", &policy, nullptr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("p.yaml:3: grants[0].valid_until: "), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("RFC 3339"), absl::string_view::npos) << s;
+  s = ParseYamlToProto("members:\n  - id: a\n    roles: [CONSOOMER]\n", "p.yaml", &policy,
+                       nullptr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("p.yaml:3: members[0].roles"), absl::string_view::npos) << s;
+}
+
 TEST(YamlProtoTest, SyntaxErrorNamesLine) {
   Policy policy;
   absl::Status s = ParseYamlToProto("members:\n  - id: [unclosed\n", "p.yaml", &policy, nullptr);

@@ -83,5 +83,6 @@ int main(int argc, char** argv) {
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   std::cerr << "onceonly-registry: draining\n";
   (*server)->Shutdown();
+  if (cl->Has("port-file")) std::remove(cl->Get("port-file").c_str());
   return 0;
 }

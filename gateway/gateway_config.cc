@@ -1,5 +1,9 @@
 #include "gateway/gateway_config.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -122,6 +126,40 @@ absl::StatusOr<GatewayConfig> FinishGatewayConfig(GatewayConfig c, const std::st
 absl::StatusOr<GatewayConfig> FinishGatewayConfig(GatewayConfig config,
                                                   const std::string& path) {
   return FinishGatewayConfig(std::move(config), path, SourceMap(path, {}));
+}
+
+absl::Status CheckGatewayFiles(const GatewayConfig& c) {
+  std::vector<std::pair<std::string, std::string>> readable = {
+      {"tls.cert_file", c.tls().cert_file()},
+      {"tls.key_file", c.tls().key_file()},
+      {"tls.ca_file", c.tls().ca_file()},
+      {"policy_file", c.policy_file()},
+  };
+  for (int i = 0; i < c.registries_size(); ++i) {
+    const auto& r = c.registries(i);
+    std::string at = absl::StrCat("registries[", i, "]");
+    if (r.has_kbo()) readable.emplace_back(at + ".kbo.sqlite_path", r.kbo().sqlite_path());
+    if (r.has_sql()) readable.emplace_back(at + ".sql.sqlite_path", r.sql().sqlite_path());
+    if (r.has_remote()) {
+      readable.emplace_back(at + ".remote.tls.cert_file", r.remote().tls().cert_file());
+      readable.emplace_back(at + ".remote.tls.key_file", r.remote().tls().key_file());
+      readable.emplace_back(at + ".remote.tls.ca_file", r.remote().tls().ca_file());
+    }
+  }
+  for (const auto& [field, path] : readable) {
+    if (access(path.c_str(), R_OK) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(field, ": cannot read ", path, ": ", std::strerror(errno)));
+    }
+  }
+  std::string audit_dir = c.audit().sqlite_path();
+  size_t slash = audit_dir.find_last_of('/');
+  audit_dir = slash == std::string::npos ? "." : audit_dir.substr(0, slash);
+  if (access(audit_dir.c_str(), W_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "audit.sqlite_path: cannot write in ", audit_dir, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path) {

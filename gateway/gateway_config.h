@@ -17,6 +17,10 @@ absl::StatusOr<config::v1::GatewayConfig> LoadGatewayConfig(const std::string& p
 absl::StatusOr<config::v1::GatewayConfig> FinishGatewayConfig(config::v1::GatewayConfig config,
                                                               const std::string& path);
 
+// Checks that every file the config names is there and readable (TLS files, policy, registry
+// databases) and that the access log's directory is writable. Errors name the field and path.
+absl::Status CheckGatewayFiles(const config::v1::GatewayConfig& config);
+
 }  // namespace onceonly
 
 #endif  // ONCEONLY_GATEWAY_GATEWAY_CONFIG_H_

@@ -125,7 +125,7 @@ class GatewayServer::Services {
             }
             // One JSON line per RPC.
             std::cerr << absl::StrFormat(
-                "{\"time\":\"%s\",\"method\":\"%s\",\"member\":\"%s\",\"status\":\"%s\","
+                "{\"time\":\"%s\",\"method\":\"%s\",\"identity\":\"%s\",\"status\":\"%s\","
                 "\"reason\":\"%s\",\"latency_ms\":%.3f,\"access_id\":\"%s\"}\n",
                 absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone()), method,
                 JsonEscape(member), absl::StatusCodeToString(status.code()),

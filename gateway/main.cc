@@ -1,6 +1,7 @@
 // onceonly-gateway: the "only once" data exchange gateway. Parses flags, builds the server
 // from its config, and waits; SIGHUP reloads the policy, SIGTERM/SIGINT drain and stop.
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -38,6 +39,10 @@ int main(int argc, char** argv) {
     std::cerr << "onceonly-gateway: " << config.status().message() << "\n";
     return 1;
   }
+  if (absl::Status files = CheckGatewayFiles(*config); !files.ok()) {
+    std::cerr << "onceonly-gateway: " << cl->Get("config") << ": " << files.message() << "\n";
+    return 1;
+  }
   auto server = GatewayServer::Start(*config);
   if (!server.ok()) {
     std::cerr << "onceonly-gateway: " << server.status().message() << "\n";
@@ -61,5 +66,6 @@ int main(int argc, char** argv) {
   }
   std::cerr << "onceonly-gateway: draining\n";
   server->reset();
+  if (cl->Has("port-file")) std::remove(cl->Get("port-file").c_str());
   return 0;
 }

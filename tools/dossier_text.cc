@@ -1,5 +1,8 @@
 #include "tools/dossier_text.h"
 
+#include <algorithm>
+
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -28,7 +31,13 @@ std::string AddressLine(const rv1::Address& a, bool french) {
   return line;
 }
 
-void AppendEnterprise(const rv1::Enterprise& e, std::string* out) {
+bool Released(const v1::Dossier& d, absl::string_view category) {
+  return std::find(d.released_categories().begin(), d.released_categories().end(), category) !=
+         d.released_categories().end();
+}
+
+void AppendEnterprise(const v1::Dossier& d, std::string* out) {
+  const rv1::Enterprise& e = d.company();
   absl::StrAppend(out, "Company  [source: companies registry]\n");
   if (!e.enterprise_number().empty()) {
     absl::StrAppend(out, "  Number            ", e.enterprise_number(), "\n");
@@ -47,6 +56,15 @@ void AppendEnterprise(const rv1::Enterprise& e, std::string* out) {
     absl::StrAppend(out, "  Address (", a.type().code(), ")\n");
     absl::StrAppend(out, "    nl: ", AddressLine(a, false), "\n");
     absl::StrAppend(out, "    fr: ", AddressLine(a, true), "\n");
+  }
+  if (Released(d, "company.addresses") && e.addresses().empty()) {
+    absl::StrAppend(out, "  Address           (none registered)\n");
+  }
+  if (Released(d, "company.activities") && e.activities().empty()) {
+    absl::StrAppend(out, "  Activity          (none registered)\n");
+  }
+  if (Released(d, "company.contacts") && e.contacts().empty()) {
+    absl::StrAppend(out, "  Contact           (none registered)\n");
   }
   for (const auto& a : e.activities()) {
     absl::StrAppend(out, "  Activity          NACE ", a.nace_version(), " ", a.nace().code(),
@@ -98,15 +116,20 @@ std::string DossierToText(const v1::Dossier& d) {
   absl::StrAppend(&out, "Released categories: ", absl::StrJoin(d.released_categories(), ", "),
                   "\n\n");
   if (d.has_company()) {
-    AppendEnterprise(d.company(), &out);
+    AppendEnterprise(d, &out);
     out.push_back('\n');
   }
-  if (d.has_permits()) {
+  const bool environment = Released(d, "permits.environment");
+  const bool urbanism = Released(d, "permits.urbanism");
+  if (environment || urbanism) {
     absl::StrAppend(&out, "Permits  [source: permits registry]\n");
     AppendPermits("Environment", d.permits().environment(), &out);
     AppendPermits("Urbanism   ", d.permits().urbanism(), &out);
-    if (d.permits().environment().empty() && d.permits().urbanism().empty()) {
-      absl::StrAppend(&out, "  (none)\n");
+    if (environment && d.permits().environment().empty()) {
+      absl::StrAppend(&out, "  Environment       (none)\n");
+    }
+    if (urbanism && d.permits().urbanism().empty()) {
+      absl::StrAppend(&out, "  Urbanism          (none)\n");
     }
     out.push_back('\n');
   }
@@ -132,7 +155,10 @@ std::string DossierToText(const v1::Dossier& d) {
   absl::StrAppend(&out, "Sources\n");
   for (const auto& s : d.sources()) {
     absl::StrAppend(&out, "  ", absl::StrFormat("%-10s", s.registry()), " ",
-                    s.code() == 0 ? "OK" : absl::StrCat("error ", s.code(), ": ", s.message()),
+                    s.code() == 0 ? "OK"
+                                  : absl::StrCat(absl::StatusCodeToString(
+                                                     static_cast<absl::StatusCode>(s.code())),
+                                                 ": ", s.message()),
                     "  retrieved ", TimeUtil::ToString(s.retrieved_at()),
                     s.from_cache() ? " (cache)" : " (live)", "  for ",
                     absl::StrJoin(s.categories(), ", "), "\n");

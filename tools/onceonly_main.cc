@@ -34,7 +34,7 @@ constexpr char kUsage[] = R"(usage: onceonly COMMAND ...
                           dev CA, gateway server certificate, checkpoint signing key
   pki issue DIR --member ID [--subsystem NAME]
                           a member client certificate (DIR/members/ID[-NAME].crt)
-  pki issue-server DIR --name NAME
+  pki issue-server DIR --name NAME [--dns NAME]...
                           a registry server certificate (DIR/servers/NAME.crt)
   kbo import DIR --db FILE
                           import a KBO open data extract (full or update) into SQLite
@@ -157,6 +157,9 @@ int ConfigCommand(const std::vector<std::string>& args) {
   }
   auto config = LoadGatewayConfig(path);
   if (!config.ok()) return Fail(config.status());
+  if (absl::Status files = CheckGatewayFiles(*config); !files.ok()) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(path, ": ", files.message())));
+  }
   auto policy = PolicySnapshot::Load(config->policy_file());
   if (!policy.ok()) return Fail(policy.status());
   std::cout << path << ": gateway config OK (instance " << config->instance_name() << ", "

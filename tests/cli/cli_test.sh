@@ -32,6 +32,8 @@ expect() {
 cp "$SRC/deploy/demo/policy.yaml" "$SRC/deploy/demo/gateway.yaml" "$WORK/"
 expect "valid policy" 0 "policy OK \(2 members, 2 purposes, 2 grants\)" -- \
   "$ONCEONLY" config check "$WORK/policy.yaml"
+"$ONCEONLY" pki init "$WORK/pki" >/dev/null
+touch "$WORK/kbo.db" "$WORK/registries.db"
 expect "valid gateway config checks its policy too" 0 "gateway config OK .*policy .* OK" -- \
   "$ONCEONLY" config check "$WORK/gateway.yaml"
 
@@ -57,6 +59,10 @@ printf 'members:\n  - id: [unclosed\n' > "$WORK/syntax.yaml"
 expect "YAML syntax error" 1 "syntax.yaml:[0-9]+:[0-9]+: YAML syntax" -- \
   "$ONCEONLY" config check "$WORK/syntax.yaml"
 
+sed 's#cert_file: pki/server.crt#cert_file: pki/nope.crt#' "$SRC/deploy/demo/gateway.yaml" > "$WORK/nocert.yaml"
+expect "config naming a missing certificate" 1 "nocert.yaml: tls.cert_file: cannot read .*pki/nope.crt" -- \
+  "$ONCEONLY" config check "$WORK/nocert.yaml"
+
 expect "missing config file" 1 "nope.yaml: No such file" -- \
   "$ONCEONLY" config check "$WORK/nope.yaml"
 
@@ -70,11 +76,11 @@ expect "dossier get without purpose" 2 "needs --purpose" -- \
 expect "unknown flag lists the known ones" 2 "unknown flag --colour; known:" -- \
   "$ONCEONLY" dossier get 1029.028.161 --colour red
 
-expect "pki init" 0 "dev PKI in" -- "$ONCEONLY" pki init "$WORK/pki"
-expect "pki init refuses to overwrite the CA" 1 "ca.key" -- "$ONCEONLY" pki init "$WORK/pki"
-expect "member id is checked" 1 "Bad_Id" -- "$ONCEONLY" pki issue "$WORK/pki" --member Bad_Id
+expect "pki init" 0 "dev PKI in" -- "$ONCEONLY" pki init "$WORK/pki2"
+expect "pki init refuses to overwrite the CA" 1 "ca.key.*--force" -- "$ONCEONLY" pki init "$WORK/pki2"
+expect "member id is checked" 1 "Bad_Id" -- "$ONCEONLY" pki issue "$WORK/pki2" --member Bad_Id
 expect "member certificate" 0 "members/brussels-economy.crt" -- \
-  "$ONCEONLY" pki issue "$WORK/pki" --member brussels-economy
+  "$ONCEONLY" pki issue "$WORK/pki2" --member brussels-economy
 
 expect "unknown command" 2 "unknown command frobnicate" -- "$ONCEONLY" frobnicate
 

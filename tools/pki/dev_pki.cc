@@ -500,7 +500,7 @@ absl::Status InitDevPki(const std::string& dir, const DevPkiOptions& options, bo
       const std::string path = JoinPath(dir, file);
       if (FileExists(path)) {
         return absl::AlreadyExistsError(
-            absl::StrCat(path, " already exists; pass overwrite to replace the development PKI"));
+            absl::StrCat(path, " already exists; replace the development PKI only on purpose (onceonly pki init --force)"));
       }
     }
   }
