@@ -226,16 +226,23 @@ bool KboStore::ConnectionAvailable() const {
   return !idle_.empty() || open_connections_ < max_connections_;
 }
 
-absl::StatusOr<std::unique_ptr<KboStore::Connection>> KboStore::Acquire() {
+absl::StatusOr<std::unique_ptr<KboStore::Connection>> KboStore::Acquire(absl::Time deadline) {
   {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(this, &KboStore::ConnectionAvailable));
+    // A caller past its deadline must not queue behind others: it gives up instead, so a
+    // busy store cannot hold fetch threads (and a draining server) indefinitely.
+    if (!mu_.LockWhenWithDeadline(absl::Condition(this, &KboStore::ConnectionAvailable),
+                                  deadline)) {
+      mu_.Unlock();
+      return absl::DeadlineExceededError("no KBO connection free before the deadline");
+    }
     if (!idle_.empty()) {
       std::unique_ptr<Connection> connection = std::move(idle_.back());
       idle_.pop_back();
+      mu_.Unlock();
       return connection;
     }
     ++open_connections_;
+    mu_.Unlock();
   }
   auto open = [this]() -> absl::StatusOr<std::unique_ptr<Connection>> {
     ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, OpenReadOnly(db_path_));
@@ -313,14 +320,15 @@ void KboStore::Release(std::unique_ptr<Connection> connection) {
 }
 
 absl::StatusOr<v1::Enterprise> KboStore::GetEnterprise(absl::string_view canonical_number,
-                                                       absl::string_view language) {
+                                                       absl::string_view language,
+                                                       absl::Time deadline) {
   std::string lang = absl::AsciiStrToLower(language);
   if (lang.empty()) lang = "fr";
   if (lang != "fr" && lang != "nl" && lang != "de" && lang != "en") {
     return absl::InvalidArgumentError(
         absl::StrCat("language \"", language, "\" is not one of fr, nl, de, en"));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Connection> acquired, Acquire());
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> acquired, Acquire(deadline));
   Lease lease(this, std::move(acquired));
   Connection& c = *lease;
   RETURN_IF_ERROR(c.begin.Run());

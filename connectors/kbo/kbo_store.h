@@ -14,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "onceonly/registry/v1/registry.pb.h"
@@ -40,8 +41,9 @@ class KboStore {
   // Repeated fields are in a stable order (file order; units and branches by number).
   // NOT_FOUND naming the number if KBO does not hold it; INVALID_ARGUMENT for another
   // language.
-  absl::StatusOr<registry::v1::Enterprise> GetEnterprise(absl::string_view canonical_number,
-                                                         absl::string_view language);
+  absl::StatusOr<registry::v1::Enterprise> GetEnterprise(
+      absl::string_view canonical_number, absl::string_view language,
+      absl::Time deadline = absl::InfiniteFuture());
 
   // The first `limit` enterprises by number with only enterprise_number,
   // type_of_enterprise, juridical_form, start_date, denominations and addresses filled
@@ -53,7 +55,9 @@ class KboStore {
   class Lease;
 
   KboStore(std::string db_path, int max_connections);
-  absl::StatusOr<std::unique_ptr<Connection>> Acquire();
+  // Waits for a free connection until `deadline` (DEADLINE_EXCEEDED after it).
+  absl::StatusOr<std::unique_ptr<Connection>> Acquire(
+      absl::Time deadline = absl::InfiniteFuture());
   void Release(std::unique_ptr<Connection> connection);
   bool ConnectionAvailable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
