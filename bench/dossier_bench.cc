@@ -238,6 +238,8 @@ absl::StatusOr<std::unique_ptr<Environment>> BuildEnvironment() {
   config.mutable_tls()->set_ca_file("pki/ca.crt");
   config.set_policy_file("policy.yaml");
   config.mutable_audit()->set_sqlite_path("audit.db");
+  config.mutable_authz_store()->set_sqlite_path("authz.db");
+  config.set_signing_key_file("pki/checkpoint.key");
   {
     auto* r = config.add_registries();
     r->set_name("companies");

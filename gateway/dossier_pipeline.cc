@@ -45,6 +45,9 @@ v1::AccessRecord BaseRecord(const CallInfo& call, const AccessRequest& access,
   r.set_member(decision.member_id);
   r.set_purpose(access.purpose);
   r.set_legal_basis(decision.legal_basis);
+  r.set_grant_id(decision.grant_id);
+  r.set_consent_id(decision.consent_id);
+  r.set_registration_id(decision.registration_id);
   r.set_subject(access.subject);
   for (const std::string& c : access.categories) r.add_categories_requested(c);
   r.set_reason(decision.reason);
@@ -146,10 +149,11 @@ struct DossierPipeline::FanOut {
 
 DossierPipeline::DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
                                  std::map<std::string, RegistryEndpoint> registries,
-                                 AccessLog& access_log, ThreadPool& fetch_pool,
-                                 const Clock& clock)
+                                 AccessLog& access_log, const AuthzStore& authz_store,
+                                 ThreadPool& fetch_pool, const Clock& clock)
     : registries_(std::move(registries)),
       access_log_(access_log),
+      authz_store_(authz_store),
       fetch_pool_(fetch_pool),
       clock_(clock),
       policy_(std::move(policy)) {}
@@ -164,64 +168,95 @@ std::shared_ptr<const PolicySnapshot> DossierPipeline::policy() const {
   return policy_;
 }
 
-void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierRequest& request,
-                                 Done done) {
-  const absl::Time now = clock_.Now();
+// The outcome of steps 1-3.
+struct DossierPipeline::Prepared {
+  absl::Status invalid;  // a caller mistake: answer it, log nothing
+  absl::Time now;
+  AccessRequest access;
+  AccessDecision decision;
+  std::string language;
+};
+
+DossierPipeline::Prepared DossierPipeline::Prepare(const CallInfo& call,
+                                                   const v1::GetDossierRequest& request) const {
+  Prepared p;
+  p.now = clock_.Now();
   std::shared_ptr<const PolicySnapshot> policy = this->policy();
 
   // 1 authenticate: a caller without a member identity, or one the policy does not know, is
-  // denied and logged before anything else, so it cannot probe purposes or numbers unseen.
+  // denied (and logged) before anything else, so it cannot probe purposes or numbers unseen.
   absl::StatusOr<std::string> subject = CanonicalEnterpriseNumber(request.enterprise_number());
-  AccessRequest access;
+  AccessRequest& access = p.access;
   if (call.identity.ok()) access.identity = *call.identity;
   access.subject = subject.ok() ? *subject : request.enterprise_number().substr(0, 64);
   access.purpose = request.purpose();
   access.categories.assign(request.categories().begin(), request.categories().end());
-  if (!call.identity.ok() || policy->FindMember(*call.identity) == nullptr) {
-    AccessDecision denied;
+  const config::v1::Member* member =
+      call.identity.ok() ? policy->FindMember(*call.identity) : nullptr;
+  if (member == nullptr) {
     if (call.identity.ok()) {
-      denied = Decide(*policy, access, now);  // UNKNOWN_MEMBER, with its explanation
+      p.decision = Decide(*policy, access, p.now);  // UNKNOWN_MEMBER, with its explanation
     } else {
-      denied.reason = "UNKNOWN_IDENTITY";
-      denied.explanation = std::string(call.identity.status().message());
+      p.decision.reason = "UNKNOWN_IDENTITY";
+      p.decision.explanation = std::string(call.identity.status().message());
     }
-    AppendDenial(call, access, denied, now, std::move(done));
-    return;
+    return p;
   }
 
   // 2 validate: caller mistakes are answered at once and are not access decisions.
   if (!subject.ok()) {
-    done(InvalidField("enterprise_number", "INVALID_ENTERPRISE_NUMBER",
-                      subject.status().message()));
-    return;
+    p.invalid = InvalidField("enterprise_number", "INVALID_ENTERPRISE_NUMBER",
+                             subject.status().message());
+    return p;
   }
-  const std::string& language = request.language();
-  if (!language.empty() && language != "fr" && language != "nl" && language != "de" &&
-      language != "en") {
-    done(InvalidField("language", "UNKNOWN_LANGUAGE",
-                      absl::StrCat("language \"", language, "\" is not one of fr, nl, de, en")));
-    return;
+  p.language = request.language();
+  if (!p.language.empty() && p.language != "fr" && p.language != "nl" && p.language != "de" &&
+      p.language != "en") {
+    p.invalid = InvalidField(
+        "language", "UNKNOWN_LANGUAGE",
+        absl::StrCat("language \"", p.language, "\" is not one of fr, nl, de, en"));
+    return p;
   }
-  if (absl::Status valid = ValidateAccessRequest(*policy, access); !valid.ok()) {
-    done(valid);
-    return;
-  }
+  if (p.language.empty()) p.language = "fr";
+  p.invalid = ValidateAccessRequest(*policy, access);
+  if (!p.invalid.ok()) return p;
 
-  // 3 authorise.
-  AccessDecision decision = Decide(*policy, access, now);
-  if (!decision.allowed) {
-    AppendDenial(call, access, decision, now, std::move(done));
+  // 3 authorise, with what the reference directory and the consents say of this request.
+  p.decision = Decide(*policy, access, p.now,
+                      authz_store_.Facts(member->id(), access.subject, access.purpose));
+  return p;
+}
+
+absl::StatusOr<AccessDecision> DossierPipeline::Explain(
+    const CallInfo& call, const v1::GetDossierRequest& request) const {
+  Prepared p = Prepare(call, request);
+  if (!p.invalid.ok()) return p.invalid;
+  return p.decision;
+}
+
+void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierRequest& request,
+                                 Done done) {
+  Prepared p = Prepare(call, request);
+  if (!p.invalid.ok()) {
+    done(p.invalid);
     return;
   }
+  if (!p.decision.allowed) {
+    AppendDenial(call, p.access, p.decision, p.now, std::move(done));
+    return;
+  }
+  const AccessRequest& access = p.access;
+  const AccessDecision& decision = p.decision;
+  const absl::Time now = p.now;
+  const std::string& language = p.language;
   v1::AccessRecord record = BaseRecord(call, access, decision, now);
   record.set_decision(v1::DECISION_ALLOW);
-  record.set_grant_id(decision.grant_id);
 
   // 4 fetch: one task per registry that holds a released category.
   auto fan_out = std::make_shared<FanOut>();
   fan_out->record = std::move(record);
   fan_out->fetch.enterprise_number = access.subject;
-  fan_out->fetch.language = language.empty() ? "fr" : language;
+  fan_out->fetch.language = language;
   fan_out->deadline = call.deadline;
   fan_out->allowed = decision.released_categories;
   fan_out->grant_id = decision.grant_id;

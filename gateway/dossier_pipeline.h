@@ -33,6 +33,8 @@ struct CallInfo {
   std::string request_id;  // x-request-id, or generated
   // The peer certificate's subject, for the log when it carries no member identity.
   std::string peer_description;
+  // The verified peer certificate (PEM), for the revocation check.
+  std::string peer_certificate_pem;
   std::string method;
   absl::Time deadline = absl::InfiniteFuture();
 };
@@ -49,7 +51,12 @@ class DossierPipeline {
   // `registries` is keyed by registry name; collaborators must outlive the pipeline.
   DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
                   std::map<std::string, RegistryEndpoint> registries, AccessLog& access_log,
-                  ThreadPool& fetch_pool, const Clock& clock);
+                  const AuthzStore& authz_store, ThreadPool& fetch_pool, const Clock& clock);
+
+  // The decision GetDossier would take for `request`, without fetching or logging anything
+  // (DirectoryService.ExplainAccess). Caller mistakes come back as the same statuses.
+  absl::StatusOr<AccessDecision> Explain(const CallInfo& call,
+                                         const v1::GetDossierRequest& request) const;
 
   // Runs the request; `done` is called exactly once, from any thread.
   void GetDossier(const CallInfo& call, const v1::GetDossierRequest& request, Done done);
@@ -60,6 +67,9 @@ class DossierPipeline {
 
  private:
   struct FanOut;
+  struct Prepared;
+  // Steps 1-3 for GetDossier and Explain: identity, validation, decision.
+  Prepared Prepare(const CallInfo& call, const v1::GetDossierRequest& request) const;
   void AppendDenial(const CallInfo& call, const AccessRequest& access,
                     const AccessDecision& decision, absl::Time now, Done done);
   void Fetch(std::shared_ptr<FanOut> fan_out, const std::string& registry);
@@ -68,6 +78,7 @@ class DossierPipeline {
   // Constant after construction.
   const std::map<std::string, RegistryEndpoint> registries_;
   AccessLog& access_log_;
+  const AuthzStore& authz_store_;
   ThreadPool& fetch_pool_;
   const Clock& clock_;
 

@@ -41,6 +41,7 @@ class DossierPipelineTest : public ::testing::Test {
     std::string path = ::testing::TempDir() + "/pipeline-" + std::to_string(getpid()) + "-" +
                        ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db";
     std::remove(path.c_str());
+    std::remove((path + ".authz").c_str());
     auto inner = OpenSqliteAccessLogStore(path);
     ASSERT_TRUE(inner.ok());
     auto store = std::make_unique<FaultInjectingStore>(*std::move(inner));
@@ -78,8 +79,11 @@ class DossierPipelineTest : public ::testing::Test {
     registries["companies"].connector = std::move(companies);
     registries["permits"].connector = std::move(permits);
     registries["tax"].connector = std::move(tax);
+    auto authz = AuthzStore::Open(path + ".authz");
+    ASSERT_TRUE(authz.ok()) << authz.status();
+    authz_store_ = *std::move(authz);
     pipeline_ = std::make_unique<DossierPipeline>(*snapshot, std::move(registries), *access_log_,
-                                                  pool_, clock_);
+                                                  *authz_store_, pool_, clock_);
   }
 
   absl::StatusOr<v1::Dossier> Run(std::vector<std::string> categories,
@@ -108,6 +112,7 @@ class DossierPipelineTest : public ::testing::Test {
   ThreadPool pool_{4};
   FaultInjectingStore* store_ = nullptr;
   std::unique_ptr<AccessLog> access_log_;
+  std::unique_ptr<AuthzStore> authz_store_;
   FakeConnector* companies_ = nullptr;
   FakeConnector* permits_ = nullptr;
   FakeConnector* tax_ = nullptr;
@@ -269,6 +274,7 @@ TEST(DossierPipelineFanOutTest, RegistriesAreCalledInParallel) {
   ASSERT_TRUE(snapshot.ok());
   std::string path = ::testing::TempDir() + "/fan-out-" + std::to_string(getpid()) + ".db";
   std::remove(path.c_str());
+  std::remove((path + ".authz").c_str());
   auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path), "gw", 8);
   ASSERT_TRUE(log.ok());
   absl::Mutex mu;
@@ -279,7 +285,9 @@ TEST(DossierPipelineFanOutTest, RegistriesAreCalledInParallel) {
   }
   ThreadPool pool(3);
   FakeClock clock(absl::FromUnixSeconds(1760000000));
-  DossierPipeline pipeline(*snapshot, std::move(registries), **log, pool, clock);
+  auto authz = AuthzStore::Open(path + ".authz");
+  ASSERT_TRUE(authz.ok());
+  DossierPipeline pipeline(*snapshot, std::move(registries), **log, **authz, pool, clock);
 
   CallInfo call;
   call.identity = ParseMemberUri("spiffe://onceonly.brussels/member/economy");

@@ -55,6 +55,18 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
   if (c.audit().sqlite_path().empty()) {
     return src.InvalidArgument("audit.sqlite_path", "required: every access is logged");
   }
+  if (c.authz_store().sqlite_path().empty()) {
+    return src.InvalidArgument("authz_store.sqlite_path",
+                               "required: where registrations and consents are kept");
+  }
+  if (c.signing_key_file().empty()) {
+    return src.InvalidArgument("signing_key_file",
+                               "required: the Ed25519 key that signs consent receipts "
+                               "(onceonly pki init writes checkpoint.key)");
+  }
+  if (c.policy_poll_interval().seconds() < 0 || c.policy_poll_interval().nanos() < 0) {
+    return src.InvalidArgument("policy_poll_interval", "must not be negative (0s: never poll)");
+  }
   std::set<std::string> names;
   for (int i = 0; i < c.registries_size(); ++i) {
     const auto& r = c.registries(i);
@@ -114,6 +126,9 @@ absl::StatusOr<GatewayConfig> FinishGatewayConfig(GatewayConfig c, const std::st
   ResolveTls(dir, c.mutable_tls());
   c.set_policy_file(Resolve(dir, c.policy_file()));
   c.mutable_audit()->set_sqlite_path(Resolve(dir, c.audit().sqlite_path()));
+  c.mutable_authz_store()->set_sqlite_path(Resolve(dir, c.authz_store().sqlite_path()));
+  c.set_signing_key_file(Resolve(dir, c.signing_key_file()));
+  if (!c.has_policy_poll_interval()) c.mutable_policy_poll_interval()->set_seconds(2);
   for (auto& r : *c.mutable_registries()) {
     if (!r.has_timeout()) r.mutable_timeout()->set_seconds(2);
     if (r.has_kbo()) r.mutable_kbo()->set_sqlite_path(Resolve(dir, r.kbo().sqlite_path()));
@@ -134,6 +149,7 @@ absl::Status CheckGatewayFiles(const GatewayConfig& c) {
       {"tls.key_file", c.tls().key_file()},
       {"tls.ca_file", c.tls().ca_file()},
       {"policy_file", c.policy_file()},
+      {"signing_key_file", c.signing_key_file()},
   };
   for (int i = 0; i < c.registries_size(); ++i) {
     const auto& r = c.registries(i);
@@ -152,12 +168,15 @@ absl::Status CheckGatewayFiles(const GatewayConfig& c) {
           absl::StrCat(field, ": cannot read ", path, ": ", std::strerror(errno)));
     }
   }
-  std::string audit_dir = c.audit().sqlite_path();
-  size_t slash = audit_dir.find_last_of('/');
-  audit_dir = slash == std::string::npos ? "." : audit_dir.substr(0, slash);
-  if (access(audit_dir.c_str(), W_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "audit.sqlite_path: cannot write in ", audit_dir, ": ", std::strerror(errno)));
+  for (const auto& [field, path] : {std::pair<std::string, std::string>{
+                                         "audit.sqlite_path", c.audit().sqlite_path()},
+                                     {"authz_store.sqlite_path", c.authz_store().sqlite_path()}}) {
+    size_t slash = path.find_last_of('/');
+    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    if (access(dir.c_str(), W_OK) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(field, ": cannot write in ", dir, ": ", std::strerror(errno)));
+    }
   }
   return absl::OkStatus();
 }

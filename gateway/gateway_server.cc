@@ -5,6 +5,8 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <iostream>
 
@@ -20,32 +22,14 @@
 #include "connectors/kbo/kbo_connector.h"
 #include "connectors/remote/remote_connector.h"
 #include "connectors/sql/sql_connectors.h"
+#include "gateway/call_context.h"
 #include "gateway/dossier_pipeline.h"
+#include "gateway/member_services.h"
 #include "onceonly/v1/audit.grpc.pb.h"
-#include "onceonly/v1/consent.grpc.pb.h"
-#include "onceonly/v1/directory.grpc.pb.h"
 #include "onceonly/v1/dossier.grpc.pb.h"
 
 namespace onceonly {
 namespace {
-
-std::string Metadata(const grpc::CallbackServerContext& context, const char* key) {
-  auto it = context.client_metadata().find(key);
-  if (it == context.client_metadata().end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
-
-// The certificate subject (or common name) of a peer that carries no member identity.
-std::string PeerSubject(const grpc::AuthContext& context) {
-  for (const char* property : {"x509_subject", "x509_common_name"}) {
-    std::vector<grpc::string_ref> values = context.FindPropertyValues(property);
-    if (!values.empty()) {
-      return absl::StrCat("certificate ", property == std::string("x509_subject") ? "" : "CN=",
-                          absl::string_view(values[0].data(), values[0].size()));
-    }
-  }
-  return "no certificate identity";
-}
 
 absl::StatusOr<std::unique_ptr<RegistryConnector>> BuildConnector(
     const config::v1::RegistryConfig& r) {
@@ -69,84 +53,59 @@ absl::StatusOr<std::unique_ptr<RegistryConnector>> BuildConnector(
   }
 }
 
+
+// GetDossier on the callback API: the pipeline finishes the call from a fetch or log thread.
+class DossierServiceImpl final : public v1::DossierService::CallbackService {
+ public:
+  explicit DossierServiceImpl(const ServiceContext& context) : ctx_(context) {}
+
+  grpc::ServerUnaryReactor* GetDossier(grpc::CallbackServerContext* context,
+                                       const v1::GetDossierRequest* request,
+                                       v1::Dossier* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    const absl::Time started = absl::Now();
+    CallInfo call = ResolveCall(*context, "/onceonly.v1.DossierService/GetDossier",
+                                ctx_.trust_domain, ctx_.default_deadline);
+    ctx_.pipeline.GetDossier(
+        call, *request,
+        [reactor, response, started, call](absl::StatusOr<v1::Dossier> dossier) {
+          absl::Status status = dossier.status();
+          std::string access_id;
+          if (dossier.ok()) {
+            access_id = absl::StrCat(dossier->access_id());
+            *response = std::move(*dossier);
+          } else {
+            access_id = ErrorMetadata(status, "access_id");  // logged denials have one
+          }
+          LogRpc(call, status, started, access_id);
+          reactor->Finish(ToGrpcStatus(status));
+        });
+    return reactor;
+  }
+
+ private:
+  const ServiceContext& ctx_;
+};
+
 }  // namespace
 
-// The gRPC surface. DossierService is implemented; the services of later issues are
-// registered with their generated defaults, which answer UNIMPLEMENTED.
+// The gRPC surface; AuditService is registered with its generated default, which answers
+// UNIMPLEMENTED until the audit-log issue.
 class GatewayServer::Services {
  public:
-  Services(DossierPipeline& pipeline, const config::v1::GatewayConfig& config)
-      : dossier_(pipeline, config) {}
+  explicit Services(ServiceContext context)
+      : context_(std::move(context)),
+        dossier_(context_),
+        registration_(context_),
+        consent_(context_),
+        directory_(context_) {}
 
-  class Dossier final : public v1::DossierService::CallbackService {
-   public:
-    Dossier(DossierPipeline& pipeline, const config::v1::GatewayConfig& config)
-        : pipeline_(pipeline),
-          trust_domain_(config.trust_domain()),
-          default_deadline_(absl::Seconds(config.default_deadline().seconds()) +
-                            absl::Nanoseconds(config.default_deadline().nanos())) {}
-
-    grpc::ServerUnaryReactor* GetDossier(grpc::CallbackServerContext* context,
-                                         const v1::GetDossierRequest* request,
-                                         v1::Dossier* response) override {
-      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      const absl::Time started = absl::Now();
-      CallInfo call;
-      call.method = "/onceonly.v1.DossierService/GetDossier";
-      call.case_ref = Metadata(*context, "x-onceonly-case-ref");
-      call.user = Metadata(*context, "x-onceonly-user");
-      call.request_id = Metadata(*context, "x-request-id");
-      if (call.request_id.empty()) {
-        call.request_id = absl::StrFormat("%s-%d", absl::FormatTime("%Y%m%dT%H%M%S", started,
-                                                                     absl::UTCTimeZone()),
-                                          next_request_.fetch_add(1));
-      }
-      // The caller's deadline if it set one; the configured default only if it did not.
-      call.deadline = context->deadline() == std::chrono::system_clock::time_point::max()
-                          ? started + default_deadline_
-                          : absl::FromChrono(context->deadline());
-      // 1 authenticate: the identity is the URI SAN of the verified client certificate.
-      absl::StatusOr<std::vector<std::string>> uris = PeerUriSans(*context->auth_context());
-      call.identity = uris.ok() ? IdentityFromUriSans(*uris, trust_domain_)
-                                : absl::StatusOr<MemberIdentity>(uris.status());
-      if (!call.identity.ok()) call.peer_description = PeerSubject(*context->auth_context());
-      std::string member = call.identity.ok() ? call.identity->uri : "";
-      pipeline_.GetDossier(
-          call, *request,
-          [reactor, response, started, member, method = call.method](
-              absl::StatusOr<v1::Dossier> dossier) {
-            absl::Status status = dossier.status();
-            std::string access_id;
-            if (dossier.ok()) {
-              access_id = absl::StrCat(dossier->access_id());
-              *response = std::move(*dossier);
-            } else {
-              access_id = ErrorMetadata(status, "access_id");  // logged denials have one
-            }
-            // One JSON line per RPC.
-            std::cerr << absl::StrFormat(
-                "{\"time\":\"%s\",\"method\":\"%s\",\"identity\":\"%s\",\"status\":\"%s\","
-                "\"reason\":\"%s\",\"latency_ms\":%.3f,\"access_id\":\"%s\"}\n",
-                absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone()), method,
-                JsonEscape(member), absl::StatusCodeToString(status.code()),
-                JsonEscape(ErrorReason(status)), absl::ToDoubleMilliseconds(absl::Now() - started),
-                access_id);
-            reactor->Finish(ToGrpcStatus(status));
-          });
-      return reactor;
-    }
-
-   private:
-    DossierPipeline& pipeline_;
-    const std::string trust_domain_;
-    const absl::Duration default_deadline_;
-    std::atomic<uint64_t> next_request_{0};
-  };
-
-  Dossier dossier_;
-  v1::ConsentService::CallbackService consent_;
+  ServiceContext context_;
+  DossierServiceImpl dossier_;
+  RegistrationServiceImpl registration_;
+  ConsentServiceImpl consent_;
+  DirectoryServiceImpl directory_;
   v1::AuditService::CallbackService audit_;
-  v1::DirectoryService::CallbackService directory_;
 };
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
@@ -166,15 +125,21 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     endpoint.timeout = absl::Seconds(r.timeout().seconds()) + absl::Nanoseconds(r.timeout().nanos());
     registries.emplace(r.name(), std::move(endpoint));
   }
+  ASSIGN_OR_RETURN(server->authz_store_, AuthzStore::Open(config.authz_store().sqlite_path()));
+  ASSIGN_OR_RETURN(server->receipt_signer_, Ed25519Signer::FromPemFile(config.signing_key_file()));
   ASSIGN_OR_RETURN(auto store, OpenSqliteAccessLogStore(config.audit().sqlite_path()));
   ASSIGN_OR_RETURN(server->access_log_,
                    AccessLog::Create(std::move(store), config.instance_name(),
                                      static_cast<int>(config.audit().max_batch())));
   server->fetch_pool_ = std::make_unique<ThreadPool>(static_cast<int>(config.fetch_threads()));
   server->pipeline_ = std::make_unique<DossierPipeline>(
-      std::move(policy), std::move(registries), *server->access_log_, *server->fetch_pool_,
-      clock);
-  server->services_ = std::make_unique<Services>(*server->pipeline_, server->config_);
+      std::move(policy), std::move(registries), *server->access_log_, *server->authz_store_,
+      *server->fetch_pool_, clock);
+  server->services_ = std::make_unique<Services>(ServiceContext{
+      *server->pipeline_, *server->authz_store_, *server->receipt_signer_, clock,
+      config.trust_domain(), config.instance_name(),
+      absl::Seconds(config.default_deadline().seconds()) +
+          absl::Nanoseconds(config.default_deadline().nanos())});
 
   ASSIGN_OR_RETURN(auto credentials, MutualTlsServerCredentials(config.tls()));
   grpc::EnableDefaultHealthCheckService(true);
@@ -182,18 +147,36 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address(), credentials, &server->port_);
   builder.RegisterService(&server->services_->dossier_);
+  builder.RegisterService(&server->services_->registration_);
   builder.RegisterService(&server->services_->consent_);
-  builder.RegisterService(&server->services_->audit_);
   builder.RegisterService(&server->services_->directory_);
+  builder.RegisterService(&server->services_->audit_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen_address(), " (in use?)"));
   }
+  server->policy_version_ = PolicyFileVersion(config.policy_file());
+  if (config.policy_poll_interval().seconds() > 0 || config.policy_poll_interval().nanos() > 0) {
+    absl::Duration every = absl::Seconds(config.policy_poll_interval().seconds()) +
+                           absl::Nanoseconds(config.policy_poll_interval().nanos());
+    GatewayServer* raw = server.get();
+    server->policy_watcher_ = std::thread([raw, every] {
+      while (!raw->stop_watching_.WaitForNotificationWithTimeout(every)) {
+        absl::StatusOr<bool> reloaded = raw->ReloadPolicyIfChanged();
+        if (!reloaded.ok() || *reloaded) {
+          std::cerr << "{\"event\":\"policy_reload\",\"trigger\":\"file change\",\"result\":\""
+                    << JsonEscape(reloaded.ok() ? "ok" : reloaded.status().message()) << "\"}\n";
+        }
+      }
+    });
+  }
   return server;
 }
 
 GatewayServer::~GatewayServer() {
+  stop_watching_.Notify();
+  if (policy_watcher_.joinable()) policy_watcher_.join();
   Shutdown();
   // Drain in order: queued fetches append their records, the log commits them and finishes
   // their calls, and only then may the server object (and the services) go.
@@ -211,10 +194,35 @@ void GatewayServer::Shutdown() {
   }
 }
 
+std::string GatewayServer::PolicyFileVersion(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return "";
+  return absl::StrCat(st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
+                      st.st_mtim.tv_nsec);
+}
+
 absl::Status GatewayServer::ReloadPolicy() {
-  ASSIGN_OR_RETURN(auto policy, PolicySnapshot::Load(config_.policy_file()));
-  pipeline_->SetPolicy(std::move(policy));
+  std::string version = PolicyFileVersion(config_.policy_file());
+  absl::StatusOr<std::shared_ptr<const PolicySnapshot>> policy =
+      PolicySnapshot::Load(config_.policy_file());
+  absl::MutexLock lock(&reload_mu_);
+  policy_version_ = version;  // a bad file is reported once, not at every poll
+  if (!policy.ok()) {
+    return absl::Status(policy.status().code(),
+                        absl::StrCat(policy.status().message(),
+                                     " (the previous policy stays in force)"));
+  }
+  pipeline_->SetPolicy(*std::move(policy));
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> GatewayServer::ReloadPolicyIfChanged() {
+  {
+    absl::MutexLock lock(&reload_mu_);
+    if (PolicyFileVersion(config_.policy_file()) == policy_version_) return false;
+  }
+  RETURN_IF_ERROR(ReloadPolicy());
+  return true;
 }
 
 }  // namespace onceonly

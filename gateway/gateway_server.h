@@ -5,8 +5,13 @@
 #define ONCEONLY_GATEWAY_GATEWAY_SERVER_H_
 
 #include <memory>
+#include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "onceonly/config/v1/config.pb.h"
 
@@ -17,6 +22,8 @@ class Server;
 namespace onceonly {
 
 class AccessLog;
+class AuthzStore;
+class Ed25519Signer;
 class DossierPipeline;
 class ThreadPool;
 
@@ -31,20 +38,31 @@ class GatewayServer {
   int port() const { return port_; }
   void Wait();
   void Shutdown();
-  // Reloads the policy file; a bad file keeps the current policy and returns why.
+  // Reloads the policy file (SIGHUP); a bad file keeps the current policy and returns why.
   absl::Status ReloadPolicy();
+  // Reloads only if the file changed since the last load (what the watcher thread runs every
+  // policy_poll_interval). True if it reloaded.
+  absl::StatusOr<bool> ReloadPolicyIfChanged();
 
  private:
   class Services;
   GatewayServer() = default;
+  static std::string PolicyFileVersion(const std::string& path);
 
   config::v1::GatewayConfig config_;
   std::unique_ptr<ThreadPool> fetch_pool_;
+  std::unique_ptr<AuthzStore> authz_store_;
+  std::unique_ptr<Ed25519Signer> receipt_signer_;
   std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<DossierPipeline> pipeline_;
   std::unique_ptr<Services> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+
+  absl::Mutex reload_mu_;
+  std::string policy_version_ ABSL_GUARDED_BY(reload_mu_);  // inode:size:mtime last loaded
+  absl::Notification stop_watching_;
+  std::thread policy_watcher_;
 };
 
 }  // namespace onceonly

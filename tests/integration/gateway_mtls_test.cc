@@ -22,9 +22,10 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
-#include "onceonly/v1/directory.grpc.pb.h"
+#include "onceonly/v1/audit.grpc.pb.h"
 #include "onceonly/registry/v1/registry.grpc.pb.h"
 #include "onceonly/v1/dossier.grpc.pb.h"
+#include "tests/integration/test_stack.h"
 #include "tools/pki/dev_pki.h"
 
 namespace onceonly {
@@ -32,130 +33,56 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Rich {
-  grpc::Status status;
-  google::rpc::ErrorInfo info;
-  google::rpc::BadRequest bad_request;
-};
-
-Rich Details(const grpc::Status& status) {
-  Rich r{status, {}, {}};
-  google::rpc::Status rich;
-  if (rich.ParseFromString(status.error_details())) {
-    for (const auto& any : rich.details()) {
-      if (any.Is<google::rpc::ErrorInfo>()) any.UnpackTo(&r.info);
-      if (any.Is<google::rpc::BadRequest>()) any.UnpackTo(&r.bad_request);
-    }
-  }
-  return r;
-}
+using Rich = RichStatus;
 
 class GatewayMtlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new std::string(::testing::TempDir() + "/gateway-mtls-" + std::to_string(getpid()));
-    fs::remove_all(*dir_);
-    const std::string& d = *dir_;
-    DevPkiOptions pki;
-    ASSERT_TRUE(InitDevPki(d + "/pki", pki).ok());
-    ASSERT_TRUE(IssueMemberCertificate(d + "/pki", "brussels-economy", "", pki).ok());
-    ASSERT_TRUE(IssueMemberCertificate(d + "/pki", "brussels-economy", "tender-app", pki).ok());
-    ASSERT_TRUE(IssueMemberCertificate(d + "/pki", "stranger", "", pki).ok());
-    ASSERT_TRUE(InitDevPki(d + "/other-pki", pki).ok());
-    ASSERT_TRUE(IssueMemberCertificate(d + "/other-pki", "brussels-economy", "", pki).ok());
-
-    auto imported = ImportKboExtract(ONCEONLY_KBO_EXTRACT, d + "/kbo.db", nullptr);
-    ASSERT_TRUE(imported.ok()) << imported.status();
-    auto store = KboStore::Open(d + "/kbo.db");
-    ASSERT_TRUE(store.ok());
-    auto enterprises = (*store)->ListEnterpriseSummaries(1000);
-    ASSERT_TRUE(enterprises.ok());
-    ASSERT_TRUE(SeedSampleRegistries(*enterprises, d + "/registries.db").ok());
-    fs::copy_file(std::string(ONCEONLY_SOURCE_DIR) + "/deploy/demo/policy.yaml",
-                  d + "/policy.yaml");
-
-    config::v1::GatewayConfig config;
-    config.set_listen_address("localhost:0");
-    config.mutable_tls()->set_cert_file("pki/server.crt");
-    config.mutable_tls()->set_key_file("pki/server.key");
-    config.mutable_tls()->set_ca_file("pki/ca.crt");
-    config.set_policy_file("policy.yaml");
-    config.mutable_audit()->set_sqlite_path("audit.db");
-    auto* companies = config.add_registries();
-    companies->set_name("companies");
-    companies->mutable_kbo()->set_sqlite_path("kbo.db");
-    for (const char* name : {"permits", "tax"}) {
-      auto* r = config.add_registries();
-      r->set_name(name);
-      r->mutable_sql()->set_sqlite_path("registries.db");
-    }
-    auto finished = FinishGatewayConfig(config, d + "/gateway.yaml");
-    ASSERT_TRUE(finished.ok()) << finished.status();
-    config_ = new config::v1::GatewayConfig(*finished);
-    auto server = GatewayServer::Start(*config_, *clock_);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = server->release();
+    auto stack = TestStack::Create(
+        ::testing::TempDir() + "/gateway-mtls-" + std::to_string(getpid()),
+        absl::FromUnixSeconds(1767225600));  // 2026-01-01, inside the demo grants
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = stack->release();
   }
 
   static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
+    delete stack_;
+    stack_ = nullptr;
   }
 
-  static std::string Address() { return "localhost:" + std::to_string(server_->port()); }
+  static std::string Address() { return stack_->address(); }
 
   static config::v1::TlsFiles MemberTls(const std::string& pki, const std::string& file) {
-    config::v1::TlsFiles tls;
-    tls.set_cert_file(*dir_ + "/" + pki + "/members/" + file + ".crt");
-    tls.set_key_file(*dir_ + "/" + pki + "/members/" + file + ".key");
-    tls.set_ca_file(*dir_ + "/pki/ca.crt");  // trust the gateway's CA in every case
-    return tls;
+    return stack_->MemberTls(file, pki);
   }
 
   static grpc::Status Call(const std::shared_ptr<grpc::Channel>& channel,
                            const v1::GetDossierRequest& request, v1::Dossier* dossier) {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    context.AddMetadata("x-onceonly-case-ref", "ECO/2025/42");
-    context.AddMetadata("x-onceonly-user", "u-7f3a");
+    TestStack::WithDeadline(context);
     return v1::DossierService::NewStub(channel)->GetDossier(&context, request, dossier);
   }
 
   static grpc::Status CallAs(const std::string& member, const v1::GetDossierRequest& request,
                              v1::Dossier* dossier, const std::string& pki = "pki") {
-    auto channel = CreateMutualTlsChannel(Address(), MemberTls(pki, member));
-    EXPECT_TRUE(channel.ok()) << channel.status();
-    return Call(*channel, request, dossier);
+    return stack_->GetDossier(member, request, dossier, pki);
   }
 
   static v1::GetDossierRequest Request(const std::string& number,
                                        std::vector<std::string> categories) {
-    v1::GetDossierRequest r;
-    r.set_enterprise_number(number);
-    r.set_purpose("public-procurement");
-    for (const auto& c : categories) r.add_categories(c);
-    return r;
+    return TestStack::Request(number, "public-procurement", std::move(categories));
   }
 
   static v1::AccessRecord Record(uint64_t access_id, const std::string& log = "gateway-1") {
-    auto store = OpenSqliteAccessLogStore(config_->audit().sqlite_path());
-    EXPECT_TRUE(store.ok());
-    auto records = (*store)->Read(log, access_id, 1);
-    EXPECT_TRUE(records.ok());
-    EXPECT_EQ(records->size(), 1u);
-    return records->empty() ? v1::AccessRecord() : (*records)[0];
+    absl::StatusOr<v1::AccessRecord> record = stack_->Record(access_id, log);
+    EXPECT_TRUE(record.ok()) << record.status();
+    return record.ok() ? *record : v1::AccessRecord();
   }
 
-  static std::string* dir_;
-  static config::v1::GatewayConfig* config_;
-  static FakeClock* clock_;
-  static GatewayServer* server_;
+  static TestStack* stack_;
 };
 
-std::string* GatewayMtlsTest::dir_ = nullptr;
-config::v1::GatewayConfig* GatewayMtlsTest::config_ = nullptr;
-FakeClock* GatewayMtlsTest::clock_ = new FakeClock(absl::FromUnixSeconds(1767225600));  // 2026-01-01
-GatewayServer* GatewayMtlsTest::server_ = nullptr;
+TestStack* GatewayMtlsTest::stack_ = nullptr;
 
 TEST_F(GatewayMtlsTest, AllowedDossierIsCanonicalSourcedMinimisedAndLogged) {
   v1::Dossier dossier;
@@ -220,7 +147,7 @@ TEST_F(GatewayMtlsTest, PlaintextConnectionIsRefused) {
 
 TEST_F(GatewayMtlsTest, ClientWithoutCertificateIsRefused) {
   config::v1::TlsFiles tls;
-  tls.set_ca_file(*dir_ + "/pki/ca.crt");
+  tls.set_ca_file(stack_->dir() + "/pki/ca.crt");
   auto channel = CreateMutualTlsChannel(Address(), tls);
   ASSERT_TRUE(channel.ok());
   v1::Dossier dossier;
@@ -297,20 +224,20 @@ TEST_F(GatewayMtlsTest, CertificateOfNoMemberIsDeniedAndLogged) {
   EXPECT_EQ(record.decision(), v1::DECISION_DENY);
 }
 
-TEST_F(GatewayMtlsTest, ServicesOfLaterIssuesAnswerUnimplemented) {
+TEST_F(GatewayMtlsTest, AuditServiceAnswersUnimplementedUntilItsIssue) {
   auto channel = CreateMutualTlsChannel(Address(), MemberTls("pki", "brussels-economy"));
   ASSERT_TRUE(channel.ok());
   grpc::ClientContext context;
-  v1::ListAllowedAccessResponse response;
-  grpc::Status status = v1::DirectoryService::NewStub(*channel)->ListAllowedAccess(
-      &context, v1::ListAllowedAccessRequest(), &response);
+  v1::GetCheckpointResponse response;
+  grpc::Status status = v1::AuditService::NewStub(*channel)->GetCheckpoint(
+      &context, v1::GetCheckpointRequest(), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
 // A gateway whose companies registry is a remote onceonly-registry over mTLS, and whose tax
 // registry is down: the dossier comes back partial, with each source's status.
 TEST_F(GatewayMtlsTest, RemoteRegistryOverMtlsAndPartialDossier) {
-  const std::string& d = *dir_;
+  const std::string& d = stack_->dir();
   DevPkiOptions pki;
   ASSERT_TRUE(IssueServerCertificate(d + "/pki", "companies", pki).ok());
   auto connector = KboConnector::Create(d + "/kbo.db");
@@ -339,21 +266,22 @@ TEST_F(GatewayMtlsTest, RemoteRegistryOverMtlsAndPartialDossier) {
     EXPECT_FALSE(response.has_enterprise());
   }
 
-  config::v1::GatewayConfig config = *config_;
+  config::v1::GatewayConfig config = stack_->config();
   config.set_instance_name("gateway-remote");
+  config.mutable_authz_store()->set_sqlite_path(d + "/authz-remote.db");
   config.set_listen_address("localhost:0");
   config.clear_registries();
   auto* companies = config.add_registries();
   companies->set_name("companies");
   companies->mutable_remote()->set_address(registry_address);
-  *companies->mutable_remote()->mutable_tls() = config_->tls();  // the gateway's own identity
+  *companies->mutable_remote()->mutable_tls() = stack_->config().tls();  // the gateway's own identity
   companies->mutable_timeout()->set_seconds(2);
   auto* tax = config.add_registries();
   tax->set_name("tax");
   tax->mutable_remote()->set_address("localhost:1");  // nothing listens there
-  *tax->mutable_remote()->mutable_tls() = config_->tls();
+  *tax->mutable_remote()->mutable_tls() = stack_->config().tls();
   tax->mutable_timeout()->set_nanos(300'000'000);
-  auto gateway = GatewayServer::Start(config, *clock_);
+  auto gateway = GatewayServer::Start(config, stack_->clock());
   ASSERT_TRUE(gateway.ok()) << gateway.status();
 
   auto channel = CreateMutualTlsChannel("localhost:" + std::to_string((*gateway)->port()),

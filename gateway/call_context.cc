@@ -1,0 +1,77 @@
+#include "gateway/call_context.h"
+
+#include <atomic>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/json_escape.h"
+#include "common/rich_status.h"
+#include "common/tls.h"
+
+namespace onceonly {
+namespace {
+
+std::string Metadata(const grpc::CallbackServerContext& context, const char* key) {
+  auto it = context.client_metadata().find(key);
+  if (it == context.client_metadata().end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+// The certificate subject (or common name) of a peer that carries no member identity.
+std::string PeerSubject(const grpc::AuthContext& context) {
+  for (const char* property : {"x509_subject", "x509_common_name"}) {
+    std::vector<grpc::string_ref> values = context.FindPropertyValues(property);
+    if (!values.empty()) {
+      return absl::StrCat("certificate ", property == std::string("x509_subject") ? "" : "CN=",
+                          absl::string_view(values[0].data(), values[0].size()));
+    }
+  }
+  return "no certificate identity";
+}
+
+std::atomic<uint64_t> next_request{0};
+
+}  // namespace
+
+CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view method,
+                     absl::string_view trust_domain, absl::Duration default_deadline) {
+  const absl::Time now = absl::Now();
+  CallInfo call;
+  call.method = std::string(method);
+  call.case_ref = Metadata(context, "x-onceonly-case-ref");
+  call.user = Metadata(context, "x-onceonly-user");
+  call.request_id = Metadata(context, "x-request-id");
+  if (call.request_id.empty()) {
+    call.request_id = absl::StrFormat(
+        "%s-%d", absl::FormatTime("%Y%m%dT%H%M%S", now, absl::UTCTimeZone()),
+        next_request.fetch_add(1));
+  }
+  // The caller's deadline if it set one; the configured default only if it did not.
+  call.deadline = context.deadline() == std::chrono::system_clock::time_point::max()
+                      ? now + default_deadline
+                      : absl::FromChrono(context.deadline());
+  // The identity is the URI SAN of the verified client certificate, nothing the client says.
+  absl::StatusOr<std::vector<std::string>> uris = PeerUriSans(*context.auth_context());
+  call.identity = uris.ok() ? IdentityFromUriSans(*uris, trust_domain)
+                            : absl::StatusOr<MemberIdentity>(uris.status());
+  std::vector<grpc::string_ref> pems = context.auth_context()->FindPropertyValues("x509_pem_cert");
+  if (!pems.empty()) call.peer_certificate_pem.assign(pems[0].data(), pems[0].size());
+  if (!call.identity.ok()) call.peer_description = PeerSubject(*context.auth_context());
+  return call;
+}
+
+void LogRpc(const CallInfo& call, const absl::Status& status, absl::Time started,
+            absl::string_view access_id) {
+  std::string line = absl::StrFormat(
+      "{\"time\":\"%s\",\"method\":\"%s\",\"identity\":\"%s\",\"status\":\"%s\","
+      "\"reason\":\"%s\",\"latency_ms\":%.3f,\"access_id\":\"%s\",\"request_id\":\"%s\"}\n",
+      absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone()), call.method,
+      JsonEscape(call.identity.ok() ? call.identity->uri : call.peer_description),
+      absl::StatusCodeToString(status.code()), JsonEscape(ErrorReason(status)),
+      absl::ToDoubleMilliseconds(absl::Now() - started), access_id, JsonEscape(call.request_id));
+  std::cerr << line;
+}
+
+}  // namespace onceonly

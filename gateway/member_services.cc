@@ -1,0 +1,334 @@
+#include "gateway/member_services.h"
+
+#include "absl/strings/str_cat.h"
+#include "authz/categories.h"
+#include "authz/consent_receipt.h"
+#include "common/enterprise_number.h"
+#include "common/grpc_status.h"
+#include "common/rich_status.h"
+#include "common/status_macros.h"
+#include "gateway/call_context.h"
+
+namespace onceonly {
+namespace {
+
+using config::v1::Member;
+using config::v1::Role;
+
+constexpr absl::Duration kDefaultMaxRegistration = absl::Hours(24 * 365);
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(t));
+  return ts;
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// The calling member, if its certificate names one with `role`.
+absl::StatusOr<const Member*> CallerWithRole(const PolicySnapshot& policy, const CallInfo& call,
+                                             Role role) {
+  if (!call.identity.ok()) return call.identity.status();
+  const Member* member = policy.FindMember(*call.identity);
+  if (member == nullptr) {
+    return ErrorWithReason(absl::StatusCode::kPermissionDenied, "UNKNOWN_MEMBER",
+                           absl::StrCat("certificate identity ", call.identity->uri,
+                                        " is not a member in the policy"));
+  }
+  if (!HasRole(*member, role)) {
+    return ErrorWithReason(absl::StatusCode::kPermissionDenied, "ROLE_REQUIRED",
+                           absl::StrCat("member ", member->id(), " lacks the ",
+                                        config::v1::Role_Name(role), " role for this call"));
+  }
+  return member;
+}
+
+absl::StatusOr<std::string> Subject(absl::string_view number, absl::string_view field) {
+  absl::StatusOr<std::string> subject = CanonicalEnterpriseNumber(number);
+  if (!subject.ok()) {
+    return InvalidField(field, "INVALID_ENTERPRISE_NUMBER", subject.status().message());
+  }
+  return subject;
+}
+
+// Runs `body` for a unary call, then finishes it with its status and one log line.
+template <typename Body>
+grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const ServiceContext& ctx,
+                                absl::string_view method, Body body) {
+  const absl::Time started = absl::Now();
+  CallInfo call = ResolveCall(*context, method, ctx.trust_domain, ctx.default_deadline);
+  absl::Status status = body(call);
+  LogRpc(call, status, started, "");
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+absl::StatusOr<v1::SignedReceipt> SignReceipt(const ServiceContext& ctx,
+                                              const PolicySnapshot& policy,
+                                              const v1::Consent& consent,
+                                              const std::string& portal) {
+  ReceiptContext receipt;
+  receipt.purpose = policy.FindPurpose(consent.purpose());
+  receipt.controller = policy.FindMemberById(consent.grantee_member());
+  if (receipt.purpose == nullptr || receipt.controller == nullptr) {
+    return absl::FailedPreconditionError(
+        "the consent's purpose or member is no longer in the policy");
+  }
+  receipt.recorder = portal;
+  receipt.gateway = ctx.instance_name;
+  v1::SignedReceipt signed_receipt;
+  signed_receipt.set_receipt_json(ConsentReceiptJson(consent, receipt));
+  ASSIGN_OR_RETURN(std::string signature, ctx.receipt_signer.Sign(signed_receipt.receipt_json()));
+  signed_receipt.set_signature(signature);
+  signed_receipt.set_public_key_pem(ctx.receipt_signer.public_key_pem());
+  return signed_receipt;
+}
+
+}  // namespace
+
+// ---- RegistrationService ------------------------------------------------------------------
+
+grpc::ServerUnaryReactor* RegistrationServiceImpl::RegisterCase(
+    grpc::CallbackServerContext* context, const v1::RegisterCaseRequest* request,
+    v1::RegisterCaseResponse* response) {
+  return Unary(context, ctx_, "/onceonly.v1.RegistrationService/RegisterCase",
+               [&](const CallInfo& call) -> absl::Status {
+    auto policy = ctx_.pipeline.policy();
+    ASSIGN_OR_RETURN(const Member* member, CallerWithRole(*policy, call, config::v1::CONSUMER));
+    ASSIGN_OR_RETURN(std::string subject, Subject(request->subject(), "subject"));
+    const config::v1::Purpose* purpose = policy->FindPurpose(request->purpose());
+    if (purpose == nullptr) {
+      return InvalidField("purpose", "UNKNOWN_PURPOSE",
+                          absl::StrCat("unknown purpose \"", request->purpose(), "\""));
+    }
+    if (!purpose->requires_registration()) {
+      return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "REGISTRATION_NOT_USED",
+                             absl::StrCat("purpose ", purpose->id(),
+                                          " does not use registrations; fetch without one"));
+    }
+    if (request->case_ref().empty()) {
+      return InvalidField("case_ref", "CASE_REF_REQUIRED",
+                          "name the case: the reference of your file for this subject");
+    }
+    const absl::Time now = ctx_.clock.Now();
+    // Registering needs a grant in force for the purpose: a case opens no data by itself.
+    bool granted = false;
+    for (const config::v1::Grant* g : policy->GrantsFor(member->id(), purpose->id())) {
+      if ((!g->has_valid_from() || FromProto(g->valid_from()) <= now) &&
+          (!g->has_valid_until() || now < FromProto(g->valid_until()))) {
+        granted = true;
+      }
+    }
+    if (!granted) {
+      return ErrorWithReason(absl::StatusCode::kPermissionDenied, "NO_GRANT",
+                             absl::StrCat("member ", member->id(), " has no grant in force for ",
+                                          purpose->id()));
+    }
+    absl::Time from = request->has_valid_from() ? FromProto(request->valid_from()) : now;
+    absl::Duration max_period =
+        purpose->has_max_registration_period()
+            ? absl::Seconds(purpose->max_registration_period().seconds())
+            : kDefaultMaxRegistration;
+    absl::Time until =
+        request->has_valid_until() ? FromProto(request->valid_until()) : from + max_period;
+    if (until <= from) {
+      return InvalidField("valid_until", "INVALID_PERIOD", "valid_until must be after valid_from");
+    }
+    if (until - from > max_period) {
+      return InvalidField("valid_until", "PERIOD_TOO_LONG",
+                          absl::StrCat("purpose ", purpose->id(), " allows registrations of at "
+                                       "most ", absl::FormatDuration(max_period)));
+    }
+    v1::Registration r;
+    r.set_member(member->id());
+    r.set_subject(subject);
+    r.set_purpose(purpose->id());
+    r.set_case_ref(request->case_ref());
+    *r.mutable_valid_from() = ToProto(from);
+    *r.mutable_valid_until() = ToProto(until);
+    ASSIGN_OR_RETURN(*response->mutable_registration(), ctx_.authz_store.AddRegistration(r, now));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistrationServiceImpl::EndCase(grpc::CallbackServerContext* context,
+                                                           const v1::EndCaseRequest* request,
+                                                           v1::EndCaseResponse* response) {
+  return Unary(context, ctx_, "/onceonly.v1.RegistrationService/EndCase",
+               [&](const CallInfo& call) -> absl::Status {
+    auto policy = ctx_.pipeline.policy();
+    ASSIGN_OR_RETURN(const Member* member, CallerWithRole(*policy, call, config::v1::CONSUMER));
+    ASSIGN_OR_RETURN(*response->mutable_registration(),
+                     ctx_.authz_store.EndRegistration(request->registration_id(), member->id(),
+                                                      ctx_.clock.Now()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RegistrationServiceImpl::ListRegistrations(
+    grpc::CallbackServerContext* context, const v1::ListRegistrationsRequest* request,
+    v1::ListRegistrationsResponse* response) {
+  return Unary(context, ctx_, "/onceonly.v1.RegistrationService/ListRegistrations",
+               [&](const CallInfo& call) -> absl::Status {
+    auto policy = ctx_.pipeline.policy();
+    ASSIGN_OR_RETURN(const Member* member, CallerWithRole(*policy, call, config::v1::CONSUMER));
+    std::string subject;
+    if (!request->subject().empty()) {
+      ASSIGN_OR_RETURN(subject, Subject(request->subject(), "subject"));
+    }
+    for (v1::Registration& r : ctx_.authz_store.ListRegistrations(
+             member->id(), subject, request->include_inactive(), ctx_.clock.Now())) {
+      *response->add_registrations() = std::move(r);
+    }
+    return absl::OkStatus();
+  });
+}
+
+// ---- ConsentService -----------------------------------------------------------------------
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::GrantConsent(grpc::CallbackServerContext* context,
+                                                           const v1::GrantConsentRequest* request,
+                                                           v1::GrantConsentResponse* response) {
+  return Unary(context, ctx_, "/onceonly.v1.ConsentService/GrantConsent",
+               [&](const CallInfo& call) -> absl::Status {
+    auto policy = ctx_.pipeline.policy();
+    ASSIGN_OR_RETURN(const Member* portal,
+                     CallerWithRole(*policy, call, config::v1::FIRM_PORTAL));
+    const v1::Consent& in = request->consent();
+    ASSIGN_OR_RETURN(std::string subject, Subject(in.subject(), "consent.subject"));
+    const Member* grantee = policy->FindMemberById(in.grantee_member());
+    if (grantee == nullptr || !HasRole(*grantee, config::v1::CONSUMER)) {
+      return InvalidField("consent.grantee_member", "UNKNOWN_MEMBER",
+                          absl::StrCat("\"", in.grantee_member(),
+                                       "\" is not a consumer member in the policy"));
+    }
+    const config::v1::Purpose* purpose = policy->FindPurpose(in.purpose());
+    if (purpose == nullptr) {
+      return InvalidField("consent.purpose", "UNKNOWN_PURPOSE",
+                          absl::StrCat("unknown purpose \"", in.purpose(), "\""));
+    }
+    if (!purpose->requires_consent()) {
+      return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "CONSENT_NOT_USED",
+                             absl::StrCat("purpose ", purpose->id(), " does not rest on consent; "
+                                          "recording one would mislead the firm"));
+    }
+    if (in.categories().empty()) {
+      return InvalidField("consent.categories", "CATEGORIES_REQUIRED",
+                          "name the data categories consented to");
+    }
+    for (int i = 0; i < in.categories_size(); ++i) {
+      if (FindDataCategory(in.categories(i)) == nullptr) {
+        return InvalidField(absl::StrCat("consent.categories[", i, "]"), "UNKNOWN_CATEGORY",
+                            absl::StrCat("unknown data category \"", in.categories(i), "\""));
+      }
+    }
+    const absl::Time now = ctx_.clock.Now();
+    v1::Consent consent = in;
+    consent.set_subject(subject);
+    if (!consent.has_valid_from()) *consent.mutable_valid_from() = ToProto(now);
+    if (!consent.has_valid_until()) {
+      return InvalidField("consent.valid_until", "VALID_UNTIL_REQUIRED",
+                          "a consent must say until when it holds");
+    }
+    if (FromProto(consent.valid_until()) <= FromProto(consent.valid_from())) {
+      return InvalidField("consent.valid_until", "INVALID_PERIOD",
+                          "valid_until must be after valid_from");
+    }
+    ASSIGN_OR_RETURN(v1::Consent stored, ctx_.authz_store.AddConsent(consent, now));
+    ASSIGN_OR_RETURN(*response->mutable_receipt(),
+                     SignReceipt(ctx_, *policy, stored, portal->id()));
+    *response->mutable_consent() = std::move(stored);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::RevokeConsent(
+    grpc::CallbackServerContext* context, const v1::RevokeConsentRequest* request,
+    v1::RevokeConsentResponse* response) {
+  return Unary(context, ctx_, "/onceonly.v1.ConsentService/RevokeConsent",
+               [&](const CallInfo& call) -> absl::Status {
+    auto policy = ctx_.pipeline.policy();
+    ASSIGN_OR_RETURN(const Member* portal,
+                     CallerWithRole(*policy, call, config::v1::FIRM_PORTAL));
+    ASSIGN_OR_RETURN(std::string subject, Subject(request->subject(), "subject"));
+    // In force for the very next request: the store's index changes before this returns.
+    ASSIGN_OR_RETURN(v1::Consent revoked, ctx_.authz_store.RevokeConsent(
+                                              request->consent_id(), subject, ctx_.clock.Now()));
+    ASSIGN_OR_RETURN(*response->mutable_receipt(),
+                     SignReceipt(ctx_, *policy, revoked, portal->id()));
+    *response->mutable_consent() = std::move(revoked);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::ListConsents(grpc::CallbackServerContext* context,
+                                                           const v1::ListConsentsRequest* request,
+                                                           v1::ListConsentsResponse* response) {
+  return Unary(context, ctx_, "/onceonly.v1.ConsentService/ListConsents",
+               [&](const CallInfo& call) -> absl::Status {
+    auto policy = ctx_.pipeline.policy();
+    RETURN_IF_ERROR(CallerWithRole(*policy, call, config::v1::FIRM_PORTAL).status());
+    ASSIGN_OR_RETURN(std::string subject, Subject(request->subject(), "subject"));
+    for (v1::Consent& c :
+         ctx_.authz_store.ListConsents(subject, request->include_inactive(), ctx_.clock.Now())) {
+      *response->add_consents() = std::move(c);
+    }
+    return absl::OkStatus();
+  });
+}
+
+// ---- DirectoryService ---------------------------------------------------------------------
+
+grpc::ServerUnaryReactor* DirectoryServiceImpl::ListAllowedAccess(
+    grpc::CallbackServerContext* context, const v1::ListAllowedAccessRequest* request,
+    v1::ListAllowedAccessResponse* response) {
+  return Unary(context, ctx_, "/onceonly.v1.DirectoryService/ListAllowedAccess",
+               [&](const CallInfo& call) -> absl::Status {
+    auto policy = ctx_.pipeline.policy();
+    if (!call.identity.ok()) return call.identity.status();
+    const Member* member = policy->FindMember(*call.identity);
+    if (member == nullptr) {
+      return ErrorWithReason(absl::StatusCode::kPermissionDenied, "UNKNOWN_MEMBER",
+                             absl::StrCat(call.identity->uri, " is not a member in the policy"));
+    }
+    const absl::Time now = ctx_.clock.Now();
+    for (const config::v1::Grant* g : policy->GrantsOf(member->id())) {
+      if (g->has_valid_until() && now >= FromProto(g->valid_until())) continue;  // past
+      v1::AllowedAccess* allowed = response->add_allowed();
+      allowed->set_purpose(g->purpose());
+      allowed->set_grant_id(g->id());
+      *allowed->mutable_categories() = g->categories();
+      if (g->has_valid_from()) *allowed->mutable_valid_from() = g->valid_from();
+      if (g->has_valid_until()) *allowed->mutable_valid_until() = g->valid_until();
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* DirectoryServiceImpl::ExplainAccess(
+    grpc::CallbackServerContext* context, const v1::ExplainAccessRequest* request,
+    v1::ExplainAccessResponse* response) {
+  return Unary(context, ctx_, "/onceonly.v1.DirectoryService/ExplainAccess",
+               [&](const CallInfo& call) -> absl::Status {
+    v1::GetDossierRequest as_dossier;
+    as_dossier.set_enterprise_number(request->enterprise_number());
+    as_dossier.set_purpose(request->purpose());
+    *as_dossier.mutable_categories() = request->categories();
+    ASSIGN_OR_RETURN(AccessDecision decision, ctx_.pipeline.Explain(call, as_dossier));
+    response->set_allowed(decision.allowed);
+    response->set_reason(decision.reason);
+    response->set_explanation(decision.allowed
+                                  ? absl::StrCat("allowed under grant ", decision.grant_id)
+                                  : decision.explanation);
+    response->set_grant_id(decision.grant_id);
+    for (const std::string& c : decision.released_categories) {
+      response->add_released_categories(c);
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace onceonly
