@@ -36,7 +36,8 @@ std::atomic<uint64_t> next_request{0};
 }  // namespace
 
 CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view method,
-                     absl::string_view trust_domain, absl::Duration default_deadline) {
+                     absl::string_view trust_domain, absl::Duration default_deadline,
+                     RevocationList* revocations) {
   const absl::Time now = absl::Now();
   CallInfo call;
   call.method = std::string(method);
@@ -59,6 +60,13 @@ CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view met
   std::vector<grpc::string_ref> pems = context.auth_context()->FindPropertyValues("x509_pem_cert");
   if (!pems.empty()) call.peer_certificate_pem.assign(pems[0].data(), pems[0].size());
   if (!call.identity.ok()) call.peer_description = PeerSubject(*context.auth_context());
+  if (revocations != nullptr && call.identity.ok()) {
+    absl::Status valid = revocations->Check(call.peer_certificate_pem);
+    if (!valid.ok()) {
+      call.peer_description = call.identity->uri;  // still worth a line in the access log
+      call.identity = valid;
+    }
+  }
   return call;
 }
 

@@ -8,14 +8,18 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/crl.h"
 #include "gateway/dossier_pipeline.h"
 
 namespace onceonly {
 
 // Reads identity (URI SAN in `trust_domain`), x-onceonly-case-ref, x-onceonly-user,
-// x-request-id (or makes one), and the deadline (the caller's, else now + default).
+// x-request-id (or makes one), and the deadline (the caller's, else now + default). A
+// certificate that `revocations` (if set) refuses has no identity: the call is then denied
+// with that reason (CERTIFICATE_REVOKED).
 CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view method,
-                     absl::string_view trust_domain, absl::Duration default_deadline);
+                     absl::string_view trust_domain, absl::Duration default_deadline,
+                     RevocationList* revocations);
 
 // One JSON line on stderr for a finished RPC.
 void LogRpc(const CallInfo& call, const absl::Status& status, absl::Time started,

@@ -197,7 +197,9 @@ DossierPipeline::Prepared DossierPipeline::Prepare(const CallInfo& call,
     if (call.identity.ok()) {
       p.decision = Decide(*policy, access, p.now);  // UNKNOWN_MEMBER, with its explanation
     } else {
-      p.decision.reason = "UNKNOWN_IDENTITY";
+      // No usable identity: none in the certificate, or a revoked certificate.
+      std::string reason = ErrorReason(call.identity.status());
+      p.decision.reason = reason.empty() ? "UNKNOWN_IDENTITY" : reason;
       p.decision.explanation = std::string(call.identity.status().message());
     }
     return p;

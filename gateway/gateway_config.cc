@@ -25,6 +25,7 @@ void ResolveTls(const std::string& dir, config::v1::TlsFiles* tls) {
   tls->set_cert_file(Resolve(dir, tls->cert_file()));
   tls->set_key_file(Resolve(dir, tls->key_file()));
   tls->set_ca_file(Resolve(dir, tls->ca_file()));
+  if (!tls->crl_file().empty()) tls->set_crl_file(Resolve(dir, tls->crl_file()));
 }
 
 absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
@@ -37,11 +38,6 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
       return src.InvalidArgument(absl::StrCat("tls.", f),
                                  "required: the gateway serves mTLS only (see `onceonly pki`)");
     }
-  }
-  if (!c.tls().crl_file().empty()) {
-    return src.InvalidArgument("tls.crl_file",
-                               "certificate revocation is not supported by this version yet; "
-                               "remove the field rather than believe certificates are checked");
   }
   if (c.policy_file().empty()) return src.InvalidArgument("policy_file", "required");
   if (c.fetch_threads() > 256) {
@@ -151,6 +147,7 @@ absl::Status CheckGatewayFiles(const GatewayConfig& c) {
       {"policy_file", c.policy_file()},
       {"signing_key_file", c.signing_key_file()},
   };
+  if (!c.tls().crl_file().empty()) readable.emplace_back("tls.crl_file", c.tls().crl_file());
   for (int i = 0; i < c.registries_size(); ++i) {
     const auto& r = c.registries(i);
     std::string at = absl::StrCat("registries[", i, "]");

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "audit/access_log.h"
+#include "common/crl.h"
 #include "common/grpc_status.h"
 #include "common/json_escape.h"
 #include "common/rich_status.h"
@@ -65,7 +66,7 @@ class DossierServiceImpl final : public v1::DossierService::CallbackService {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     const absl::Time started = absl::Now();
     CallInfo call = ResolveCall(*context, "/onceonly.v1.DossierService/GetDossier",
-                                ctx_.trust_domain, ctx_.default_deadline);
+                                ctx_.trust_domain, ctx_.default_deadline, ctx_.revocations);
     ctx_.pipeline.GetDossier(
         call, *request,
         [reactor, response, started, call](absl::StatusOr<v1::Dossier> dossier) {
@@ -125,6 +126,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     endpoint.timeout = absl::Seconds(r.timeout().seconds()) + absl::Nanoseconds(r.timeout().nanos());
     registries.emplace(r.name(), std::move(endpoint));
   }
+  if (!config.tls().crl_file().empty()) {
+    ASSIGN_OR_RETURN(server->revocations_, RevocationList::Open(config.tls().crl_file(),
+                                                                config.tls().ca_file(), clock));
+  }
   ASSIGN_OR_RETURN(server->authz_store_, AuthzStore::Open(config.authz_store().sqlite_path()));
   ASSIGN_OR_RETURN(server->receipt_signer_, Ed25519Signer::FromPemFile(config.signing_key_file()));
   ASSIGN_OR_RETURN(auto store, OpenSqliteAccessLogStore(config.audit().sqlite_path()));
@@ -139,7 +144,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       *server->pipeline_, *server->authz_store_, *server->receipt_signer_, clock,
       config.trust_domain(), config.instance_name(),
       absl::Seconds(config.default_deadline().seconds()) +
-          absl::Nanoseconds(config.default_deadline().nanos())});
+          absl::Nanoseconds(config.default_deadline().nanos()),
+      server->revocations_.get()});
 
   ASSIGN_OR_RETURN(auto credentials, MutualTlsServerCredentials(config.tls()));
   grpc::EnableDefaultHealthCheckService(true);
@@ -156,17 +162,31 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen_address(), " (in use?)"));
   }
-  server->policy_version_ = PolicyFileVersion(config.policy_file());
+  {
+    absl::MutexLock lock(&server->reload_mu_);
+    server->policy_version_ = PolicyFileVersion(config.policy_file());
+  }
   if (config.policy_poll_interval().seconds() > 0 || config.policy_poll_interval().nanos() > 0) {
     absl::Duration every = absl::Seconds(config.policy_poll_interval().seconds()) +
                            absl::Nanoseconds(config.policy_poll_interval().nanos());
     GatewayServer* raw = server.get();
     server->policy_watcher_ = std::thread([raw, every] {
+      std::string last_crl_problem;
       while (!raw->stop_watching_.WaitForNotificationWithTimeout(every)) {
         absl::StatusOr<bool> reloaded = raw->ReloadPolicyIfChanged();
         if (!reloaded.ok() || *reloaded) {
           std::cerr << "{\"event\":\"policy_reload\",\"trigger\":\"file change\",\"result\":\""
                     << JsonEscape(reloaded.ok() ? "ok" : reloaded.status().message()) << "\"}\n";
+        }
+        // A CRL that cannot be loaded keeps the previous one; say so once per problem.
+        if (raw->revocations_ != nullptr) {
+          absl::Status crl = raw->revocations_->ReloadIfChanged();
+          std::string problem = crl.ok() ? "" : std::string(crl.message());
+          if (problem != last_crl_problem) {
+            std::cerr << "{\"event\":\"crl_reload\",\"result\":\""
+                      << JsonEscape(crl.ok() ? "ok" : problem) << "\"}\n";
+            last_crl_problem = problem;
+          }
         }
       }
     });

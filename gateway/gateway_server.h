@@ -24,6 +24,7 @@ namespace onceonly {
 class AccessLog;
 class AuthzStore;
 class Ed25519Signer;
+class RevocationList;
 class DossierPipeline;
 class ThreadPool;
 
@@ -51,6 +52,7 @@ class GatewayServer {
 
   config::v1::GatewayConfig config_;
   std::unique_ptr<ThreadPool> fetch_pool_;
+  std::unique_ptr<RevocationList> revocations_;
   std::unique_ptr<AuthzStore> authz_store_;
   std::unique_ptr<Ed25519Signer> receipt_signer_;
   std::unique_ptr<AccessLog> access_log_;

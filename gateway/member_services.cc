@@ -58,7 +58,8 @@ template <typename Body>
 grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const ServiceContext& ctx,
                                 absl::string_view method, Body body) {
   const absl::Time started = absl::Now();
-  CallInfo call = ResolveCall(*context, method, ctx.trust_domain, ctx.default_deadline);
+  CallInfo call =
+      ResolveCall(*context, method, ctx.trust_domain, ctx.default_deadline, ctx.revocations);
   absl::Status status = body(call);
   LogRpc(call, status, started, "");
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();

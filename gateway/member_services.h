@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "authz/authz_store.h"
 #include "common/clock.h"
+#include "common/crl.h"
 #include "common/ed25519.h"
 #include "gateway/dossier_pipeline.h"
 #include "onceonly/v1/consent.grpc.pb.h"
@@ -27,6 +28,7 @@ struct ServiceContext {
   std::string trust_domain;
   std::string instance_name;
   absl::Duration default_deadline;
+  RevocationList* revocations;  // null when no CRL is configured
 };
 
 class RegistrationServiceImpl final : public v1::RegistrationService::CallbackService {

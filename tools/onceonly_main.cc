@@ -22,18 +22,21 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "onceonly/v1/dossier.grpc.pb.h"
+#include "tools/cli_support.h"
 #include "tools/dossier_text.h"
+#include "tools/member_commands.h"
 #include "tools/pki/dev_pki.h"
 
 namespace onceonly {
-namespace {
 
-constexpr char kUsage[] = R"(usage: onceonly COMMAND ...
+extern const char kUsage[] = R"(usage: onceonly COMMAND ...
 
   pki init DIR [--trust-domain TD] [--dns NAME]... [--force]
-                          dev CA, gateway server certificate, checkpoint signing key
+                          dev CA, CRL, gateway server certificate, checkpoint signing key
   pki issue DIR --member ID [--subsystem NAME]
                           a member client certificate (DIR/members/ID[-NAME].crt)
+  pki revoke DIR --member ID [--subsystem NAME]
+                          add a member certificate to DIR/crl.pem
   pki issue-server DIR --name NAME [--dns NAME]...
                           a registry server certificate (DIR/servers/NAME.crt)
   kbo import DIR --db FILE
@@ -45,32 +48,31 @@ constexpr char kUsage[] = R"(usage: onceonly COMMAND ...
               [--gateway HOST:PORT] (--pki DIR --member ID | --cert F --key F --ca F)
               [--language fr|nl|de|en] [--case-ref REF] [--user ID] [--timeout SECONDS] [--json]
                           fetch a dossier over mTLS and print it
+  consent grant NUMBER --grantee MEMBER --purpose P --category C... --until RFC3339
+                [--from RFC3339] [--receipt-out FILE]      (as the firm portal)
+  consent revoke CONSENT_ID --subject NUMBER [--receipt-out FILE]
+  consent list NUMBER [--all]
+  consent verify-receipt FILE [--public-key PEM]
+                          check a receipt's Ed25519 signature (key: the gateway's
+                          checkpoint.pub) and print what it records
+  registration register NUMBER --purpose P --case-ref REF [--until RFC3339]
+  registration end REGISTRATION_ID
+  registration list [NUMBER] [--all]
+  directory allowed       what the calling member may ask for
+  directory explain NUMBER --purpose P --category C...
+                          why GetDossier would be allowed or denied (nothing fetched)
+      gateway commands take [--gateway HOST:PORT] (--pki DIR --member ID | --cert F --key F
+      --ca F) [--timeout SECONDS] [--json]
   audit show --db FILE [--log ID] [--access-id N | --last N] [--json]
                           print access records (--log: the gateway instance_name, needed
                           only when several gateways share the database)
 )";
 
-int Usage(const std::string& problem) {
-  std::cerr << "onceonly: " << problem << "\n\n" << kUsage;
-  return 2;
-}
+namespace {
 
-int Fail(const absl::Status& status) {
-  std::cerr << "onceonly: " << status.message() << "\n";
-  return 1;
-}
-
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
-}
 
 int PkiCommand(const std::vector<std::string>& args) {
-  if (args.empty()) return Usage("pki needs init, issue or issue-server");
+  if (args.empty()) return Usage("pki needs init, issue, revoke or issue-server");
   auto cl = CommandLine::Parse({args.begin() + 1, args.end()},
                                {"trust-domain", "dns", "member", "subsystem", "name"}, {"force"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
@@ -91,6 +93,16 @@ int PkiCommand(const std::vector<std::string>& args) {
     auto path = IssueMemberCertificate(dir, *member, cl->Get("subsystem"), options);
     if (!path.ok()) return Fail(path.status());
     std::cout << "member certificate " << *path << "\n";
+    return 0;
+  }
+  if (args[0] == "revoke") {
+    auto member = cl->Require("member");
+    if (!member.ok()) return Usage("pki revoke DIR --member ID [--subsystem NAME]");
+    std::string file = cl->Has("subsystem") ? *member + "-" + cl->Get("subsystem") : *member;
+    auto crl = RevokeCertificate(dir, absl::StrCat(dir, "/members/", file, ".crt"), options);
+    if (!crl.ok()) return Fail(crl.status());
+    std::cout << "revoked members/" << file << ".crt; " << *crl
+              << " updated (gateways reload it within their poll interval)\n";
     return 0;
   }
   if (args[0] == "issue-server") {
@@ -170,70 +182,24 @@ int ConfigCommand(const std::vector<std::string>& args) {
 
 int DossierCommand(const std::vector<std::string>& args) {
   if (args.empty() || args[0] != "get") return Usage("dossier get NUMBER --purpose P ...");
-  auto cl = CommandLine::Parse({args.begin() + 1, args.end()},
-                               {"purpose", "category", "gateway", "pki", "member", "cert", "key",
-                                "ca", "language", "case-ref", "user", "timeout"},
-                               {"json"});
+  std::set<std::string> flags = kClientFlags;
+  flags.insert({"purpose", "category", "language", "case-ref", "user"});
+  auto cl = CommandLine::Parse({args.begin() + 1, args.end()}, flags, {"json"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
   if (cl->positional().size() != 1) return Usage("dossier get needs one enterprise NUMBER");
   if (!cl->Has("purpose")) return Usage("dossier get needs --purpose");
-  config::v1::TlsFiles tls;
-  if (cl->Has("pki")) {
-    auto member = cl->Require("member");
-    if (!member.ok()) return Usage("--pki needs --member ID (the certificate to present)");
-    std::string dir = cl->Get("pki");
-    tls.set_cert_file(absl::StrCat(dir, "/members/", *member, ".crt"));
-    tls.set_key_file(absl::StrCat(dir, "/members/", *member, ".key"));
-    tls.set_ca_file(dir + "/ca.crt");
-  }
-  if (cl->Has("cert")) tls.set_cert_file(cl->Get("cert"));
-  if (cl->Has("key")) tls.set_key_file(cl->Get("key"));
-  if (cl->Has("ca")) tls.set_ca_file(cl->Get("ca"));
-  if (tls.cert_file().empty() || tls.ca_file().empty()) {
-    return Usage("give --pki DIR --member ID, or --cert, --key and --ca");
-  }
-  std::string address = cl->Get("gateway", "localhost:8443");
-  auto channel = CreateMutualTlsChannel(address, tls);
-  if (!channel.ok()) return Fail(channel.status());
-  auto stub = v1::DossierService::NewStub(*channel);
-
+  auto channel = GatewayChannel(*cl);
+  if (!channel.ok()) return Usage(std::string(channel.status().message()));
   v1::GetDossierRequest request;
   request.set_enterprise_number(cl->positional()[0]);
   request.set_purpose(cl->Get("purpose"));
   for (const std::string& c : cl->GetAll("category")) request.add_categories(c);
   request.set_language(cl->Get("language"));
   grpc::ClientContext context;
-  double timeout = 10;
-  if (cl->Has("timeout") && !absl::SimpleAtod(cl->Get("timeout"), &timeout)) {
-    return Usage("--timeout takes seconds, e.g. 2.5");
-  }
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)));
-  if (cl->Has("case-ref")) context.AddMetadata("x-onceonly-case-ref", cl->Get("case-ref"));
-  if (cl->Has("user")) context.AddMetadata("x-onceonly-user", cl->Get("user"));
+  if (absl::Status s = PrepareContext(*cl, context); !s.ok()) return Usage(std::string(s.message()));
   v1::Dossier dossier;
-  grpc::Status status = stub->GetDossier(&context, request, &dossier);
-  if (!status.ok()) {
-    std::cerr << "onceonly: GetDossier failed: " << absl::StatusCodeToString(
-                     static_cast<absl::StatusCode>(status.error_code()))
-              << ": " << status.error_message() << "\n";
-    google::rpc::Status rich;
-    if (rich.ParseFromString(status.error_details())) {
-      for (const auto& any : rich.details()) {
-        google::rpc::ErrorInfo info;
-        google::rpc::BadRequest bad;
-        if (any.UnpackTo(&info)) {
-          std::cerr << "  reason: " << info.reason() << "\n";
-          for (const auto& [k, v] : info.metadata()) std::cerr << "  " << k << ": " << v << "\n";
-        } else if (any.UnpackTo(&bad)) {
-          for (const auto& v : bad.field_violations()) {
-            std::cerr << "  field " << v.field() << ": " << v.description() << "\n";
-          }
-        }
-      }
-    }
-    return 1;
-  }
+  grpc::Status status = v1::DossierService::NewStub(*channel)->GetDossier(&context, request, &dossier);
+  if (!status.ok()) return RpcFailed("GetDossier", status);
   std::cout << (cl->Has("json") ? ToJson(dossier) : DossierToText(dossier));
   return 0;
 }
@@ -299,6 +265,8 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"pki", PkiCommand},       {"kbo", KboCommand},         {"registry", RegistryCommand},
       {"config", ConfigCommand}, {"dossier", DossierCommand}, {"audit", AuditCommand},
+      {"consent", ConsentCommand}, {"registration", RegistrationCommand},
+      {"directory", DirectoryCommand},
   };
   auto it = commands.find(args[0]);
   if (it == commands.end()) return Usage("unknown command " + args[0]);

@@ -211,6 +211,30 @@ TEST_F(GatewayMtlsTest, DeniedRequestLeavesAnAccessRecord) {
   EXPECT_TRUE(record.payload_sha256().empty());
 }
 
+TEST_F(GatewayMtlsTest, RevokedCertificateIsRefusedFromItsNextCall) {
+  v1::Dossier dossier;
+  ASSERT_TRUE(CallAs("brussels-economy-tender-app", Request("1029.028.161", {"company.identity"}),
+                     &dossier).ok());
+  ASSERT_TRUE(RevokeCertificate(stack_->dir() + "/pki",
+                                stack_->dir() + "/pki/members/brussels-economy-tender-app.crt",
+                                DevPkiOptions())
+                  .ok());
+  stack_->clock().Advance(absl::Seconds(2));  // past the CRL recheck interval
+  Rich r = Details(CallAs("brussels-economy-tender-app",
+                          Request("1029.028.161", {"company.identity"}), &dossier));
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(r.info.reason(), "CERTIFICATE_REVOKED");
+  ASSERT_TRUE(r.info.metadata().count("access_id"));
+  uint64_t access_id = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(r.info.metadata().find("access_id")->second, &access_id));
+  v1::AccessRecord record = Record(access_id);
+  EXPECT_EQ(record.reason(), "CERTIFICATE_REVOKED");
+  EXPECT_EQ(record.identity(), "spiffe://onceonly.brussels/member/brussels-economy/tender-app");
+  // The member's other certificate is unaffected.
+  EXPECT_TRUE(CallAs("brussels-economy", Request("1029.028.161", {"company.identity"}), &dossier)
+                  .ok());
+}
+
 TEST_F(GatewayMtlsTest, CertificateOfNoMemberIsDeniedAndLogged) {
   v1::Dossier dossier;
   Rich r = Details(CallAs("stranger", Request("1029.028.161", {"company.identity"}), &dossier));

@@ -60,6 +60,7 @@ absl::StatusOr<std::unique_ptr<TestStack>> TestStack::Create(const std::string& 
   config.mutable_tls()->set_cert_file("pki/server.crt");
   config.mutable_tls()->set_key_file("pki/server.key");
   config.mutable_tls()->set_ca_file("pki/ca.crt");
+  config.mutable_tls()->set_crl_file("pki/crl.pem");
   config.set_policy_file("policy.yaml");
   config.mutable_audit()->set_sqlite_path("audit.db");
   config.mutable_authz_store()->set_sqlite_path("authz.db");

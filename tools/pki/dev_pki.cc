@@ -50,6 +50,12 @@ using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO, BIO_free_all>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BIGNUM, BN_free>>;
 using GeneralNamesPtr =
     std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
+using X509CrlPtr = std::unique_ptr<X509_CRL, OpenSslDeleter<X509_CRL, X509_CRL_free>>;
+using X509RevokedPtr =
+    std::unique_ptr<X509_REVOKED, OpenSslDeleter<X509_REVOKED, X509_REVOKED_free>>;
+using Asn1IntegerPtr =
+    std::unique_ptr<ASN1_INTEGER, OpenSslDeleter<ASN1_INTEGER, ASN1_INTEGER_free>>;
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter<ASN1_TIME, ASN1_TIME_free>>;
 
 constexpr absl::Duration kBackdate = absl::Hours(1);
 constexpr absl::Duration kMaxValidity = absl::Hours(24 * 366 * 100);
@@ -127,6 +133,11 @@ absl::Status ValidateOptions(const DevPkiOptions& options) {
   if (options.validity <= absl::ZeroDuration() || options.validity > kMaxValidity) {
     return absl::InvalidArgumentError(
         absl::StrCat("validity ", absl::FormatDuration(options.validity),
+                     " must be positive and at most 100 years"));
+  }
+  if (options.crl_validity <= absl::ZeroDuration() || options.crl_validity > kMaxValidity) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CRL validity ", absl::FormatDuration(options.crl_validity),
                      " must be positive and at most 100 years"));
   }
   return absl::OkStatus();
@@ -477,6 +488,82 @@ absl::StatusOr<std::pair<X509Ptr, EvpPkeyPtr>> LoadCa(const std::string& dir) {
   return std::make_pair(std::move(cert), std::move(key));
 }
 
+// ---------------------------------------------------------------------------------------------
+// CRLs.
+
+absl::StatusOr<std::string> CrlToPem(X509_CRL* crl) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509_CRL(bio.get(), crl) != 1) {
+    return OpenSslError("cannot encode CRL as PEM");
+  }
+  return BioContents(bio.get(), "cannot encode CRL as PEM");
+}
+
+// A v2 CRL of `ca_cert` listing copies of `entries`, numbered `number`, valid from now for
+// options.crl_validity, signed with `ca_key`.
+absl::StatusOr<std::string> SignCrl(X509* ca_cert, EVP_PKEY* ca_key,
+                                    const std::vector<const X509_REVOKED*>& entries,
+                                    const BIGNUM* number, const DevPkiOptions& options) {
+  X509CrlPtr crl(X509_CRL_new());
+  if (!crl || X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1 ||
+      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca_cert)) != 1) {
+    return OpenSslError("cannot create CRL");
+  }
+  const time_t now = absl::ToTimeT(absl::Now());
+  const int64_t seconds = absl::ToInt64Seconds(options.crl_validity);
+  Asn1TimePtr this_update(ASN1_TIME_set(nullptr, now));
+  Asn1TimePtr next_update(ASN1_TIME_adj(nullptr, now, static_cast<int>(seconds / 86400),
+                                        static_cast<long>(seconds % 86400)));
+  if (!this_update || !next_update ||
+      X509_CRL_set1_lastUpdate(crl.get(), this_update.get()) != 1 ||
+      X509_CRL_set1_nextUpdate(crl.get(), next_update.get()) != 1) {
+    return OpenSslError("cannot set CRL validity");
+  }
+  for (const X509_REVOKED* entry : entries) {
+    X509RevokedPtr copy(X509_REVOKED_dup(entry));
+    if (!copy || X509_CRL_add0_revoked(crl.get(), copy.get()) != 1) {
+      return OpenSslError("cannot add CRL entry");
+    }
+    copy.release();  // Owned by the CRL now.
+  }
+  Asn1IntegerPtr crl_number(BN_to_ASN1_INTEGER(number, nullptr));
+  if (!crl_number ||
+      X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, crl_number.get(), 0, 0) != 1) {
+    return OpenSslError("cannot set CRL number");
+  }
+  // Lets verifiers pick the right key if the CA is ever re-keyed under the same name.
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, ca_cert, nullptr, nullptr, crl.get(), 0);
+  X509ExtensionPtr akid(
+      X509V3_EXT_nconf_nid(nullptr, &ctx, NID_authority_key_identifier, "keyid:always"));
+  if (!akid || X509_CRL_add_ext(crl.get(), akid.get(), -1) != 1) {
+    return OpenSslError("cannot add authorityKeyIdentifier to CRL");
+  }
+  if (X509_CRL_sort(crl.get()) != 1 || X509_CRL_sign(crl.get(), ca_key, EVP_sha256()) <= 0) {
+    return OpenSslError("cannot sign CRL");
+  }
+  return CrlToPem(crl.get());
+}
+
+absl::StatusOr<X509CrlPtr> ReadCrlFile(const std::string& path, X509* ca_cert) {
+  ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return OpenSslError(absl::StrCat(path, ": cannot allocate BIO"));
+  X509CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  if (!crl) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a PEM CRL: ", DrainOpenSslErrors()));
+  }
+  if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(ca_cert)) != 0 ||
+      X509_CRL_verify(crl.get(), X509_get0_pubkey(ca_cert)) != 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " is not a CRL signed by this PKI's ca.crt: ", DrainOpenSslErrors(),
+        "; move it away to start a new CRL"));
+  }
+  return crl;
+}
+
 absl::StatusOr<std::string> WriteLeaf(const std::string& subdir, const std::string& base,
                                       const KeyPairPem& pem) {
   RETURN_IF_ERROR(MakeDirectories(subdir));
@@ -492,11 +579,11 @@ absl::Status InitDevPki(const std::string& dir, const DevPkiOptions& options, bo
   ERR_clear_error();
   RETURN_IF_ERROR(ValidateOptions(options));
   // ca.key last: its presence marks a complete PKI, and it is the file the caller asked about.
-  const char* const kOutputs[] = {"ca.crt",         "server.crt",     "server.key",
-                                  "checkpoint.pub", "checkpoint.key", "ca.key"};
+  const char* const kOutputs[] = {"ca.crt",         "server.crt", "server.key", "checkpoint.pub",
+                                  "checkpoint.key", "crl.pem",    "ca.key"};
   if (!overwrite) {
     for (const char* file : {"ca.key", "ca.crt", "server.crt", "server.key", "checkpoint.pub",
-                             "checkpoint.key"}) {
+                             "checkpoint.key", "crl.pem"}) {
       const std::string path = JoinPath(dir, file);
       if (FileExists(path)) {
         return absl::AlreadyExistsError(
@@ -517,8 +604,15 @@ absl::Status InitDevPki(const std::string& dir, const DevPkiOptions& options, bo
   contents[2] = server.private_key;
   ASSIGN_OR_RETURN(contents[3], PublicKeyToPem(checkpoint.get()));
   ASSIGN_OR_RETURN(contents[4], PrivateKeyToPem(checkpoint.get()));
-  ASSIGN_OR_RETURN(contents[5], PrivateKeyToPem(ca.second.get()));
-  const mode_t kModes[] = {0644, 0644, 0600, 0644, 0600, 0600};
+  BignumPtr first_crl_number(BN_new());
+  if (!first_crl_number || BN_set_word(first_crl_number.get(), 1) != 1) {
+    return OpenSslError("cannot set CRL number");
+  }
+  ASSIGN_OR_RETURN(contents[5], SignCrl(ca.first.get(), ca.second.get(), {},
+                                        first_crl_number.get(), options));
+  ASSIGN_OR_RETURN(contents[6], PrivateKeyToPem(ca.second.get()));
+  const mode_t kModes[] = {0644, 0644, 0600, 0644, 0600, 0644, 0600};
+  static_assert(std::size(kModes) == std::size(kOutputs));
 
   RETURN_IF_ERROR(MakeDirectories(dir));
   for (size_t i = 0; i < std::size(kOutputs); ++i) {
@@ -560,6 +654,65 @@ absl::StatusOr<std::string> IssueServerCertificate(const std::string& dir, const
                    IssueLeaf(ca.first.get(), ca.second.get(),
                              ServerProfile(options, absl::StrCat("registry/", name)), options));
   return WriteLeaf(JoinPath(dir, "servers"), name, pem);
+}
+
+absl::StatusOr<std::string> RevokeCertificate(const std::string& dir, const std::string& cert_path,
+                                              const DevPkiOptions& options) {
+  ERR_clear_error();
+  RETURN_IF_ERROR(ValidateOptions(options));
+  ASSIGN_OR_RETURN(auto ca, LoadCa(dir));
+  X509* ca_cert = ca.first.get();
+  ASSIGN_OR_RETURN(X509Ptr cert, ReadCertificateFile(cert_path));
+  if (X509_NAME_cmp(X509_get_issuer_name(cert.get()), X509_get_subject_name(ca_cert)) != 0 ||
+      X509_verify(cert.get(), X509_get0_pubkey(ca_cert)) != 1) {
+    ERR_clear_error();
+    return absl::FailedPreconditionError(absl::StrCat(
+        cert_path, " was not issued by ", JoinPath(dir, "ca.crt"), "; nothing to revoke"));
+  }
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert.get());
+
+  const std::string crl_path = JoinPath(dir, "crl.pem");
+  X509CrlPtr previous;
+  BignumPtr number(BN_new());
+  if (!number) return OpenSslError("cannot allocate CRL number");
+  if (FileExists(crl_path)) {
+    ASSIGN_OR_RETURN(previous, ReadCrlFile(crl_path, ca_cert));
+    int critical = -1;
+    Asn1IntegerPtr previous_number(static_cast<ASN1_INTEGER*>(
+        X509_CRL_get_ext_d2i(previous.get(), NID_crl_number, &critical, nullptr)));
+    if (previous_number && ASN1_INTEGER_to_BN(previous_number.get(), number.get()) == nullptr) {
+      return OpenSslError(absl::StrCat(crl_path, ": malformed CRL number"));
+    }
+    ERR_clear_error();
+  }
+  if (BN_add_word(number.get(), 1) != 1) return OpenSslError("cannot increment CRL number");
+
+  std::vector<const X509_REVOKED*> entries;
+  bool listed = false;
+  if (previous) {
+    STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(previous.get());
+    for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+      const X509_REVOKED* entry = sk_X509_REVOKED_value(revoked, i);
+      listed = listed || ASN1_INTEGER_cmp(X509_REVOKED_get0_serialNumber(entry), serial) == 0;
+      entries.push_back(entry);
+    }
+  }
+  X509RevokedPtr added;
+  if (!listed) {
+    // No reason code: "unspecified" is what an absent reason means (RFC 5280 5.3.1).
+    added.reset(X509_REVOKED_new());
+    Asn1TimePtr now(ASN1_TIME_set(nullptr, absl::ToTimeT(absl::Now())));
+    if (!added || !now || X509_REVOKED_set_serialNumber(added.get(),
+                                      const_cast<ASN1_INTEGER*>(serial)) != 1 ||
+        X509_REVOKED_set_revocationDate(added.get(), now.get()) != 1) {
+      return OpenSslError("cannot create CRL entry");
+    }
+    entries.push_back(added.get());
+  }
+  ASSIGN_OR_RETURN(std::string pem, SignCrl(ca_cert, ca.second.get(), entries, number.get(),
+                                            options));
+  RETURN_IF_ERROR(WriteFileAtomically(crl_path, pem, 0644));
+  return crl_path;
 }
 
 }  // namespace onceonly

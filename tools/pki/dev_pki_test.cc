@@ -1,8 +1,12 @@
 #include "tools/pki/dev_pki.h"
 
+#include "common/crl.h"
+#include "common/rich_status.h"
 #include "common/tls.h"
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -10,6 +14,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -123,8 +128,8 @@ class DevPkiTest : public ::testing::Test {
 
 TEST_F(DevPkiTest, InitCreatesAllFiles) {
   ASSERT_TRUE(InitDevPki(dir_, options_).ok());
-  for (const char* file :
-       {"ca.crt", "ca.key", "server.crt", "server.key", "checkpoint.key", "checkpoint.pub"}) {
+  for (const char* file : {"ca.crt", "ca.key", "server.crt", "server.key", "checkpoint.key",
+                           "checkpoint.pub", "crl.pem"}) {
     EXPECT_TRUE(std::filesystem::is_regular_file(dir_ + "/" + file)) << file;
     EXPECT_FALSE(std::filesystem::exists(dir_ + "/" + file + ".tmp")) << file;
   }
@@ -360,6 +365,163 @@ TEST_F(DevPkiTest, CheckpointKeySignsAndVerifies) {
   };
   EXPECT_EQ(verify(message), 1);
   EXPECT_NE(verify("checkpoint 43 root=abcdef"), 1);
+}
+
+struct CrlFree {
+  void operator()(X509_CRL* p) const { X509_CRL_free(p); }
+};
+using CrlPtr = std::unique_ptr<X509_CRL, CrlFree>;
+
+CrlPtr LoadCrl(const std::string& path) {
+  std::string pem = ReadFile(path);
+  auto bio = MemBio(pem);
+  return CrlPtr(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+}
+
+long CrlNumber(X509_CRL* crl) {
+  ASN1_INTEGER* number =
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr));
+  long value = number == nullptr ? -1 : ASN1_INTEGER_get(number);
+  ASN1_INTEGER_free(number);
+  return value;
+}
+
+// An empty CRL has no revokedCertificates at all (the field is OPTIONAL), hence no stack.
+int RevokedCount(X509_CRL* crl) {
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  return revoked == nullptr ? 0 : sk_X509_REVOKED_num(revoked);
+}
+
+TEST_F(DevPkiTest, InitWritesAnEmptyCrlSignedByTheCa) {
+  options_.crl_validity = absl::Hours(48);
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  EXPECT_EQ(FileMode(dir_ + "/crl.pem"), 0644u);
+  X509Ptr ca = LoadCert(dir_ + "/ca.crt");
+  CrlPtr crl = LoadCrl(dir_ + "/crl.pem");
+  ASSERT_NE(crl, nullptr);
+  EXPECT_EQ(X509_CRL_get_version(crl.get()), X509_CRL_VERSION_2);
+  EXPECT_EQ(X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(ca.get())), 0);
+  EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())), 1);
+  EXPECT_EQ(RevokedCount(crl.get()), 0);
+  EXPECT_EQ(CrlNumber(crl.get()), 1);
+  int days = -1, seconds = -1;
+  ASSERT_EQ(ASN1_TIME_diff(&days, &seconds, X509_CRL_get0_lastUpdate(crl.get()),
+                           X509_CRL_get0_nextUpdate(crl.get())),
+            1);
+  EXPECT_EQ(days, 2);
+  EXPECT_EQ(seconds, 0);
+  EXPECT_EQ(X509_cmp_current_time(X509_CRL_get0_nextUpdate(crl.get())), 1);
+
+  // The gateway side accepts it, and every certificate of this CA passes.
+  absl::StatusOr<std::unique_ptr<RevocationList>> list =
+      RevocationList::Open(dir_ + "/crl.pem", dir_ + "/ca.crt");
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_TRUE((*list)->Check(ReadFile(dir_ + "/server.crt")).ok());
+
+  // crl.pem is part of the PKI: re-init refuses without overwrite, even with ca.key gone.
+  ASSERT_EQ(::unlink((dir_ + "/ca.key").c_str()), 0);
+  for (const char* file : {"ca.crt", "server.crt", "server.key", "checkpoint.key",
+                           "checkpoint.pub"}) {
+    ASSERT_EQ(::unlink((dir_ + "/" + file).c_str()), 0) << file;
+  }
+  absl::Status again = InitDevPki(dir_, options_);
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
+  EXPECT_THAT(std::string(again.message()), HasSubstr("crl.pem"));
+}
+
+TEST_F(DevPkiTest, RevokedMemberIsRefusedOthersPass) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  absl::StatusOr<std::string> revoked = IssueMemberCertificate(dir_, "kbo", "lookup", options_);
+  absl::StatusOr<std::string> kept = IssueMemberCertificate(dir_, "rsz", "", options_);
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  ASSERT_TRUE(kept.ok()) << kept.status();
+
+  absl::StatusOr<std::string> crl_path = RevokeCertificate(dir_, *revoked, options_);
+  ASSERT_TRUE(crl_path.ok()) << crl_path.status();
+  EXPECT_EQ(*crl_path, dir_ + "/crl.pem");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/crl.pem.tmp"));
+
+  absl::StatusOr<std::unique_ptr<RevocationList>> list =
+      RevocationList::Open(*crl_path, dir_ + "/ca.crt");
+  ASSERT_TRUE(list.ok()) << list.status();
+  absl::Status status = (*list)->Check(ReadFile(*revoked));
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;
+  EXPECT_EQ(ErrorReason(status), "CERTIFICATE_REVOKED");
+  X509Ptr cert = LoadCert(*revoked);
+  ASSERT_NE(cert, nullptr);
+  BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr);
+  char* hex = BN_bn2hex(serial);
+  EXPECT_EQ(ErrorMetadata(status, "serial"), hex);
+  OPENSSL_free(hex);
+  BN_free(serial);
+  EXPECT_TRUE((*list)->Check(ReadFile(*kept)).ok());
+  EXPECT_TRUE((*list)->Check(ReadFile(dir_ + "/server.crt")).ok());
+}
+
+TEST_F(DevPkiTest, RevokingKeepsEntriesAndCountsCrlNumbers) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  absl::StatusOr<std::string> a = IssueMemberCertificate(dir_, "a", "", options_);
+  absl::StatusOr<std::string> b = IssueMemberCertificate(dir_, "b", "", options_);
+  ASSERT_TRUE(a.ok() && b.ok());
+
+  ASSERT_TRUE(RevokeCertificate(dir_, *a, options_).ok());
+  ASSERT_TRUE(RevokeCertificate(dir_, *a, options_).ok());  // Twice: still one entry.
+  CrlPtr crl = LoadCrl(dir_ + "/crl.pem");
+  ASSERT_NE(crl, nullptr);
+  EXPECT_EQ(RevokedCount(crl.get()), 1);
+  EXPECT_EQ(CrlNumber(crl.get()), 3);
+
+  ASSERT_TRUE(RevokeCertificate(dir_, *b, options_).ok());
+  crl = LoadCrl(dir_ + "/crl.pem");
+  ASSERT_NE(crl, nullptr);
+  EXPECT_EQ(RevokedCount(crl.get()), 2);
+  EXPECT_EQ(CrlNumber(crl.get()), 4);
+  X509Ptr ca = LoadCert(dir_ + "/ca.crt");
+  EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())), 1);
+
+  absl::StatusOr<std::unique_ptr<RevocationList>> list =
+      RevocationList::Open(dir_ + "/crl.pem", dir_ + "/ca.crt");
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(ErrorReason((*list)->Check(ReadFile(*a))), "CERTIFICATE_REVOKED");
+  EXPECT_EQ(ErrorReason((*list)->Check(ReadFile(*b))), "CERTIFICATE_REVOKED");
+}
+
+TEST_F(DevPkiTest, RevokeCreatesAMissingCrl) {
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  absl::StatusOr<std::string> a = IssueMemberCertificate(dir_, "a", "", options_);
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(::unlink((dir_ + "/crl.pem").c_str()), 0);  // A PKI from before crl.pem existed.
+  ASSERT_TRUE(RevokeCertificate(dir_, *a, options_).ok());
+  CrlPtr crl = LoadCrl(dir_ + "/crl.pem");
+  ASSERT_NE(crl, nullptr);
+  EXPECT_EQ(RevokedCount(crl.get()), 1);
+  EXPECT_EQ(CrlNumber(crl.get()), 1);
+}
+
+TEST_F(DevPkiTest, RevokeRefusesForeignCertificatesAndCrls) {
+  const std::string other = root_ + "/other";
+  ASSERT_TRUE(InitDevPki(dir_, options_).ok());
+  ASSERT_TRUE(InitDevPki(other, options_).ok());
+  absl::StatusOr<std::string> foreign = IssueMemberCertificate(other, "kbo", "", options_);
+  ASSERT_TRUE(foreign.ok());
+  const std::string crl_before = ReadFile(dir_ + "/crl.pem");
+
+  absl::StatusOr<std::string> path = RevokeCertificate(dir_, *foreign, options_);
+  EXPECT_EQ(path.status().code(), absl::StatusCode::kFailedPrecondition) << path.status();
+  EXPECT_THAT(std::string(path.status().message()), HasSubstr(*foreign));
+  EXPECT_EQ(ReadFile(dir_ + "/crl.pem"), crl_before);
+
+  // A crl.pem from another CA is not silently replaced (it would drop its entries).
+  std::filesystem::copy_file(other + "/crl.pem", dir_ + "/crl.pem",
+                             std::filesystem::copy_options::overwrite_existing);
+  absl::StatusOr<std::string> mine = IssueMemberCertificate(dir_, "kbo", "", options_);
+  ASSERT_TRUE(mine.ok());
+  path = RevokeCertificate(dir_, *mine, options_);
+  EXPECT_EQ(path.status().code(), absl::StatusCode::kFailedPrecondition) << path.status();
+  EXPECT_THAT(std::string(path.status().message()), HasSubstr("crl.pem"));
+
+  path = RevokeCertificate(dir_, dir_ + "/members/nobody.crt", options_);
+  EXPECT_EQ(path.status().code(), absl::StatusCode::kNotFound) << path.status();
 }
 
 TEST(CertificateUriSansTest, RejectsGarbage) {
