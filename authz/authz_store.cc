@@ -32,6 +32,20 @@ std::string Key(absl::string_view a, absl::string_view b, absl::string_view c) {
   return absl::StrCat(a, absl::string_view("\0", 1), b, absl::string_view("\0", 1), c);
 }
 
+// The same key in a caller's buffer, so that a lookup allocates nothing; empty if too long.
+absl::string_view KeyInBuffer(absl::string_view a, absl::string_view b, absl::string_view c,
+                              char* buffer, size_t size) {
+  const size_t length = a.size() + b.size() + c.size() + 2;
+  if (length > size) return absl::string_view();
+  char* p = buffer;
+  p = std::copy(a.begin(), a.end(), p);
+  *p++ = '\0';
+  p = std::copy(b.begin(), b.end(), p);
+  *p++ = '\0';
+  std::copy(c.begin(), c.end(), p);
+  return absl::string_view(buffer, length);
+}
+
 absl::Time FromProto(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
@@ -101,30 +115,35 @@ absl::Status AuthzStore::Load() {
 }
 
 void AuthzStore::Index(RegistrationPtr r) {
+  std::shared_ptr<const AccessFacts>& slot = facts_[Key(r->member(), r->subject(), r->purpose())];
+  auto facts = slot ? std::make_shared<AccessFacts>(*slot) : std::make_shared<AccessFacts>();
   auto it = registrations_by_id_.find(r->registration_id());
-  std::vector<RegistrationPtr>& list = registrations_[Key(r->member(), r->subject(), r->purpose())];
   if (it != registrations_by_id_.end()) {
-    std::replace(list.begin(), list.end(), it->second, r);
+    std::replace(facts->registrations.begin(), facts->registrations.end(), it->second, r);
     it->second = r;
   } else {
-    list.push_back(r);
+    facts->registrations.push_back(r);
     registrations_by_id_.emplace(r->registration_id(), r);
   }
+  slot = std::move(facts);
 }
 
 void AuthzStore::Index(ConsentPtr c) {
-  auto it = consents_by_id_.find(c->consent_id());
-  std::vector<ConsentPtr>& list = consents_[Key(c->grantee_member(), c->subject(), c->purpose())];
+  std::shared_ptr<const AccessFacts>& slot =
+      facts_[Key(c->grantee_member(), c->subject(), c->purpose())];
+  auto facts = slot ? std::make_shared<AccessFacts>(*slot) : std::make_shared<AccessFacts>();
   std::vector<ConsentPtr>& by_subject = consents_by_subject_[c->subject()];
+  auto it = consents_by_id_.find(c->consent_id());
   if (it != consents_by_id_.end()) {
-    std::replace(list.begin(), list.end(), it->second, c);
+    std::replace(facts->consents.begin(), facts->consents.end(), it->second, c);
     std::replace(by_subject.begin(), by_subject.end(), it->second, c);
     it->second = c;
   } else {
-    list.push_back(c);
+    facts->consents.push_back(c);
     by_subject.push_back(c);
     consents_by_id_.emplace(c->consent_id(), c);
   }
+  slot = std::move(facts);
 }
 
 absl::Status AuthzStore::Persist(const v1::Registration& r) {
@@ -248,16 +267,21 @@ std::vector<v1::Consent> AuthzStore::ListConsents(const std::string& subject,
   return out;
 }
 
-AccessFacts AuthzStore::Facts(const std::string& member, const std::string& subject,
-                              const std::string& purpose) const {
-  AccessFacts facts;
-  const std::string key = Key(member, subject, purpose);
-  absl::ReaderMutexLock lock(&mu_);
-  if (auto it = registrations_.find(key); it != registrations_.end()) {
-    facts.registrations = it->second;
+std::shared_ptr<const AccessFacts> AuthzStore::Facts(absl::string_view member,
+                                                     absl::string_view subject,
+                                                     absl::string_view purpose) const {
+  static const auto* const kNone = new std::shared_ptr<const AccessFacts>(
+      std::make_shared<const AccessFacts>());
+  char buffer[256];
+  absl::string_view key = KeyInBuffer(member, subject, purpose, buffer, sizeof(buffer));
+  std::string long_key;
+  if (key.empty()) {
+    long_key = Key(member, subject, purpose);
+    key = long_key;
   }
-  if (auto it = consents_.find(key); it != consents_.end()) facts.consents = it->second;
-  return facts;
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = facts_.find(key);
+  return it == facts_.end() ? *kNone : it->second;
 }
 
 size_t AuthzStore::registration_count() const {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -63,9 +64,10 @@ class AuthzStore {
                                         absl::Time now) const;
 
   // Everything that bears on (member, subject, purpose), whatever its validity: the decision
-  // tells apart expired, revoked and absent.
-  AccessFacts Facts(const std::string& member, const std::string& subject,
-                    const std::string& purpose) const;
+  // tells apart expired, revoked and absent. An immutable snapshot (never null): one hash
+  // probe and one reference count, whatever the store's size.
+  std::shared_ptr<const AccessFacts> Facts(absl::string_view member, absl::string_view subject,
+                                           absl::string_view purpose) const;
 
   size_t registration_count() const;
   size_t consent_count() const;
@@ -92,10 +94,9 @@ class AuthzStore {
   mutable absl::Mutex mu_;
   std::unordered_map<std::string, RegistrationPtr> registrations_by_id_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<std::string, ConsentPtr> consents_by_id_ ABSL_GUARDED_BY(mu_);
-  // key: member \0 subject \0 purpose
-  std::unordered_map<std::string, std::vector<RegistrationPtr>> registrations_ ABSL_GUARDED_BY(mu_);
-  // key: grantee member \0 subject \0 purpose
-  std::unordered_map<std::string, std::vector<ConsentPtr>> consents_ ABSL_GUARDED_BY(mu_);
+  // key: member \0 subject \0 purpose (for consents the member is the grantee). Entries are
+  // replaced, never changed, so a reader's snapshot stays valid.
+  absl::flat_hash_map<std::string, std::shared_ptr<const AccessFacts>> facts_ ABSL_GUARDED_BY(mu_);
   // key: subject -> consent ids, in order
   std::unordered_map<std::string, std::vector<ConsentPtr>> consents_by_subject_ ABSL_GUARDED_BY(mu_);
 };

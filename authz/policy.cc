@@ -163,7 +163,7 @@ const Member* PolicySnapshot::FindMember(const MemberIdentity& identity) const {
   // The URI itself, then each parent path: ".../member/a/app1" is member a's subsystem.
   absl::string_view uri = identity.uri;
   while (true) {
-    auto it = member_by_identity_.find(std::string(uri));
+    auto it = member_by_identity_.find(uri);
     if (it != member_by_identity_.end()) return it->second;
     size_t slash = uri.rfind('/');
     if (slash == absl::string_view::npos || slash <= 9) return nullptr;  // past "spiffe://x"
@@ -172,19 +172,31 @@ const Member* PolicySnapshot::FindMember(const MemberIdentity& identity) const {
 }
 
 const Member* PolicySnapshot::FindMemberById(absl::string_view id) const {
-  auto it = member_by_id_.find(std::string(id));
+  auto it = member_by_id_.find(id);
   return it == member_by_id_.end() ? nullptr : it->second;
 }
 
 const config::v1::Purpose* PolicySnapshot::FindPurpose(absl::string_view id) const {
-  auto it = purpose_by_id_.find(std::string(id));
+  auto it = purpose_by_id_.find(id);
   return it == purpose_by_id_.end() ? nullptr : it->second;
 }
 
 const std::vector<const Grant*>& PolicySnapshot::GrantsFor(absl::string_view member,
                                                           absl::string_view purpose) const {
   static const std::vector<const Grant*>* const kNone = new std::vector<const Grant*>();
-  auto it = grants_.find(absl::StrCat(member, absl::string_view("\0", 1), purpose));
+  char buffer[256];
+  std::string long_key;
+  absl::string_view key;
+  if (member.size() + purpose.size() + 1 <= sizeof(buffer)) {
+    char* end = std::copy(member.begin(), member.end(), buffer);
+    *end++ = '\0';
+    end = std::copy(purpose.begin(), purpose.end(), end);
+    key = absl::string_view(buffer, static_cast<size_t>(end - buffer));
+  } else {
+    long_key = absl::StrCat(member, absl::string_view("\0", 1), purpose);
+    key = long_key;
+  }
+  auto it = grants_.find(key);
   return it == grants_.end() ? *kNone : it->second;
 }
 
@@ -264,7 +276,7 @@ AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request
     d.grant_id.clear();
     d.registration_id.clear();
     d.consent_id.clear();
-    return d;
+    return std::move(d);
   };
   const Member* member = policy.FindMember(request.identity);
   if (member == nullptr) {
@@ -337,23 +349,29 @@ AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request
 
   // 2. The reference directory: an open case of this member for this subject and purpose.
   if (purpose->requires_registration()) {
-    std::string why = "no registration";
+    const v1::Registration* last_closed = nullptr;  // explains a denial; text built only then
     for (const RegistrationPtr& r : facts.registrations) {
-      if (r->has_ended_at()) {
-        why = absl::StrCat("registration ", r->registration_id(), " was ended at ",
-                           Rfc3339(r->ended_at()));
-      } else if (now < ToAbslTime(r->valid_from())) {
-        why = absl::StrCat("registration ", r->registration_id(), " starts at ",
-                           Rfc3339(r->valid_from()));
-      } else if (now >= ToAbslTime(r->valid_until())) {
-        why = absl::StrCat("registration ", r->registration_id(), " ended at ",
-                           Rfc3339(r->valid_until()));
-      } else {
+      if (!r->has_ended_at() && ToAbslTime(r->valid_from()) <= now &&
+          now < ToAbslTime(r->valid_until())) {
         d.registration_id = r->registration_id();
         break;
       }
+      last_closed = r.get();
     }
     if (d.registration_id.empty()) {
+      std::string why = "no registration";
+      if (const v1::Registration* r = last_closed; r != nullptr) {
+        if (r->has_ended_at()) {
+          why = absl::StrCat("registration ", r->registration_id(), " was ended at ",
+                             Rfc3339(r->ended_at()));
+        } else if (now < ToAbslTime(r->valid_from())) {
+          why = absl::StrCat("registration ", r->registration_id(), " starts at ",
+                             Rfc3339(r->valid_from()));
+        } else {
+          why = absl::StrCat("registration ", r->registration_id(), " ended at ",
+                             Rfc3339(r->valid_until()));
+        }
+      }
       return deny("REGISTRATION_REQUIRED",
                   absl::StrCat("purpose ", purpose->id(), " requires an open case for ",
                                request.subject, " (", why,

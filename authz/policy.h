@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -46,10 +47,12 @@ class PolicySnapshot {
   explicit PolicySnapshot(config::v1::Policy policy);
   // Constant after construction; the indexes point into policy_.
   const config::v1::Policy policy_;
-  std::unordered_map<std::string, const config::v1::Member*> member_by_identity_;
-  std::unordered_map<std::string, const config::v1::Member*> member_by_id_;
-  std::unordered_map<std::string, const config::v1::Purpose*> purpose_by_id_;
-  std::unordered_map<std::string, std::vector<const config::v1::Grant*>> grants_;
+  // Looked up with string_views (absl's string hash is transparent): no allocation per call.
+  absl::flat_hash_map<std::string, const config::v1::Member*> member_by_identity_;
+  absl::flat_hash_map<std::string, const config::v1::Member*> member_by_id_;
+  absl::flat_hash_map<std::string, const config::v1::Purpose*> purpose_by_id_;
+  // key: member \0 purpose
+  absl::flat_hash_map<std::string, std::vector<const config::v1::Grant*>> grants_;
 };
 
 bool HasRole(const config::v1::Member& member, config::v1::Role role);

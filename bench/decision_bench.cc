@@ -515,7 +515,7 @@ void PrintMix(const char* name, const std::vector<Request>& requests, bool with_
       const auto start = Clock::now();
       {
         AccessFacts facts;
-        if (with_facts) facts = f.store->Facts(r.member, r.access.subject, r.access.purpose);
+        if (with_facts) facts = *f.store->Facts(r.member, r.access.subject, r.access.purpose);
         any_fact = !facts.registrations.empty() || !facts.consents.empty();
         AccessDecision d = Decide(*f.policy, r.access, f.now, facts);
         reason = std::move(d.reason);
@@ -629,8 +629,9 @@ void RunTimed(benchmark::State& state, const std::vector<Request>& requests, Op 
 void BM_Decide_WithFacts(benchmark::State& state) {
   const Fixture& f = *g_fixture;
   RunTimed(state, f.mixed, [&f](const Request& r) {
-    AccessFacts facts = f.store->Facts(r.member, r.access.subject, r.access.purpose);
-    AccessDecision d = Decide(*f.policy, r.access, f.now, facts);
+    std::shared_ptr<const AccessFacts> facts =
+        f.store->Facts(r.member, r.access.subject, r.access.purpose);
+    AccessDecision d = Decide(*f.policy, r.access, f.now, *facts);
     benchmark::DoNotOptimize(d);
   });
 }
@@ -649,7 +650,8 @@ BENCHMARK(BM_Decide_PolicyOnly);
 void BM_FactsLookupOnly(benchmark::State& state) {
   const Fixture& f = *g_fixture;
   RunTimed(state, f.mixed, [&f](const Request& r) {
-    AccessFacts facts = f.store->Facts(r.member, r.access.subject, r.access.purpose);
+    std::shared_ptr<const AccessFacts> facts =
+        f.store->Facts(r.member, r.access.subject, r.access.purpose);
     benchmark::DoNotOptimize(facts);
   });
 }

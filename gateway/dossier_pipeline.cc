@@ -223,9 +223,15 @@ DossierPipeline::Prepared DossierPipeline::Prepare(const CallInfo& call,
   p.invalid = ValidateAccessRequest(*policy, access);
   if (!p.invalid.ok()) return p;
 
-  // 3 authorise, with what the reference directory and the consents say of this request.
-  p.decision = Decide(*policy, access, p.now,
-                      authz_store_.Facts(member->id(), access.subject, access.purpose));
+  // 3 authorise, with what the reference directory and the consents say of this request
+  // (looked up only for purposes that rest on them).
+  const config::v1::Purpose* purpose = policy->FindPurpose(access.purpose);
+  if (purpose->requires_registration() || purpose->requires_consent()) {
+    p.decision = Decide(*policy, access, p.now,
+                        *authz_store_.Facts(member->id(), access.subject, access.purpose));
+  } else {
+    p.decision = Decide(*policy, access, p.now);
+  }
   return p;
 }
 
