@@ -187,6 +187,8 @@ class Stubs:
         cls.dossier_pb2_grpc = importlib.import_module("onceonly.v1.dossier_pb2_grpc")
         cls.status_pb2 = importlib.import_module("google.rpc.status_pb2")
         cls.error_details_pb2 = importlib.import_module("google.rpc.error_details_pb2")
+        cls.consent_pb2 = importlib.import_module("onceonly.v1.consent_pb2")
+        cls.consent_pb2_grpc = importlib.import_module("onceonly.v1.consent_pb2_grpc")
         cls.health_pb2 = importlib.import_module("interop_health.health_pb2")
         cls.health_pb2_grpc = importlib.import_module("interop_health.health_pb2_grpc")
 
@@ -241,6 +243,7 @@ class Stack:
         _run([cli, "pki", "init", self.pki], "pki init")
         _run([cli, "pki", "issue", self.pki, "--member", "brussels-economy"], "pki issue")
         _run([cli, "pki", "issue", self.pki, "--member", "urban-brussels"], "pki issue")
+        _run([cli, "pki", "issue", self.pki, "--member", "firm-portal"], "pki issue")
         _run([cli, "kbo", "import", Paths.kbo_extract, "--db", kbo_db], "kbo import")
         _run([cli, "registry", "seed", "--kbo-db", kbo_db,
               "--db", os.path.join(self.dir, "registries.db")], "registry seed")
@@ -463,6 +466,58 @@ class PythonGrpcioInterop(unittest.TestCase):
                 enterprise_number=SUBJECT, purpose=PURPOSE, categories=["company.identity"])
             err = self.expect_rpc_error(lambda: stub.GetDossier(request, timeout=RPC_TIMEOUT_S))
         self.assertEqual(err.code(), grpc.StatusCode.UNAVAILABLE, err.details())
+
+    # --- consent (a sole trader is a natural person) -----------------------------------------
+
+    def test_sole_trader_consent_reason_and_signed_receipt(self):
+        sole_trader = "0552.627.113"
+        request = Stubs.dossier_pb2.GetDossierRequest(
+            enterprise_number=sole_trader, purpose="sole-trader-support",
+            categories=["company.identity"])
+        err = self.expect_rpc_error(
+            lambda: self.dossier.GetDossier(request, timeout=RPC_TIMEOUT_S))
+        self.assertEqual(err.code(), grpc.StatusCode.PERMISSION_DENIED, err.details())
+        _, infos, _ = decode_status_details(err)
+        self.assertEqual([i.reason for i in infos], ["CONSENT_REQUIRED"])
+
+        portal_channel = self.stack.mtls_channel("firm-portal")
+        self.addCleanup(portal_channel.close)
+        portal = Stubs.consent_pb2_grpc.ConsentServiceStub(portal_channel)
+        consent = Stubs.consent_pb2.Consent(
+            subject=sole_trader, grantee_member=MEMBER, purpose="sole-trader-support",
+            categories=["company.identity"])
+        consent.valid_until.FromJsonString("2099-01-01T00:00:00Z")
+        granted = portal.GrantConsent(Stubs.consent_pb2.GrantConsentRequest(consent=consent),
+                                      timeout=RPC_TIMEOUT_S)
+        dossier = self.dossier.GetDossier(request, timeout=RPC_TIMEOUT_S)
+        self.assertEqual(dossier.company.enterprise_number, sole_trader)
+
+        # The receipt, as a Python client saves it, verifies with the gateway's public key, and
+        # a single changed byte does not.
+        from google.protobuf import json_format
+        receipt_file = os.path.join(self.stack.dir, "receipt.json")
+        with open(receipt_file, "w") as f:
+            f.write(json_format.MessageToJson(granted.receipt))
+        key = os.path.join(self.stack.pki, "checkpoint.pub")
+        ok = subprocess.run([Paths.cli(), "consent", "verify-receipt", receipt_file,
+                             "--public-key", key], capture_output=True, text=True, timeout=30)
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn("signature valid", ok.stdout)
+        tampered = granted.receipt
+        tampered.receipt_json = tampered.receipt_json.replace(b"company.identity", b"company.identitY")
+        with open(receipt_file, "w") as f:
+            f.write(json_format.MessageToJson(tampered))
+        bad = subprocess.run([Paths.cli(), "consent", "verify-receipt", receipt_file,
+                              "--public-key", key], capture_output=True, text=True, timeout=30)
+        self.assertEqual(bad.returncode, 1, bad.stdout)
+        self.assertIn("INVALID", bad.stderr)
+
+        portal.RevokeConsent(Stubs.consent_pb2.RevokeConsentRequest(
+            consent_id=granted.consent.consent_id, subject=sole_trader), timeout=RPC_TIMEOUT_S)
+        err = self.expect_rpc_error(
+            lambda: self.dossier.GetDossier(request, timeout=RPC_TIMEOUT_S))
+        _, infos, _ = decode_status_details(err)
+        self.assertEqual([i.reason for i in infos], ["CONSENT_REVOKED"])
 
     # --- health ----------------------------------------------------------------------------
 
