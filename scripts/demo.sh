@@ -21,6 +21,7 @@ cp "$ROOT/deploy/demo/gateway.yaml" "$ROOT/deploy/demo/policy.yaml" "$RUN/"
 step "dev PKI: CA, gateway certificate, checkpoint key, member certificate"
 "$ONCEONLY" pki init "$RUN/pki"
 "$ONCEONLY" pki issue "$RUN/pki" --member brussels-economy
+"$ONCEONLY" pki issue "$RUN/pki" --member firm-portal
 
 step "companies registry: import the KBO open data extract ($(basename "$EXTRACT"))"
 "$ONCEONLY" kbo import "$EXTRACT" --db "$RUN/kbo.db" 2>"$RUN/import.log"
@@ -62,6 +63,21 @@ step "a request beyond the grant is refused, and logged too"
   --pki "$RUN/pki" --member brussels-economy \
   --purpose public-procurement --category company.identity --category tax.details || true
 "$ONCEONLY" audit show --db "$RUN/audit.db" --last 1
+
+step "a sole trader is a natural person: its data needs its consent"
+AS_ECONOMY=(--gateway "localhost:$PORT" --pki "$RUN/pki" --member brussels-economy)
+AS_PORTAL=(--gateway "localhost:$PORT" --pki "$RUN/pki" --member firm-portal)
+"$ONCEONLY" dossier get 0552.627.113 "${AS_ECONOMY[@]}" \
+  --purpose sole-trader-support --category company.identity || true
+echo "-- the firm portal records the sole trader's consent, and gets a signed receipt:"
+"$ONCEONLY" consent grant 0552.627.113 "${AS_PORTAL[@]}" --grantee brussels-economy \
+  --purpose sole-trader-support --category company.identity --category tax.good_standing \
+  --until 2030-01-01T00:00:00Z --receipt-out "$RUN/receipt.json"
+"$ONCEONLY" consent verify-receipt "$RUN/receipt.json" --public-key "$RUN/pki/checkpoint.pub" \
+  | head -1
+echo "-- and now the same request is served:"
+"$ONCEONLY" dossier get 0552.627.113 "${AS_ECONOMY[@]}" \
+  --purpose sole-trader-support --category company.identity --category tax.good_standing
 
 step "done"
 echo "The gateway is stopped now. Files are in $RUN; run it again with:"
