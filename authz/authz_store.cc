@@ -1,6 +1,12 @@
 #include "authz/authz_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -74,12 +80,29 @@ int64_t IdNumber(absl::string_view id) {
 }  // namespace
 
 AuthzStore::AuthzStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
-AuthzStore::~AuthzStore() = default;
+AuthzStore::~AuthzStore() {
+  if (lock_fd_ >= 0) close(lock_fd_);
+}
 
 absl::StatusOr<std::unique_ptr<AuthzStore>> AuthzStore::Open(const std::string& sqlite_path) {
+  // One gateway per store: each keeps the store in memory and allocates ids itself, so a
+  // second writer would miss the first one's revocations. The kernel drops the lock with
+  // the process, so a crash never blocks a restart.
+  const std::string lock_path = sqlite_path + ".writer-lock";
+  int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", lock_path, ": ",
+                                               std::strerror(errno)));
+  }
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    close(lock_fd);
+    return absl::FailedPreconditionError(absl::StrCat(
+        sqlite_path, " is used by another gateway; give each gateway its own authz_store"));
+  }
   ASSIGN_OR_RETURN(auto db, SqliteDb::Open(sqlite_path, SqliteDb::Mode::kReadWriteCreate));
   RETURN_IF_ERROR(db->Exec(kSchema));
   std::unique_ptr<AuthzStore> store(new AuthzStore(std::move(db)));
+  store->lock_fd_ = lock_fd;
   RETURN_IF_ERROR(store->Load());
   return store;
 }
@@ -146,21 +169,27 @@ void AuthzStore::Index(ConsentPtr c) {
   slot = std::move(facts);
 }
 
-absl::Status AuthzStore::Persist(const v1::Registration& r) {
-  ASSIGN_OR_RETURN(auto stmt, db_->Prepare("INSERT OR REPLACE INTO registration "
-                                           "(id, member, subject, purpose, record) "
-                                           "VALUES (?, ?, ?, ?, ?)"));
-  stmt.Bind(1, r.registration_id()).Bind(2, r.member()).Bind(3, r.subject()).Bind(4, r.purpose());
-  stmt.BindBlob(5, r.SerializeAsString());
+// New records are INSERTed (a clash is an error, never an overwrite); changes UPDATE the row
+// in place, so rowid order stays the order of creation.
+absl::Status AuthzStore::Persist(const v1::Registration& r, bool is_new) {
+  ASSIGN_OR_RETURN(auto stmt,
+                   db_->Prepare(is_new ? "INSERT INTO registration "
+                                         "(record, id, member, subject, purpose) "
+                                         "VALUES (?, ?, ?, ?, ?)"
+                                       : "UPDATE registration SET record = ? WHERE id = ?"));
+  stmt.BindBlob(1, r.SerializeAsString()).Bind(2, r.registration_id());
+  if (is_new) stmt.Bind(3, r.member()).Bind(4, r.subject()).Bind(5, r.purpose());
   return stmt.Run();
 }
 
-absl::Status AuthzStore::Persist(const v1::Consent& c) {
-  ASSIGN_OR_RETURN(auto stmt, db_->Prepare("INSERT OR REPLACE INTO consent "
-                                           "(id, subject, grantee, purpose, record) "
-                                           "VALUES (?, ?, ?, ?, ?)"));
-  stmt.Bind(1, c.consent_id()).Bind(2, c.subject()).Bind(3, c.grantee_member()).Bind(4, c.purpose());
-  stmt.BindBlob(5, c.SerializeAsString());
+absl::Status AuthzStore::Persist(const v1::Consent& c, bool is_new) {
+  ASSIGN_OR_RETURN(auto stmt,
+                   db_->Prepare(is_new ? "INSERT INTO consent "
+                                         "(record, id, subject, grantee, purpose) "
+                                         "VALUES (?, ?, ?, ?, ?)"
+                                       : "UPDATE consent SET record = ? WHERE id = ?"));
+  stmt.BindBlob(1, c.SerializeAsString()).Bind(2, c.consent_id());
+  if (is_new) stmt.Bind(3, c.subject()).Bind(4, c.grantee_member()).Bind(5, c.purpose());
   return stmt.Run();
 }
 
@@ -169,7 +198,7 @@ absl::StatusOr<v1::Registration> AuthzStore::AddRegistration(v1::Registration r,
   r.set_registration_id(absl::StrFormat("reg-%06d", next_registration_));
   *r.mutable_created_at() = ToProto(now);
   r.clear_ended_at();
-  RETURN_IF_ERROR(Persist(r));
+  RETURN_IF_ERROR(Persist(r, /*is_new=*/true));
   ++next_registration_;
   absl::MutexLock lock(&mu_);
   Index(std::make_shared<const v1::Registration>(r));
@@ -193,7 +222,7 @@ absl::StatusOr<v1::Registration> AuthzStore::EndRegistration(const std::string& 
     return absl::FailedPreconditionError(absl::StrCat("registration ", id, " is already ended"));
   }
   *r.mutable_ended_at() = ToProto(now);
-  RETURN_IF_ERROR(Persist(r));
+  RETURN_IF_ERROR(Persist(r, /*is_new=*/false));
   absl::MutexLock lock(&mu_);
   Index(std::make_shared<const v1::Registration>(r));
   return r;
@@ -213,7 +242,7 @@ std::vector<v1::Registration> AuthzStore::ListRegistrations(const std::string& m
     out.push_back(*r);
   }
   std::sort(out.begin(), out.end(), [](const v1::Registration& a, const v1::Registration& b) {
-    return a.registration_id() < b.registration_id();
+    return IdNumber(a.registration_id()) < IdNumber(b.registration_id());
   });
   return out;
 }
@@ -223,7 +252,7 @@ absl::StatusOr<v1::Consent> AuthzStore::AddConsent(v1::Consent c, absl::Time now
   c.set_consent_id(absl::StrFormat("con-%06d", next_consent_));
   *c.mutable_given_at() = ToProto(now);
   c.clear_revoked_at();
-  RETURN_IF_ERROR(Persist(c));
+  RETURN_IF_ERROR(Persist(c, /*is_new=*/true));
   ++next_consent_;
   absl::MutexLock lock(&mu_);
   Index(std::make_shared<const v1::Consent>(c));
@@ -247,7 +276,7 @@ absl::StatusOr<v1::Consent> AuthzStore::RevokeConsent(const std::string& id,
     return absl::FailedPreconditionError(absl::StrCat("consent ", id, " is already revoked"));
   }
   *c.mutable_revoked_at() = ToProto(now);
-  RETURN_IF_ERROR(Persist(c));
+  RETURN_IF_ERROR(Persist(c, /*is_new=*/false));
   absl::MutexLock lock(&mu_);
   Index(std::make_shared<const v1::Consent>(c));
   return c;

@@ -37,6 +37,7 @@ struct AccessFacts {
 class AuthzStore {
  public:
   // Opens (creating if missing) and loads every registration and consent into memory.
+  // FailedPrecondition if another process has the store open: one gateway per store.
   static absl::StatusOr<std::unique_ptr<AuthzStore>> Open(const std::string& sqlite_path);
   ~AuthzStore();
 
@@ -79,10 +80,13 @@ class AuthzStore {
  private:
   explicit AuthzStore(std::unique_ptr<SqliteDb> db);
   absl::Status Load();
-  absl::Status Persist(const v1::Registration& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  absl::Status Persist(const v1::Consent& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status Persist(const v1::Registration& r, bool is_new)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status Persist(const v1::Consent& c, bool is_new) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void Index(RegistrationPtr r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Index(ConsentPtr c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  int lock_fd_ = -1;  // flock held while this store is open: one gateway per database
 
   // Serialises writers (SQLite, id allocation); taken before mu_.
   absl::Mutex write_mu_;

@@ -17,7 +17,7 @@ std::string Time(const google::protobuf::Timestamp& ts) {
 
 }  // namespace
 
-std::string ConsentReceiptJson(const v1::Consent& c, const ReceiptContext& ctx) {
+std::string ConsentReceiptJson(const v1::Consent& c, absl::string_view gateway) {
   std::vector<std::string> categories;
   for (const std::string& cat : c.categories()) categories.push_back(Quote(cat));
   std::vector<std::string> events = {
@@ -31,12 +31,12 @@ std::string ConsentReceiptJson(const v1::Consent& c, const ReceiptContext& ctx) 
       ",\"record_id\":", Quote(c.consent_id()),
       ",\"timestamp\":", Time(c.has_revoked_at() ? c.revoked_at() : c.given_at()),
       ",\"data_subject\":{\"id\":", Quote(c.subject()), ",\"id_type\":\"KBO/BCE enterprise number\"}",
-      ",\"controllers\":[{\"id\":", Quote(ctx.controller->id()), ",\"name\":",
-      Quote(ctx.controller->display_name()), "}]",
-      ",\"recorder\":{\"portal\":", Quote(ctx.recorder), ",\"gateway\":", Quote(ctx.gateway), "}",
-      ",\"purposes\":[{\"id\":", Quote(ctx.purpose->id()), ",\"description\":",
-      Quote(ctx.purpose->description()), ",\"legal_basis\":", Quote(ctx.purpose->legal_basis()),
-      ",\"legal_reference\":", Quote(ctx.purpose->legal_reference()), "}]",
+      ",\"controllers\":[{\"id\":", Quote(c.grantee_member()), ",\"name\":",
+      Quote(c.controller_name()), "}]",
+      ",\"recorder\":{\"portal\":", Quote(c.recorded_by()), ",\"gateway\":", Quote(gateway), "}",
+      ",\"purposes\":[{\"id\":", Quote(c.purpose()), ",\"description\":",
+      Quote(c.purpose_description()), ",\"legal_basis\":", Quote(c.legal_basis()),
+      ",\"legal_reference\":", Quote(c.legal_reference()), "}]",
       ",\"data_categories\":[", absl::StrJoin(categories, ","), "]",
       ",\"consent_type\":\"explicit\"",
       ",\"validity\":{\"from\":", Time(c.valid_from()), ",\"until\":", Time(c.valid_until()), "}",

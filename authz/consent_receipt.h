@@ -7,21 +7,15 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "onceonly/config/v1/policy.pb.h"
 #include "onceonly/v1/consent.pb.h"
 
 namespace onceonly {
 
-struct ReceiptContext {
-  const config::v1::Purpose* purpose = nullptr;  // required
-  const config::v1::Member* controller = nullptr;  // the grantee member; required
-  std::string recorder;       // the portal member that recorded it
-  std::string gateway;        // the gateway instance that stored it
-};
-
-// The receipt JSON for `consent` (events: given, and withdrawn if revoked_at is set).
-// Same input, same bytes.
-std::string ConsentReceiptJson(const v1::Consent& consent, const ReceiptContext& context);
+// The receipt JSON for `consent` (events: given, and withdrawn if revoked_at is set), from
+// the consent record alone: a withdrawal receipt states what the firm agreed to even if the
+// policy changed since. `gateway` names the instance that stored it. Deterministic: same
+// input, same bytes (not RFC 8785 canonical JSON).
+std::string ConsentReceiptJson(const v1::Consent& consent, absl::string_view gateway);
 
 }  // namespace onceonly
 

@@ -80,6 +80,11 @@ absl::Status ValidatePolicy(const Policy& policy, const SourceMap& src) {
         return src.InvalidArgument(absl::StrCat(at, ".roles[", j, "]"), "role must be set");
       }
     }
+    if (HasRole(m, config::v1::CONSUMER) && HasRole(m, config::v1::FIRM_PORTAL)) {
+      return src.InvalidArgument(at + ".roles",
+                                 "one member cannot be both CONSUMER and FIRM_PORTAL: it could "
+                                 "record consents to itself");
+    }
   }
   for (int i = 0; i < policy.purposes_size(); ++i) {
     const auto& p = policy.purposes(i);

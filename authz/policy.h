@@ -31,6 +31,9 @@ class PolicySnapshot {
   // Reads, parses and validates a policy YAML file.
   static absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Load(const std::string& path);
 
+  PolicySnapshot(const PolicySnapshot&) = delete;  // the indexes point into policy_
+  PolicySnapshot& operator=(const PolicySnapshot&) = delete;
+
   const config::v1::Policy& policy() const { return policy_; }
   // The member whose identities match the certificate URI (equal, or a subsystem path below
   // it); nullptr if none.

@@ -157,6 +157,24 @@ TEST(PolicySnapshotTest, InvalidPolicyNamesLineAndField) {
       << snapshot.status();
 }
 
+TEST(PolicySnapshotTest, ConsumerCannotAlsoBeTheFirmPortal) {
+  config::v1::Policy p = TestPolicy()->policy();
+  p.mutable_members(0)->add_roles(config::v1::FIRM_PORTAL);
+  auto snapshot = PolicySnapshot::Create(p);
+  ASSERT_FALSE(snapshot.ok());
+  EXPECT_NE(snapshot.status().message().find("members[0].roles"), absl::string_view::npos)
+      << snapshot.status();
+}
+
+TEST(PolicySnapshotTest, OverlappingIdentitiesAcrossMembersAreRefused) {
+  config::v1::Policy p = TestPolicy()->policy();
+  p.mutable_members(1)->add_identities("spiffe://onceonly.brussels/member/economy/app");
+  auto snapshot = PolicySnapshot::Create(p);
+  ASSERT_FALSE(snapshot.ok());
+  EXPECT_NE(snapshot.status().message().find("overlaps"), absl::string_view::npos)
+      << snapshot.status();
+}
+
 TEST(MinimiseTest, GoodStandingReleasesNoAmounts) {
   v1::Dossier dossier;
   dossier.set_enterprise_number("1029.028.161");

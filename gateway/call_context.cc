@@ -64,7 +64,15 @@ CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view met
     absl::Status valid = revocations->Check(call.peer_certificate_pem);
     if (!valid.ok()) {
       call.peer_description = call.identity->uri;  // still worth a line in the access log
-      call.identity = valid;
+      // The caller learns why, not where the CRL lives.
+      std::string reason = ErrorReason(valid);
+      std::string serial = ErrorMetadata(valid, "serial");
+      call.identity = ErrorWithReason(
+          absl::StatusCode::kPermissionDenied, reason.empty() ? "CERTIFICATE_REVOKED" : reason,
+          reason == "CERTIFICATE_REVOKED"
+              ? absl::StrCat("certificate serial ", serial, " was revoked on ",
+                             ErrorMetadata(valid, "revocation_date"), "; ask for a new one")
+              : "the certificate's revocation status is unknown to this gateway");
     }
   }
   return call;

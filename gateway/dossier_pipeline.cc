@@ -137,6 +137,9 @@ struct DossierPipeline::FanOut {
   FetchRequest fetch;
   absl::Time deadline;
   std::vector<std::string> allowed;  // categories the decision allowed, in request order
+  std::string member_id;
+  std::string consent_id;       // relied on; re-checked before release
+  std::string registration_id;  // relied on; re-checked before release
   std::string grant_id;
   std::string purpose;
   Done done;
@@ -268,6 +271,9 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
   fan_out->deadline = call.deadline;
   fan_out->allowed = decision.released_categories;
   fan_out->grant_id = decision.grant_id;
+  fan_out->member_id = decision.member_id;
+  fan_out->consent_id = decision.consent_id;
+  fan_out->registration_id = decision.registration_id;
   fan_out->purpose = access.purpose;
   fan_out->done = std::move(done);
   std::map<std::string, std::vector<std::string>> by_registry;
@@ -332,6 +338,21 @@ void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& 
   if (last) Finish(std::move(fan_out));
 }
 
+std::string DossierPipeline::Withdrawn(const FanOut& fan_out) const {
+  if (fan_out.consent_id.empty() && fan_out.registration_id.empty()) return "";
+  std::shared_ptr<const AccessFacts> facts = authz_store_.Facts(
+      fan_out.member_id, fan_out.fetch.enterprise_number, fan_out.purpose);
+  for (const ConsentPtr& c : facts->consents) {
+    if (c->consent_id() == fan_out.consent_id && c->has_revoked_at()) return "CONSENT_REVOKED";
+  }
+  for (const RegistrationPtr& r : facts->registrations) {
+    if (r->registration_id() == fan_out.registration_id && r->has_ended_at()) {
+      return "REGISTRATION_REQUIRED";
+    }
+  }
+  return "";
+}
+
 void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
   v1::Dossier dossier;
   std::set<std::string> released;
@@ -373,6 +394,31 @@ void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
   // 5 minimise: whatever the registries sent, only released categories remain.
   MinimiseDossier(released_in_order, &dossier);
   fan_out->record.set_payload_sha256(DossierSha256(dossier));
+
+  // A consent revoked (or a case ended) while the registries answered: the revocation was
+  // acknowledged, so nothing may leave for it now.
+  if (std::string withdrawn = Withdrawn(*fan_out); !withdrawn.empty()) {
+    v1::AccessRecord& record = fan_out->record;
+    record.set_decision(v1::DECISION_DENY);
+    record.set_reason(withdrawn);
+    record.clear_categories_released();
+    record.clear_grant_id();
+    record.clear_payload_sha256();
+    AccessDecision denied;
+    denied.reason = withdrawn;
+    denied.member_id = fan_out->member_id;
+    denied.explanation = withdrawn == "CONSENT_REVOKED"
+                             ? "the consent was revoked while this request was served"
+                             : "the registration ended while this request was served";
+    absl::Status denial = DecisionStatus(denied);
+    Done done = std::move(fan_out->done);
+    access_log_.Append(std::move(record),
+                       [denial, done = std::move(done)](absl::StatusOr<uint64_t> id) {
+                         done(id.ok() ? AddErrorMetadata(denial, "access_id", absl::StrCat(*id))
+                                      : id.status());
+                       });
+    return;
+  }
 
   // 6 audit, 7 respond: the answer leaves only once its record is durable.
   Done done = std::move(fan_out->done);

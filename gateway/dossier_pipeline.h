@@ -74,6 +74,9 @@ class DossierPipeline {
                     const AccessDecision& decision, absl::Time now, Done done);
   void Fetch(std::shared_ptr<FanOut> fan_out, const std::string& registry);
   void Finish(std::shared_ptr<FanOut> fan_out);
+  // The reason to withhold an allowed answer whose consent was revoked, or registration ended,
+  // since the decision; "" if it still stands.
+  std::string Withdrawn(const FanOut& fan_out) const;
 
   // Constant after construction.
   const std::map<std::string, RegistryEndpoint> registries_;

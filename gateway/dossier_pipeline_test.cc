@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "audit/testing/fault_injecting_store.h"
 #include "common/rich_status.h"
 #include "connectors/testing/fake_connector.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 
 namespace onceonly {
@@ -23,7 +25,14 @@ members:
 purposes:
   - id: public-procurement
     legal_basis: "Public procurement law"
+  - id: support
+    legal_basis: "Consent of the sole trader"
+    requires_consent: true
 grants:
+  - id: G2
+    member: economy
+    purpose: support
+    categories: [company.identity]
   - id: G1
     member: economy
     purpose: public-procurement
@@ -88,14 +97,15 @@ class DossierPipelineTest : public ::testing::Test {
 
   absl::StatusOr<v1::Dossier> Run(std::vector<std::string> categories,
                                   const std::string& number = "1029028161",
-                                  absl::Time deadline = absl::InfiniteFuture()) {
+                                  absl::Time deadline = absl::InfiniteFuture(),
+                                  const std::string& purpose = "public-procurement") {
     CallInfo call;
     call.identity = ParseMemberUri("spiffe://onceonly.brussels/member/economy");
     call.case_ref = "CASE-1";
     call.deadline = deadline;
     v1::GetDossierRequest request;
     request.set_enterprise_number(number);
-    request.set_purpose("public-procurement");
+    request.set_purpose(purpose);
     for (const auto& c : categories) request.add_categories(c);
     absl::Notification done;
     absl::StatusOr<v1::Dossier> result;
@@ -241,6 +251,42 @@ TEST_F(DossierPipelineTest, PastDeadlineMarksSourcesWithoutCallingThem) {
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->sources(0).code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
   EXPECT_EQ(companies_->calls(), 0);
+}
+
+TEST_F(DossierPipelineTest, ConsentRevokedWhileServedReleasesNothing) {
+  v1::Consent consent;
+  consent.set_subject(kSubject);
+  consent.set_grantee_member("economy");
+  consent.set_purpose("support");
+  consent.add_categories("company.identity");
+  *consent.mutable_valid_from() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1700000000);
+  *consent.mutable_valid_until() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1800000000);
+  auto stored = authz_store_->AddConsent(consent, clock_.Now());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  auto first = Run({"company.identity"}, kSubject, absl::InfiniteFuture(), "support");
+  ASSERT_TRUE(first.ok()) << first.status();
+
+  // The registry is slow; the firm revokes its consent meanwhile.
+  absl::Notification entered, gate;
+  companies_->HoldUntil(&entered, &gate);
+  absl::Notification done;
+  absl::StatusOr<v1::Dossier> result;
+  std::thread caller([&] {
+    result = Run({"company.identity"}, kSubject, absl::InfiniteFuture(), "support");
+    done.Notify();
+  });
+  entered.WaitForNotification();
+  ASSERT_TRUE(authz_store_->RevokeConsent(stored->consent_id(), kSubject, clock_.Now()).ok());
+  gate.Notify();
+  caller.join();
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ErrorReason(result.status()), "CONSENT_REVOKED");
+  auto records = access_log_->Read(1, 1);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].decision(), v1::DECISION_DENY);
+  EXPECT_TRUE((*records)[0].categories_released().empty());
+  EXPECT_TRUE((*records)[0].payload_sha256().empty());
 }
 
 // Answers only once `parties` fetches are inside Fetch at the same time: if the pipeline

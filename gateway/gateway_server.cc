@@ -222,10 +222,16 @@ std::string GatewayServer::PolicyFileVersion(const std::string& path) {
 }
 
 absl::Status GatewayServer::ReloadPolicy() {
+  // One reload at a time, from stat to publication: a slower reload of an older file can
+  // never overwrite a newer one (SIGHUP racing the watcher).
+  absl::MutexLock lock(&reload_mu_);
+  return ReloadPolicyLocked();
+}
+
+absl::Status GatewayServer::ReloadPolicyLocked() {
   std::string version = PolicyFileVersion(config_.policy_file());
   absl::StatusOr<std::shared_ptr<const PolicySnapshot>> policy =
       PolicySnapshot::Load(config_.policy_file());
-  absl::MutexLock lock(&reload_mu_);
   policy_version_ = version;  // a bad file is reported once, not at every poll
   if (!policy.ok()) {
     return absl::Status(policy.status().code(),
@@ -237,12 +243,15 @@ absl::Status GatewayServer::ReloadPolicy() {
 }
 
 absl::StatusOr<bool> GatewayServer::ReloadPolicyIfChanged() {
-  {
-    absl::MutexLock lock(&reload_mu_);
-    if (PolicyFileVersion(config_.policy_file()) == policy_version_) return false;
-  }
-  RETURN_IF_ERROR(ReloadPolicy());
+  absl::MutexLock lock(&reload_mu_);
+  if (PolicyFileVersion(config_.policy_file()) == policy_version_) return false;
+  RETURN_IF_ERROR(ReloadPolicyLocked());
   return true;
+}
+
+absl::Status GatewayServer::ReloadRevocations() {
+  if (revocations_ == nullptr) return absl::OkStatus();
+  return revocations_->ReloadIfChanged();
 }
 
 }  // namespace onceonly

@@ -44,11 +44,15 @@ class GatewayServer {
   // Reloads only if the file changed since the last load (what the watcher thread runs every
   // policy_poll_interval). True if it reloaded.
   absl::StatusOr<bool> ReloadPolicyIfChanged();
+  // Reloads the CRL now if its file changed (SIGHUP; the watcher also does it every poll, and
+  // each call re-checks it at most once a second). A bad file keeps the previous list.
+  absl::Status ReloadRevocations();
 
  private:
   class Services;
   GatewayServer() = default;
   static std::string PolicyFileVersion(const std::string& path);
+  absl::Status ReloadPolicyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
 
   config::v1::GatewayConfig config_;
   std::unique_ptr<ThreadPool> fetch_pool_;

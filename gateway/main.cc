@@ -43,6 +43,10 @@ int main(int argc, char** argv) {
     std::cerr << "onceonly-gateway: " << cl->Get("config") << ": " << files.message() << "\n";
     return 1;
   }
+  // Handlers first: a SIGHUP during start-up must not kill the process.
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+  std::signal(SIGHUP, [](int) { g_reload = 1; });
   auto server = GatewayServer::Start(*config);
   if (!server.ok()) {
     std::cerr << "onceonly-gateway: " << server.status().message() << "\n";
@@ -52,9 +56,6 @@ int main(int argc, char** argv) {
   std::cerr << "onceonly-gateway: " << config->instance_name() << " serving on port "
             << (*server)->port() << " (mTLS only)\n";
 
-  std::signal(SIGTERM, [](int) { g_stop = 1; });
-  std::signal(SIGINT, [](int) { g_stop = 1; });
-  std::signal(SIGHUP, [](int) { g_reload = 1; });
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (g_reload) {
@@ -62,6 +63,8 @@ int main(int argc, char** argv) {
       absl::Status reloaded = (*server)->ReloadPolicy();
       std::cerr << "onceonly-gateway: policy reload: "
                 << (reloaded.ok() ? "ok" : std::string(reloaded.message())) << "\n";
+      absl::Status crl = (*server)->ReloadRevocations();
+      if (!crl.ok()) std::cerr << "onceonly-gateway: CRL reload: " << crl.message() << "\n";
     }
   }
   std::cerr << "onceonly-gateway: draining\n";

@@ -1,5 +1,7 @@
 #include "gateway/member_services.h"
 
+#include <iostream>
+
 #include "absl/strings/str_cat.h"
 #include "authz/categories.h"
 #include "authz/consent_receipt.h"
@@ -7,7 +9,9 @@
 #include "common/grpc_status.h"
 #include "common/rich_status.h"
 #include "common/status_macros.h"
+#include "common/json_escape.h"
 #include "gateway/call_context.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace onceonly {
 namespace {
@@ -53,6 +57,30 @@ absl::StatusOr<std::string> Subject(absl::string_view number, absl::string_view 
   return subject;
 }
 
+// Store failures carry paths and SQL: the caller gets the kind of failure, the log the rest.
+absl::Status Public(absl::Status status, const CallInfo& call) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kUnknown:
+      std::cerr << "{\"event\":\"store_error\",\"request_id\":\"" << JsonEscape(call.request_id)
+                << "\",\"method\":\"" << call.method << "\",\"detail\":\""
+                << JsonEscape(status.message()) << "\"}\n";
+      return absl::Status(status.code(),
+                          "the gateway could not complete this; the operator's log has the "
+                          "details under this request id");
+    default:
+      return status;
+  }
+}
+
+// Within google.protobuf.Timestamp's range: years 0001 to 9999, nanos in [0, 1e9).
+bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() >= -62135596800 && ts.seconds() <= 253402300799 && ts.nanos() >= 0 &&
+         ts.nanos() <= 999999999;
+}
+
 // Runs `body` for a unary call, then finishes it with its status and one log line.
 template <typename Body>
 grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const ServiceContext& ctx,
@@ -60,33 +88,31 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const Serv
   const absl::Time started = absl::Now();
   CallInfo call =
       ResolveCall(*context, method, ctx.trust_domain, ctx.default_deadline, ctx.revocations);
-  absl::Status status = body(call);
+  absl::Status status = Public(body(call), call);
   LogRpc(call, status, started, "");
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
-absl::StatusOr<v1::SignedReceipt> SignReceipt(const ServiceContext& ctx,
-                                              const PolicySnapshot& policy,
-                                              const v1::Consent& consent,
-                                              const std::string& portal) {
-  ReceiptContext receipt;
-  receipt.purpose = policy.FindPurpose(consent.purpose());
-  receipt.controller = policy.FindMemberById(consent.grantee_member());
-  if (receipt.purpose == nullptr || receipt.controller == nullptr) {
-    return absl::FailedPreconditionError(
-        "the consent's purpose or member is no longer in the policy");
+// Signs the receipt of a consent already committed. Signing with a loaded key does not fail in
+// practice; if it ever does, the caller still learns its consent id, and the log says why.
+v1::SignedReceipt SignReceipt(const ServiceContext& ctx, const v1::Consent& consent,
+                              const CallInfo& call) {
+  v1::SignedReceipt receipt;
+  receipt.set_receipt_json(ConsentReceiptJson(consent, ctx.instance_name));
+  absl::StatusOr<std::string> signature = ctx.receipt_signer.Sign(receipt.receipt_json());
+  if (!signature.ok()) {
+    std::cerr << "{\"event\":\"receipt_signing_failed\",\"request_id\":\""
+              << JsonEscape(call.request_id) << "\",\"detail\":\""
+              << JsonEscape(signature.status().message()) << "\"}\n";
+    return receipt;
   }
-  receipt.recorder = portal;
-  receipt.gateway = ctx.instance_name;
-  v1::SignedReceipt signed_receipt;
-  signed_receipt.set_receipt_json(ConsentReceiptJson(consent, receipt));
-  ASSIGN_OR_RETURN(std::string signature, ctx.receipt_signer.Sign(signed_receipt.receipt_json()));
-  signed_receipt.set_signature(signature);
-  signed_receipt.set_public_key_pem(ctx.receipt_signer.public_key_pem());
-  return signed_receipt;
+  receipt.set_signature(*signature);
+  receipt.set_public_key_pem(ctx.receipt_signer.public_key_pem());
+  return receipt;
 }
+
 
 }  // namespace
 
@@ -110,9 +136,17 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::RegisterCase(
                              absl::StrCat("purpose ", purpose->id(),
                                           " does not use registrations; fetch without one"));
     }
-    if (request->case_ref().empty()) {
+    if (request->case_ref().empty() || request->case_ref().size() > 200) {
       return InvalidField("case_ref", "CASE_REF_REQUIRED",
-                          "name the case: the reference of your file for this subject");
+                          "name the case (at most 200 characters): the reference of your file "
+                          "for this subject");
+    }
+    for (const auto& [field, ts] : {std::pair<const char*, const google::protobuf::Timestamp*>{
+                                        "valid_from", &request->valid_from()},
+                                    {"valid_until", &request->valid_until()}}) {
+      if (!ValidTimestamp(*ts)) {
+        return InvalidField(field, "INVALID_TIME", "not a valid time (years 0001 to 9999)");
+      }
     }
     const absl::Time now = ctx_.clock.Now();
     // Registering needs a grant in force for the purpose: a case opens no data by itself.
@@ -201,6 +235,10 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GrantConsent(grpc::CallbackServerC
     const v1::Consent& in = request->consent();
     ASSIGN_OR_RETURN(std::string subject, Subject(in.subject(), "consent.subject"));
     const Member* grantee = policy->FindMemberById(in.grantee_member());
+    if (grantee == portal) {
+      return ErrorWithReason(absl::StatusCode::kPermissionDenied, "SELF_CONSENT",
+                             "the portal cannot record a consent to itself");
+    }
     if (grantee == nullptr || !HasRole(*grantee, config::v1::CONSUMER)) {
       return InvalidField("consent.grantee_member", "UNKNOWN_MEMBER",
                           absl::StrCat("\"", in.grantee_member(),
@@ -234,13 +272,26 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GrantConsent(grpc::CallbackServerC
       return InvalidField("consent.valid_until", "VALID_UNTIL_REQUIRED",
                           "a consent must say until when it holds");
     }
-    if (FromProto(consent.valid_until()) <= FromProto(consent.valid_from())) {
-      return InvalidField("consent.valid_until", "INVALID_PERIOD",
-                          "valid_until must be after valid_from");
+    for (const auto& [field, ts] : {std::pair<const char*, const google::protobuf::Timestamp*>{
+                                        "consent.valid_from", &consent.valid_from()},
+                                    {"consent.valid_until", &consent.valid_until()}}) {
+      if (!ValidTimestamp(*ts)) {
+        return InvalidField(field, "INVALID_TIME", "not a valid time (years 0001 to 9999)");
+      }
     }
+    if (FromProto(consent.valid_until()) <= FromProto(consent.valid_from()) ||
+        FromProto(consent.valid_until()) <= now) {
+      return InvalidField("consent.valid_until", "INVALID_PERIOD",
+                          "valid_until must be in the future and after valid_from");
+    }
+    // What the firm agrees to is recorded with the consent, for its receipts to quote.
+    consent.set_recorded_by(portal->id());
+    consent.set_controller_name(grantee->display_name());
+    consent.set_purpose_description(purpose->description());
+    consent.set_legal_basis(purpose->legal_basis());
+    consent.set_legal_reference(purpose->legal_reference());
     ASSIGN_OR_RETURN(v1::Consent stored, ctx_.authz_store.AddConsent(consent, now));
-    ASSIGN_OR_RETURN(*response->mutable_receipt(),
-                     SignReceipt(ctx_, *policy, stored, portal->id()));
+    *response->mutable_receipt() = SignReceipt(ctx_, stored, call);
     *response->mutable_consent() = std::move(stored);
     return absl::OkStatus();
   });
@@ -258,8 +309,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::RevokeConsent(
     // In force for the very next request: the store's index changes before this returns.
     ASSIGN_OR_RETURN(v1::Consent revoked, ctx_.authz_store.RevokeConsent(
                                               request->consent_id(), subject, ctx_.clock.Now()));
-    ASSIGN_OR_RETURN(*response->mutable_receipt(),
-                     SignReceipt(ctx_, *policy, revoked, portal->id()));
+    *response->mutable_receipt() = SignReceipt(ctx_, revoked, call);
     *response->mutable_consent() = std::move(revoked);
     return absl::OkStatus();
   });

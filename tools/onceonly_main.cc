@@ -52,7 +52,7 @@ extern const char kUsage[] = R"(usage: onceonly COMMAND ...
                 [--from RFC3339] [--receipt-out FILE]      (as the firm portal)
   consent revoke CONSENT_ID --subject NUMBER [--receipt-out FILE]
   consent list NUMBER [--all]
-  consent verify-receipt FILE [--public-key PEM]
+  consent verify-receipt FILE --public-key PEM
                           check a receipt's Ed25519 signature (key: the gateway's
                           checkpoint.pub) and print what it records
   registration register NUMBER --purpose P --case-ref REF [--until RFC3339]

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "connectors/registry_connector.h"
 
@@ -21,6 +22,13 @@ class FakeConnector : public RegistryConnector {
 
   absl::StatusOr<registry::v1::SubjectRecords> Fetch(const FetchRequest& request) override {
     calls_.fetch_add(1);
+    absl::Notification* gate = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      gate = gate_;
+      if (entered_ != nullptr && !entered_->HasBeenNotified()) entered_->Notify();
+    }
+    if (gate != nullptr) gate->WaitForNotification();  // a registry that takes its time
     absl::MutexLock lock(&mu_);
     last_request_ = request;
     if (!error_.ok()) return error_;
@@ -40,6 +48,12 @@ class FakeConnector : public RegistryConnector {
     absl::MutexLock lock(&mu_);
     error_ = std::move(error);
   }
+  // Fetch notifies `entered` (if set) and then waits for `gate` before answering.
+  void HoldUntil(absl::Notification* entered, absl::Notification* gate) {
+    absl::MutexLock lock(&mu_);
+    entered_ = entered;
+    gate_ = gate;
+  }
   int calls() const { return calls_.load(); }
   FetchRequest last_request() {
     absl::MutexLock lock(&mu_);
@@ -53,6 +67,8 @@ class FakeConnector : public RegistryConnector {
   std::map<std::string, registry::v1::SubjectRecords> records_ ABSL_GUARDED_BY(mu_);
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   FetchRequest last_request_ ABSL_GUARDED_BY(mu_);
+  absl::Notification* entered_ ABSL_GUARDED_BY(mu_) = nullptr;
+  absl::Notification* gate_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace onceonly

@@ -82,6 +82,12 @@ expect "member id is checked" 1 "Bad_Id" -- "$ONCEONLY" pki issue "$WORK/pki2" -
 expect "member certificate" 0 "members/brussels-economy.crt" -- \
   "$ONCEONLY" pki issue "$WORK/pki2" --member brussels-economy
 
+echo '{"receiptJson":"e30=","signature":"AAAA"}' > "$WORK/receipt.json"
+expect "a receipt is checked against a key the verifier brings" 2 "needs --public-key" -- \
+  "$ONCEONLY" consent verify-receipt "$WORK/receipt.json"
+expect "a receipt not signed by the gateway's key is INVALID" 1 "INVALID" -- \
+  "$ONCEONLY" consent verify-receipt "$WORK/receipt.json" --public-key "$WORK/pki/checkpoint.pub"
+
 expect "unknown command" 2 "unknown command frobnicate" -- "$ONCEONLY" frobnicate
 
 echo "$passed passed, $failed failed"

@@ -80,6 +80,12 @@ absl::StatusOr<std::unique_ptr<TestStack>> TestStack::Create(const std::string& 
   return stack;
 }
 
+absl::Status TestStack::Restart() {
+  server_.reset();
+  ASSIGN_OR_RETURN(server_, GatewayServer::Start(config_, *clock_));
+  return absl::OkStatus();
+}
+
 std::string TestStack::address() const {
   return "localhost:" + std::to_string(server_->port());
 }

@@ -41,6 +41,8 @@ class TestStack {
   GatewayServer& server() { return *server_; }
   const config::v1::GatewayConfig& config() const { return config_; }
   std::string address() const;
+  // Stops the gateway and starts a new one on the same files (a restart; the port changes).
+  absl::Status Restart();
 
   // Client TLS files of a member certificate (`file` as in pki/members/<file>.crt), trusting
   // the gateway's CA.
