@@ -1,5 +1,7 @@
 #include "common/crl.h"
 
+#include "common/tls.h"
+
 #include <fcntl.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -420,12 +422,14 @@ absl::Status RevocationList::Check(absl::string_view certificate_pem) {
   if (certificate_pem.size() > kMaxCertificatePemSize) {
     return absl::InvalidArgumentError("peer certificate PEM too large");
   }
-  BioPtr bio(BIO_new_mem_buf(certificate_pem.data(), static_cast<int>(certificate_pem.size())));
-  X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!cert) {
+  // The gateway has parsed this certificate for its identity already: share that parse.
+  absl::StatusOr<std::shared_ptr<const ParsedCertificate>> parsed =
+      ParseCertificateCached(certificate_pem);
+  if (!parsed.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("peer certificate is not PEM: ", DrainOpenSslErrors()));
+        absl::StrCat("peer certificate is not PEM: ", parsed.status().message()));
   }
+  X509* cert = (*parsed)->certificate;
 
   std::shared_ptr<const Snapshot> snapshot;
   {
@@ -439,8 +443,8 @@ absl::Status RevocationList::Check(absl::string_view certificate_pem) {
     snapshot = snapshot_;
   }
 
-  const X509_NAME* issuer = X509_get_issuer_name(cert.get());
-  absl::StatusOr<std::string> serial = SerialHex(X509_get0_serialNumber(cert.get()));
+  const X509_NAME* issuer = X509_get_issuer_name(cert);
+  absl::StatusOr<std::string> serial = SerialHex(X509_get0_serialNumber(cert));
   if (!serial.ok()) {
     ERR_clear_error();
     return absl::InvalidArgumentError("peer certificate has a malformed serial number");

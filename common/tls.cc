@@ -7,7 +7,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
 
@@ -58,18 +60,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateMutualTlsChannel(
   return grpc::CreateCustomChannel(address, credentials, args);
 }
 
-absl::StatusOr<std::vector<std::string>> CertificateUriSans(absl::string_view pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  if (cert == nullptr) {
-    ERR_clear_error();
-    return absl::InvalidArgumentError("not a PEM certificate");
-  }
+namespace {
+
+absl::StatusOr<std::vector<std::string>> UriSans(X509* cert) {
   int critical = 0;
   auto* names = static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(cert, NID_subject_alt_name, &critical, nullptr));
-  X509_free(cert);
   std::vector<std::string> uris;
   if (names == nullptr) {
     ERR_clear_error();
@@ -97,12 +93,49 @@ absl::StatusOr<std::vector<std::string>> CertificateUriSans(absl::string_view pe
   return uris;
 }
 
+constexpr size_t kMaxCachedCertificates = 4096;
+
+}  // namespace
+
+ParsedCertificate::~ParsedCertificate() { X509_free(certificate); }
+
+absl::StatusOr<std::shared_ptr<const ParsedCertificate>> ParseCertificateCached(
+    absl::string_view pem) {
+  static absl::Mutex mu;
+  static auto* cache ABSL_GUARDED_BY(mu) =
+      new absl::flat_hash_map<std::string, std::shared_ptr<const ParsedCertificate>>();
+  {
+    absl::MutexLock lock(&mu);
+    auto it = cache->find(pem);
+    if (it != cache->end()) return it->second;
+  }
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (cert == nullptr) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("not a PEM certificate");
+  }
+  auto parsed = std::make_shared<ParsedCertificate>();
+  parsed->certificate = cert;
+  parsed->uri_sans = UriSans(cert);
+  absl::MutexLock lock(&mu);
+  if (cache->size() >= kMaxCachedCertificates) cache->clear();  // bounded, and simple
+  cache->emplace(std::string(pem), parsed);
+  return std::shared_ptr<const ParsedCertificate>(std::move(parsed));
+}
+
+absl::StatusOr<std::vector<std::string>> CertificateUriSans(absl::string_view pem) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const ParsedCertificate> parsed, ParseCertificateCached(pem));
+  return parsed->uri_sans;
+}
+
 absl::StatusOr<std::vector<std::string>> PeerUriSans(const grpc::AuthContext& context) {
   std::vector<grpc::string_ref> pems = context.FindPropertyValues("x509_pem_cert");
   if (!context.IsPeerAuthenticated() || pems.empty()) {
     return absl::UnauthenticatedError("no verified client certificate");
   }
-  return CertificateUriSans(std::string(pems[0].data(), pems[0].size()));
+  return CertificateUriSans(absl::string_view(pems[0].data(), pems[0].size()));
 }
 
 }  // namespace onceonly
