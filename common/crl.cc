@@ -32,25 +32,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/rich_status.h"
+#include "common/openssl_ptr.h"
 #include "common/status_macros.h"
 
 namespace onceonly {
 namespace {
-
-template <typename T, void (*Free)(T*)>
-struct OpenSslDeleter {
-  void operator()(T* p) const { Free(p); }
-};
-using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509, X509_free>>;
-using X509CrlPtr = std::unique_ptr<X509_CRL, OpenSslDeleter<X509_CRL, X509_CRL_free>>;
-using X509NamePtr = std::unique_ptr<X509_NAME, OpenSslDeleter<X509_NAME, X509_NAME_free>>;
-using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO, BIO_free_all>>;
-using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BIGNUM, BN_free>>;
-using Asn1EnumeratedPtr =
-    std::unique_ptr<ASN1_ENUMERATED, OpenSslDeleter<ASN1_ENUMERATED, ASN1_ENUMERATED_free>>;
-using IssuingDistPointPtr =
-    std::unique_ptr<ISSUING_DIST_POINT,
-                    OpenSslDeleter<ISSUING_DIST_POINT, ISSUING_DIST_POINT_free>>;
 
 // Far above any real CRL or CA bundle; bounds memory if the path points somewhere odd.
 constexpr int64_t kMaxFileSize = 64 << 20;
