@@ -7,7 +7,6 @@
 
 #include <sys/stat.h>
 
-#include <atomic>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
