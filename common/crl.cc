@@ -42,17 +42,6 @@ namespace {
 constexpr int64_t kMaxFileSize = 64 << 20;
 constexpr size_t kMaxCertificatePemSize = 1 << 20;
 
-std::string DrainOpenSslErrors() {
-  std::vector<std::string> messages;
-  while (unsigned long code = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof(buffer));
-    messages.emplace_back(buffer);
-  }
-  if (messages.empty()) return "no OpenSSL error reported";
-  return absl::StrJoin(messages, "; ");
-}
-
 absl::Status OsError(absl::string_view what, const std::string& path, int error) {
   std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(error));
   switch (error) {

@@ -6,19 +6,13 @@
 #include <openssl/pem.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/openssl_ptr.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
 
 namespace onceonly {
 namespace {
 
-std::string OpenSslError() {
-  char buffer[256] = "unknown OpenSSL error";
-  unsigned long code = ERR_get_error();
-  if (code != 0) ERR_error_string_n(code, buffer, sizeof(buffer));
-  ERR_clear_error();
-  return buffer;
-}
 
 }  // namespace
 
@@ -37,7 +31,7 @@ absl::StatusOr<std::unique_ptr<Ed25519Signer>> Ed25519Signer::FromPem(absl::stri
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, const_cast<char*>(""));
   BIO_free(bio);
   if (key == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("not a PEM private key: ", OpenSslError()));
+    return absl::InvalidArgumentError(absl::StrCat("not a PEM private key: ", DrainOpenSslErrors()));
   }
   if (EVP_PKEY_id(key) != EVP_PKEY_ED25519) {
     EVP_PKEY_free(key);
@@ -64,7 +58,7 @@ absl::StatusOr<std::string> Ed25519Signer::Sign(absl::string_view message) const
                            reinterpret_cast<const unsigned char*>(message.data()),
                            message.size()) == 1;
   EVP_MD_CTX_free(ctx);
-  if (!ok) return absl::InternalError(absl::StrCat("Ed25519 signing failed: ", OpenSslError()));
+  if (!ok) return absl::InternalError(absl::StrCat("Ed25519 signing failed: ", DrainOpenSslErrors()));
   signature.resize(length);
   return signature;
 }
@@ -76,7 +70,7 @@ absl::Status VerifyEd25519(absl::string_view public_key_pem, absl::string_view m
   BIO_free(bio);
   if (key == nullptr || EVP_PKEY_id(key) != EVP_PKEY_ED25519) {
     EVP_PKEY_free(key);
-    return absl::InvalidArgumentError(absl::StrCat("not an Ed25519 public key: ", OpenSslError()));
+    return absl::InvalidArgumentError(absl::StrCat("not an Ed25519 public key: ", DrainOpenSslErrors()));
   }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   int rc = ctx == nullptr ? -1

@@ -1,15 +1,21 @@
-// Owning smart pointers for OpenSSL objects, shared by the CRL checker and the dev PKI.
+// OpenSSL helpers shared by the CRL checker, the dev PKI and the signer: owning smart
+// pointers, and the error queue as text.
 #ifndef ONCEONLY_COMMON_OPENSSL_PTR_H_
 #define ONCEONLY_COMMON_OPENSSL_PTR_H_
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_join.h"
 
 namespace onceonly {
 
@@ -35,6 +41,18 @@ using Asn1EnumeratedPtr =
     std::unique_ptr<ASN1_ENUMERATED, OpenSslDeleter<ASN1_ENUMERATED, ASN1_ENUMERATED_free>>;
 using IssuingDistPointPtr =
     std::unique_ptr<ISSUING_DIST_POINT, OpenSslDeleter<ISSUING_DIST_POINT, ISSUING_DIST_POINT_free>>;
+
+// Drains OpenSSL's thread-local error queue into one readable string.
+inline std::string DrainOpenSslErrors() {
+  std::vector<std::string> messages;
+  while (unsigned long code = ERR_get_error()) {
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof(buffer));
+    messages.emplace_back(buffer);
+  }
+  if (messages.empty()) return "no OpenSSL error reported";
+  return absl::StrJoin(messages, "; ");
+}
 
 }  // namespace onceonly
 

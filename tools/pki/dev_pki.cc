@@ -43,18 +43,6 @@ constexpr absl::Duration kBackdate = absl::Hours(1);
 constexpr absl::Duration kMaxValidity = absl::Hours(24 * 366 * 100);
 constexpr size_t kMaxNameLength = 63;
 
-// Drains OpenSSL's thread-local error queue into one readable string.
-std::string DrainOpenSslErrors() {
-  std::vector<std::string> messages;
-  while (unsigned long code = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof(buffer));
-    messages.emplace_back(buffer);
-  }
-  if (messages.empty()) return "no OpenSSL error reported";
-  return absl::StrJoin(messages, "; ");
-}
-
 absl::Status OpenSslError(absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", DrainOpenSslErrors()));
 }
