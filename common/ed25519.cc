@@ -11,10 +11,6 @@
 #include "common/yaml_proto.h"
 
 namespace onceonly {
-namespace {
-
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<Ed25519Signer>> Ed25519Signer::FromPemFile(
     const std::string& path) {
