@@ -1,0 +1,51 @@
+// The access log as an append-only Merkle tree, hashed as in RFC 9162 §2.1: a leaf is
+// SHA-256(0x00 ‖ data), a node SHA-256(0x01 ‖ left ‖ right). Appending costs O(log n) hashes
+// (only complete subtrees are stored); the root, inclusion proofs and consistency proofs are
+// available for every past tree size. Not thread-safe: the log's writer owns it.
+#ifndef ONCEONLY_AUDIT_MERKLE_TREE_H_
+#define ONCEONLY_AUDIT_MERKLE_TREE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace onceonly {
+
+// 32-byte SHA-256 digests, as raw bytes.
+std::string MerkleLeafHash(absl::string_view leaf_data);
+std::string MerkleNodeHash(absl::string_view left, absl::string_view right);
+// The hash of the empty tree: SHA-256 of nothing.
+std::string MerkleEmptyRoot();
+
+class MerkleTree {
+ public:
+  // Appends the leaf whose hash is `leaf_hash` (see MerkleLeafHash); returns its index.
+  uint64_t AppendLeafHash(std::string leaf_hash);
+  uint64_t size() const { return levels_.empty() ? 0 : levels_[0].size(); }
+
+  // MTH of the first `tree_size` leaves. InvalidArgument if tree_size > size().
+  absl::StatusOr<std::string> RootAt(uint64_t tree_size) const;
+  // RFC 9162 §2.1.3.1 PATH(leaf_index, D[0:tree_size]), leaf to root.
+  absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t leaf_index,
+                                                          uint64_t tree_size) const;
+  // RFC 9162 §2.1.4.1 PROOF(first_size, D[0:second_size]).
+  absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t first_size,
+                                                            uint64_t second_size) const;
+
+ private:
+  // Hash of D[begin:end], end - begin > 0.
+  std::string SubtreeHash(uint64_t begin, uint64_t end) const;
+  void Path(uint64_t m, uint64_t begin, uint64_t end, std::vector<std::string>* out) const;
+  void SubProof(uint64_t m, uint64_t begin, uint64_t end, bool whole,
+                std::vector<std::string>* out) const;
+
+  // levels_[k][i] = hash of the complete subtree of 2^k leaves starting at leaf i * 2^k.
+  std::vector<std::vector<std::string>> levels_;
+};
+
+}  // namespace onceonly
+
+#endif  // ONCEONLY_AUDIT_MERKLE_TREE_H_
