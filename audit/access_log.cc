@@ -28,17 +28,22 @@ absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Create(
     std::unique_ptr<AccessLogStore> store, std::string log_id, int max_batch) {
   if (log_id.empty()) return absl::InvalidArgumentError("access log id must not be empty");
   RETURN_IF_ERROR(store->ClaimWriter(log_id));
-  ASSIGN_OR_RETURN(uint64_t size, store->Size(log_id));
+  // Rebuild the tree from the stored leaf hashes: O(n) hashing at start, O(log n) per append.
+  ASSIGN_OR_RETURN(std::vector<std::string> leaves, store->LeafHashes(log_id));
+  MerkleTree tree;
+  for (std::string& leaf : leaves) tree.AppendLeafHash(std::move(leaf));
   return std::unique_ptr<AccessLog>(
-      new AccessLog(std::move(store), std::move(log_id), max_batch < 1 ? 1 : max_batch, size));
+      new AccessLog(std::move(store), std::move(log_id), max_batch < 1 ? 1 : max_batch,
+                    std::move(tree)));
 }
 
 AccessLog::AccessLog(std::unique_ptr<AccessLogStore> store, std::string log_id, int max_batch,
-                     uint64_t next_index)
+                     MerkleTree tree)
     : log_id_(std::move(log_id)),
       max_batch_(max_batch),
       store_(std::move(store)),
-      next_index_(next_index) {
+      next_index_(tree.size()),
+      tree_(std::move(tree)) {
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -72,6 +77,28 @@ absl::StatusOr<std::vector<v1::AccessRecord>> AccessLog::Read(uint64_t from, int
   return store_->Read(log_id_, from, limit);
 }
 
+uint64_t AccessLog::TreeSize() {
+  absl::MutexLock lock(&tree_mu_);
+  return tree_.size();
+}
+
+absl::StatusOr<std::string> AccessLog::RootAt(uint64_t tree_size) {
+  absl::MutexLock lock(&tree_mu_);
+  return tree_.RootAt(tree_size);
+}
+
+absl::StatusOr<std::vector<std::string>> AccessLog::InclusionProof(uint64_t leaf_index,
+                                                                   uint64_t tree_size) {
+  absl::MutexLock lock(&tree_mu_);
+  return tree_.InclusionProof(leaf_index, tree_size);
+}
+
+absl::StatusOr<std::vector<std::string>> AccessLog::ConsistencyProof(uint64_t first_size,
+                                                                     uint64_t second_size) {
+  absl::MutexLock lock(&tree_mu_);
+  return tree_.ConsistencyProof(first_size, second_size);
+}
+
 void AccessLog::WriterLoop() {
   while (true) {
     std::vector<Pending> batch;
@@ -103,9 +130,24 @@ void AccessLog::WriterLoop() {
         // on the same log id): start the next batch from what it really holds.
         absl::StatusOr<uint64_t> size = store_->Size(log_id_);
         if (size.ok()) next_index_ = *size;
+        // ... and the tree follows what the store really holds.
+        absl::StatusOr<std::vector<std::string>> leaves = store_->LeafHashes(log_id_);
+        if (leaves.ok()) {
+          absl::MutexLock tree_lock(&tree_mu_);
+          for (uint64_t i = tree_.size(); i < leaves->size(); ++i) {
+            tree_.AppendLeafHash((*leaves)[i]);
+          }
+        }
       }
     }
     if (status.ok()) {
+      {
+        // The tree follows the store: a record is a leaf once, and only once, committed.
+        absl::MutexLock lock(&tree_mu_);
+        for (const v1::AccessRecord& r : records) {
+          tree_.AppendLeafHash(MerkleLeafHash(SerializeAccessRecord(r)));
+        }
+      }
       for (size_t i = 0; i < batch.size(); ++i) batch[i].done(next_index_ + i);
       next_index_ += batch.size();
     } else {

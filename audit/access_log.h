@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "audit/access_log_store.h"
+#include "audit/merkle_tree.h"
 #include "onceonly/v1/audit.pb.h"
 
 namespace onceonly {
@@ -44,6 +45,15 @@ class AccessLog {
   // Records [from, from + limit) of this log.
   absl::StatusOr<std::vector<v1::AccessRecord>> Read(uint64_t from, int limit);
 
+  // The log as a Merkle tree (RFC 9162) over the committed records: its size, its root at any
+  // past size, and proofs. Thread-safe; consistent with what Append has reported committed.
+  uint64_t TreeSize();
+  absl::StatusOr<std::string> RootAt(uint64_t tree_size);
+  absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t leaf_index,
+                                                          uint64_t tree_size);
+  absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t first_size,
+                                                            uint64_t second_size);
+
   const std::string& log_id() const { return log_id_; }
 
  private:
@@ -52,7 +62,7 @@ class AccessLog {
     DoneCallback done;
   };
   AccessLog(std::unique_ptr<AccessLogStore> store, std::string log_id, int max_batch,
-            uint64_t next_index);
+            MerkleTree tree);
   void WriterLoop();
 
   // Constant after construction.
@@ -67,6 +77,9 @@ class AccessLog {
   std::unique_ptr<AccessLogStore> store_ ABSL_GUARDED_BY(store_mu_);
   // Next leaf index; only the writer thread touches it.
   uint64_t next_index_;
+  // The committed records as a tree; appended by the writer after each commit.
+  absl::Mutex tree_mu_;
+  MerkleTree tree_ ABSL_GUARDED_BY(tree_mu_);
   std::thread writer_;
 };
 

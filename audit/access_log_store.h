@@ -28,6 +28,9 @@ class AccessLogStore {
   // Appends records whose access_id are consecutive from Size(), durably and atomically:
   // after OK they survive a crash; after an error none of them is in the log.
   virtual absl::Status AppendBatch(const std::vector<v1::AccessRecord>& records) = 0;
+  // Every leaf hash of `log_id`, in order (to rebuild the Merkle tree at start).
+  // DataLoss if an index is missing.
+  virtual absl::StatusOr<std::vector<std::string>> LeafHashes(const std::string& log_id) = 0;
   // Records of `log_id` with access_id in [from, from + limit), in order.
   virtual absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& log_id,
                                                              uint64_t from, int limit) = 0;

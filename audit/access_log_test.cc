@@ -1,5 +1,6 @@
 #include "audit/access_log.h"
 
+#include "audit/merkle_verifier.h"
 #include "audit/testing/fault_injecting_store.h"
 
 #include <unistd.h>
@@ -126,6 +127,42 @@ TEST(AccessLogTest, RecoversWhenTheStoreHoldsMoreThanItThought) {
   absl::StatusOr<uint64_t> id = (*log)->AppendAndWait(Record("0403.170.701"));
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(*id, 2u);
+  EXPECT_EQ((*log)->TreeSize(), 3u);  // the tree caught up with the store too
+}
+
+TEST(AccessLogTest, TheLogIsAMerkleTreeOverItsRecordsAcrossRestarts) {
+  const std::string path = TempDbPath("merkle");
+  std::string root_at_5;
+  {
+    auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path), "gw", 4);
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE((*log)->AppendAndWait(Record("0403.170.701")).ok());
+    EXPECT_EQ((*log)->TreeSize(), 5u);
+    root_at_5 = *(*log)->RootAt(5);
+  }
+  auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path), "gw", 4);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ((*log)->TreeSize(), 5u);
+  EXPECT_EQ(*(*log)->RootAt(5), root_at_5);  // rebuilt from the stored leaf hashes
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE((*log)->AppendAndWait(Record("1029.028.161")).ok());
+
+  // Recompute everything from the records themselves, as an auditor would.
+  auto records = (*log)->Read(0, 100);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 9u);
+  MerkleTree from_records;
+  for (const auto& r : *records) from_records.AppendLeafHash(MerkleLeafHash(SerializeAccessRecord(r)));
+  EXPECT_EQ(*from_records.RootAt(9), *(*log)->RootAt(9));
+  for (uint64_t i = 0; i < 9; ++i) {
+    auto proof = (*log)->InclusionProof(i, 9);
+    ASSERT_TRUE(proof.ok());
+    EXPECT_TRUE(VerifyInclusion(i, 9, MerkleLeafHash(SerializeAccessRecord((*records)[i])), *proof,
+                                *(*log)->RootAt(9))
+                    .ok());
+  }
+  auto consistency = (*log)->ConsistencyProof(5, 9);
+  ASSERT_TRUE(consistency.ok());
+  EXPECT_TRUE(VerifyConsistency(5, 9, root_at_5, *(*log)->RootAt(9), *consistency).ok());
 }
 
 TEST(AccessLogTest, ReadOnlyStoreRefusesAMissingFileAndCreatesNothing) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "audit/access_log.h"
 #include "audit/access_log_store.h"
+#include "audit/merkle_tree.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS access_log (
   decision    TEXT    NOT NULL,
   reason      TEXT    NOT NULL,
   record      BLOB    NOT NULL,   -- deterministic protobuf of onceonly.v1.AccessRecord
+  leaf_hash   BLOB    NOT NULL,   -- RFC 9162 leaf hash of record: SHA-256(0x00 || record)
   PRIMARY KEY (log_id, leaf_index)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS access_log_subject ON access_log(subject, time_micros);
@@ -77,8 +79,8 @@ class SqliteAccessLogStore : public AccessLogStore {
     ASSIGN_OR_RETURN(
         auto insert,
         db_->Prepare("INSERT INTO access_log (log_id, leaf_index, time_micros, member, "
-                     "purpose, subject, decision, reason, record) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                     "purpose, subject, decision, reason, record, leaf_hash) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     insert_ = std::make_unique<SqliteStatement>(std::move(insert));
     return absl::OkStatus();
   }
@@ -100,6 +102,23 @@ class SqliteAccessLogStore : public AccessLogStore {
       return status;
     }
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<std::string>> LeafHashes(const std::string& log_id) override {
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT leaf_index, leaf_hash FROM access_log "
+                                             "WHERE log_id = ? ORDER BY leaf_index"));
+    stmt.Bind(1, log_id);
+    std::vector<std::string> hashes;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      if (stmt.ColumnInt(0) != static_cast<int64_t>(hashes.size())) {
+        return absl::DataLossError(absl::StrCat(db_->path(), ": log ", log_id,
+                                                " has no leaf ", hashes.size()));
+      }
+      hashes.push_back(stmt.ColumnText(1));
+    }
+    return hashes;
   }
 
   absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& log_id, uint64_t from,
@@ -133,8 +152,9 @@ class SqliteAccessLogStore : public AccessLogStore {
           .Bind(5, r.purpose())
           .Bind(6, r.subject())
           .Bind(7, v1::Decision_Name(r.decision()))
-          .Bind(8, r.reason())
-          .BindBlob(9, SerializeAccessRecord(r));
+          .Bind(8, r.reason());
+      const std::string data = SerializeAccessRecord(r);
+      insert_->BindBlob(9, data).BindBlob(10, MerkleLeafHash(data));
       RETURN_IF_ERROR(insert_->Run());
     }
     return absl::OkStatus();

@@ -19,6 +19,9 @@ class FaultInjectingStore : public AccessLogStore {
   absl::Status ClaimWriter(const std::string& id) override { return inner_->ClaimWriter(id); }
   absl::StatusOr<std::vector<std::string>> LogIds() override { return inner_->LogIds(); }
   absl::StatusOr<uint64_t> Size(const std::string& id) override { return inner_->Size(id); }
+  absl::StatusOr<std::vector<std::string>> LeafHashes(const std::string& id) override {
+    return inner_->LeafHashes(id);
+  }
   absl::Status AppendBatch(const std::vector<v1::AccessRecord>& records) override {
     if (fail_appends) return absl::UnavailableError("database or disk is full (injected)");
     return inner_->AppendBatch(records);
