@@ -78,6 +78,24 @@ CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view met
   return call;
 }
 
+// Store failures carry paths and SQL: the caller gets the kind of failure, the log the rest.
+absl::Status PublicStatus(absl::Status status, const CallInfo& call) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kUnknown:
+      std::cerr << "{\"event\":\"store_error\",\"request_id\":\"" << JsonEscape(call.request_id)
+                << "\",\"method\":\"" << call.method << "\",\"detail\":\""
+                << JsonEscape(status.message()) << "\"}\n";
+      return absl::Status(status.code(),
+                          "the gateway could not complete this; the operator's log has the "
+                          "details under this request id");
+    default:
+      return status;
+  }
+}
+
 void LogRpc(const CallInfo& call, const absl::Status& status, absl::Time started,
             absl::string_view access_id) {
   std::string line = absl::StrFormat(

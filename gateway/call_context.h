@@ -21,6 +21,10 @@ CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view met
                      absl::string_view trust_domain, absl::Duration default_deadline,
                      RevocationList* revocations);
 
+// What a caller may see of `status`: store and internal failures (which carry paths and SQL)
+// become a generic message, their details going to the log under the request id.
+absl::Status PublicStatus(absl::Status status, const CallInfo& call);
+
 // One JSON line on stderr for a finished RPC.
 void LogRpc(const CallInfo& call, const absl::Status& status, absl::Time started,
             absl::string_view access_id);

@@ -22,6 +22,7 @@
 #include "connectors/kbo/kbo_connector.h"
 #include "connectors/remote/remote_connector.h"
 #include "connectors/sql/sql_connectors.h"
+#include "gateway/audit_service.h"
 #include "gateway/call_context.h"
 #include "gateway/dossier_pipeline.h"
 #include "gateway/member_services.h"
@@ -89,23 +90,23 @@ class DossierServiceImpl final : public v1::DossierService::CallbackService {
 
 }  // namespace
 
-// The gRPC surface; AuditService is registered with its generated default, which answers
-// UNIMPLEMENTED until the audit-log issue.
+// The gRPC surface.
 class GatewayServer::Services {
  public:
-  explicit Services(ServiceContext context)
+  Services(ServiceContext context, AccessLog& log)
       : context_(std::move(context)),
         dossier_(context_),
         registration_(context_),
         consent_(context_),
-        directory_(context_) {}
+        directory_(context_),
+        audit_(context_, log) {}
 
   ServiceContext context_;
   DossierServiceImpl dossier_;
   RegistrationServiceImpl registration_;
   ConsentServiceImpl consent_;
   DirectoryServiceImpl directory_;
-  v1::AuditService::CallbackService audit_;
+  AuditServiceImpl audit_;
 };
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
@@ -144,7 +145,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       config.trust_domain(), config.instance_name(),
       absl::Seconds(config.default_deadline().seconds()) +
           absl::Nanoseconds(config.default_deadline().nanos()),
-      server->revocations_.get()});
+      server->revocations_.get()}, *server->access_log_);
 
   ASSIGN_OR_RETURN(auto credentials, MutualTlsServerCredentials(config.tls()));
   grpc::EnableDefaultHealthCheckService(true);

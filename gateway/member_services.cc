@@ -57,23 +57,6 @@ absl::StatusOr<std::string> Subject(absl::string_view number, absl::string_view 
   return subject;
 }
 
-// Store failures carry paths and SQL: the caller gets the kind of failure, the log the rest.
-absl::Status Public(absl::Status status, const CallInfo& call) {
-  switch (status.code()) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kInternal:
-    case absl::StatusCode::kDataLoss:
-    case absl::StatusCode::kUnknown:
-      std::cerr << "{\"event\":\"store_error\",\"request_id\":\"" << JsonEscape(call.request_id)
-                << "\",\"method\":\"" << call.method << "\",\"detail\":\""
-                << JsonEscape(status.message()) << "\"}\n";
-      return absl::Status(status.code(),
-                          "the gateway could not complete this; the operator's log has the "
-                          "details under this request id");
-    default:
-      return status;
-  }
-}
 
 // Within google.protobuf.Timestamp's range: years 0001 to 9999, nanos in [0, 1e9).
 bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
@@ -81,19 +64,6 @@ bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
          ts.nanos() <= 999999999;
 }
 
-// Runs `body` for a unary call, then finishes it with its status and one log line.
-template <typename Body>
-grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const ServiceContext& ctx,
-                                absl::string_view method, Body body) {
-  const absl::Time started = absl::Now();
-  CallInfo call =
-      ResolveCall(*context, method, ctx.trust_domain, ctx.default_deadline, ctx.revocations);
-  absl::Status status = Public(body(call), call);
-  LogRpc(call, status, started, "");
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 // Signs the receipt of a consent already committed. Signing with a loaded key does not fail in
 // practice; if it ever does, the caller still learns its consent id, and the log says why.
@@ -121,7 +91,7 @@ v1::SignedReceipt SignReceipt(const ServiceContext& ctx, const v1::Consent& cons
 grpc::ServerUnaryReactor* RegistrationServiceImpl::RegisterCase(
     grpc::CallbackServerContext* context, const v1::RegisterCaseRequest* request,
     v1::RegisterCaseResponse* response) {
-  return Unary(context, ctx_, "/onceonly.v1.RegistrationService/RegisterCase",
+  return RunUnary(context, ctx_, "/onceonly.v1.RegistrationService/RegisterCase",
                [&](const CallInfo& call) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
     ASSIGN_OR_RETURN(const Member* member, CallerWithRole(*policy, call, config::v1::CONSUMER));
@@ -192,7 +162,7 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::RegisterCase(
 grpc::ServerUnaryReactor* RegistrationServiceImpl::EndCase(grpc::CallbackServerContext* context,
                                                            const v1::EndCaseRequest* request,
                                                            v1::EndCaseResponse* response) {
-  return Unary(context, ctx_, "/onceonly.v1.RegistrationService/EndCase",
+  return RunUnary(context, ctx_, "/onceonly.v1.RegistrationService/EndCase",
                [&](const CallInfo& call) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
     ASSIGN_OR_RETURN(const Member* member, CallerWithRole(*policy, call, config::v1::CONSUMER));
@@ -206,7 +176,7 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::EndCase(grpc::CallbackServerC
 grpc::ServerUnaryReactor* RegistrationServiceImpl::ListRegistrations(
     grpc::CallbackServerContext* context, const v1::ListRegistrationsRequest* request,
     v1::ListRegistrationsResponse* response) {
-  return Unary(context, ctx_, "/onceonly.v1.RegistrationService/ListRegistrations",
+  return RunUnary(context, ctx_, "/onceonly.v1.RegistrationService/ListRegistrations",
                [&](const CallInfo& call) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
     ASSIGN_OR_RETURN(const Member* member, CallerWithRole(*policy, call, config::v1::CONSUMER));
@@ -227,7 +197,7 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::ListRegistrations(
 grpc::ServerUnaryReactor* ConsentServiceImpl::GrantConsent(grpc::CallbackServerContext* context,
                                                            const v1::GrantConsentRequest* request,
                                                            v1::GrantConsentResponse* response) {
-  return Unary(context, ctx_, "/onceonly.v1.ConsentService/GrantConsent",
+  return RunUnary(context, ctx_, "/onceonly.v1.ConsentService/GrantConsent",
                [&](const CallInfo& call) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
     ASSIGN_OR_RETURN(const Member* portal,
@@ -300,7 +270,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GrantConsent(grpc::CallbackServerC
 grpc::ServerUnaryReactor* ConsentServiceImpl::RevokeConsent(
     grpc::CallbackServerContext* context, const v1::RevokeConsentRequest* request,
     v1::RevokeConsentResponse* response) {
-  return Unary(context, ctx_, "/onceonly.v1.ConsentService/RevokeConsent",
+  return RunUnary(context, ctx_, "/onceonly.v1.ConsentService/RevokeConsent",
                [&](const CallInfo& call) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
     ASSIGN_OR_RETURN(const Member* portal,
@@ -318,7 +288,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::RevokeConsent(
 grpc::ServerUnaryReactor* ConsentServiceImpl::ListConsents(grpc::CallbackServerContext* context,
                                                            const v1::ListConsentsRequest* request,
                                                            v1::ListConsentsResponse* response) {
-  return Unary(context, ctx_, "/onceonly.v1.ConsentService/ListConsents",
+  return RunUnary(context, ctx_, "/onceonly.v1.ConsentService/ListConsents",
                [&](const CallInfo& call) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
     RETURN_IF_ERROR(CallerWithRole(*policy, call, config::v1::FIRM_PORTAL).status());
@@ -336,7 +306,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ListConsents(grpc::CallbackServerC
 grpc::ServerUnaryReactor* DirectoryServiceImpl::ListAllowedAccess(
     grpc::CallbackServerContext* context, const v1::ListAllowedAccessRequest* request,
     v1::ListAllowedAccessResponse* response) {
-  return Unary(context, ctx_, "/onceonly.v1.DirectoryService/ListAllowedAccess",
+  return RunUnary(context, ctx_, "/onceonly.v1.DirectoryService/ListAllowedAccess",
                [&](const CallInfo& call) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
     if (!call.identity.ok()) return call.identity.status();
@@ -362,7 +332,7 @@ grpc::ServerUnaryReactor* DirectoryServiceImpl::ListAllowedAccess(
 grpc::ServerUnaryReactor* DirectoryServiceImpl::ExplainAccess(
     grpc::CallbackServerContext* context, const v1::ExplainAccessRequest* request,
     v1::ExplainAccessResponse* response) {
-  return Unary(context, ctx_, "/onceonly.v1.DirectoryService/ExplainAccess",
+  return RunUnary(context, ctx_, "/onceonly.v1.DirectoryService/ExplainAccess",
                [&](const CallInfo& call) -> absl::Status {
     v1::GetDossierRequest as_dossier;
     as_dossier.set_enterprise_number(request->enterprise_number());

@@ -12,6 +12,8 @@
 #include "common/clock.h"
 #include "common/crl.h"
 #include "common/ed25519.h"
+#include "common/grpc_status.h"
+#include "gateway/call_context.h"
 #include "gateway/dossier_pipeline.h"
 #include "onceonly/v1/consent.grpc.pb.h"
 #include "onceonly/v1/directory.grpc.pb.h"
@@ -30,6 +32,22 @@ struct ServiceContext {
   absl::Duration default_deadline;
   RevocationList* revocations;  // null when no CRL is configured
 };
+
+// Runs `body(call)` for a unary call on the callback API, then finishes the call with its
+// (public) status and one log line. The body runs synchronously, before Finish.
+template <typename Body>
+grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
+                                   const ServiceContext& ctx, absl::string_view method,
+                                   Body body) {
+  const absl::Time started = absl::Now();
+  CallInfo call =
+      ResolveCall(*context, method, ctx.trust_domain, ctx.default_deadline, ctx.revocations);
+  absl::Status status = PublicStatus(body(call), call);
+  LogRpc(call, status, started, "");
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
 
 class RegistrationServiceImpl final : public v1::RegistrationService::CallbackService {
  public:
