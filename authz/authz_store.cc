@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/sqlite.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 
 namespace onceonly {
@@ -50,18 +51,6 @@ absl::string_view KeyInBuffer(absl::string_view a, absl::string_view b, absl::st
   *p++ = '\0';
   std::copy(c.begin(), c.end(), p);
   return absl::string_view(buffer, length);
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t micros = absl::ToUnixMicros(t);
-  ts.set_seconds(micros / 1000000);
-  ts.set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
-  return ts;
 }
 
 bool InForce(const google::protobuf::Timestamp& from, const google::protobuf::Timestamp& until,

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "authz/categories.h"
 #include "common/rich_status.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -30,10 +31,6 @@ bool IsPolicyId(absl::string_view s) {
     }
   }
   return true;
-}
-
-absl::Time ToAbslTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
 absl::Status ValidatePolicy(const Policy& policy, const SourceMap& src) {
@@ -130,7 +127,7 @@ absl::Status ValidatePolicy(const Policy& policy, const SourceMap& src) {
       }
     }
     if (g.has_valid_from() && g.has_valid_until() &&
-        !(ToAbslTime(g.valid_from()) < ToAbslTime(g.valid_until()))) {
+        !(FromProto(g.valid_from()) < FromProto(g.valid_until()))) {
       return src.InvalidArgument(at + ".valid_until", "must be after valid_from");
     }
   }
@@ -266,7 +263,7 @@ bool Covers(const google::protobuf::RepeatedPtrField<std::string>& have,
 }
 
 std::string Rfc3339(const google::protobuf::Timestamp& ts) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", ToAbslTime(ts), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(ts), absl::UTCTimeZone());
 }
 
 }  // namespace
@@ -311,11 +308,11 @@ AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request
   const Grant* best_partial = nullptr;
   size_t best_overlap = 0;
   for (const Grant* g : grants) {
-    if (g->has_valid_from() && now < ToAbslTime(g->valid_from())) {
+    if (g->has_valid_from() && now < FromProto(g->valid_from())) {
       not_yet = true;
       continue;
     }
-    if (g->has_valid_until() && now >= ToAbslTime(g->valid_until())) {
+    if (g->has_valid_until() && now >= FromProto(g->valid_until())) {
       expired = true;
       continue;
     }
@@ -356,8 +353,8 @@ AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request
   if (purpose->requires_registration()) {
     const v1::Registration* last_closed = nullptr;  // explains a denial; text built only then
     for (const RegistrationPtr& r : facts.registrations) {
-      if (!r->has_ended_at() && ToAbslTime(r->valid_from()) <= now &&
-          now < ToAbslTime(r->valid_until())) {
+      if (!r->has_ended_at() && FromProto(r->valid_from()) <= now &&
+          now < FromProto(r->valid_until())) {
         d.registration_id = r->registration_id();
         break;
       }
@@ -369,7 +366,7 @@ AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request
         if (r->has_ended_at()) {
           why = absl::StrCat("registration ", r->registration_id(), " was ended at ",
                              Rfc3339(r->ended_at()));
-        } else if (now < ToAbslTime(r->valid_from())) {
+        } else if (now < FromProto(r->valid_from())) {
           why = absl::StrCat("registration ", r->registration_id(), " starts at ",
                              Rfc3339(r->valid_from()));
         } else {
@@ -394,9 +391,9 @@ AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request
         partial = c.get();
       } else if (c->has_revoked_at()) {
         revoked = c.get();
-      } else if (now >= ToAbslTime(c->valid_until())) {
+      } else if (now >= FromProto(c->valid_until())) {
         lapsed = c.get();
-      } else if (now >= ToAbslTime(c->valid_from())) {
+      } else if (now >= FromProto(c->valid_from())) {
         d.consent_id = c->consent_id();
         break;
       }

@@ -11,6 +11,7 @@
 #include "authz/categories.h"
 #include "common/enterprise_number.h"
 #include "common/json_escape.h"
+#include "common/proto_time.h"
 #include "common/rich_status.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -19,14 +20,6 @@
 namespace onceonly {
 
 namespace {
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t micros = absl::ToUnixMicros(t);
-  ts.set_seconds(micros / 1000000);
-  ts.set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
-  return ts;
-}
 
 v1::AccessRecord BaseRecord(const CallInfo& call, const AccessRequest& access,
                             const AccessDecision& decision, absl::Time now) {

@@ -10,6 +10,7 @@
 #include "common/rich_status.h"
 #include "common/status_macros.h"
 #include "common/json_escape.h"
+#include "common/proto_time.h"
 #include "gateway/call_context.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -20,16 +21,6 @@ using config::v1::Member;
 using config::v1::Role;
 
 constexpr absl::Duration kDefaultMaxRegistration = absl::Hours(24 * 365);
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  return ts;
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 // The calling member, if its certificate names one with `role`.
 absl::StatusOr<const Member*> CallerWithRole(const PolicySnapshot& policy, const CallInfo& call,

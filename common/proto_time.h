@@ -1,0 +1,33 @@
+// google.protobuf.Timestamp <-> absl::Time, to the microsecond.
+#ifndef ONCEONLY_COMMON_PROTO_TIME_H_
+#define ONCEONLY_COMMON_PROTO_TIME_H_
+
+#include <cstdint>
+
+#include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
+
+namespace onceonly {
+
+inline absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+inline google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t micros = absl::ToUnixMicros(t);
+  // Floor division, so that times before 1970 keep nanos in [0, 1e9).
+  int64_t seconds = micros / 1000000;
+  int64_t rest = micros % 1000000;
+  if (rest < 0) {
+    rest += 1000000;
+    --seconds;
+  }
+  ts.set_seconds(seconds);
+  ts.set_nanos(static_cast<int32_t>(rest * 1000));
+  return ts;
+}
+
+}  // namespace onceonly
+
+#endif  // ONCEONLY_COMMON_PROTO_TIME_H_
