@@ -29,7 +29,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -43,6 +42,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bench/latency_collector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
@@ -566,44 +566,6 @@ double MeasureTimerOverhead() {
 // ---------------------------------------------------------------------------------------
 // Timing
 
-// Merges every thread's samples and reports percentiles from thread 0 (as dossier_bench).
-class LatencyCollector {
- public:
-  void Submit(benchmark::State& state, std::vector<int64_t>& samples_ns) {
-    std::unique_lock<std::mutex> lock(mu_);
-    merged_.insert(merged_.end(), samples_ns.begin(), samples_ns.end());
-    ++arrived_;
-    if (arrived_ == state.threads()) all_arrived_.notify_all();
-    if (state.thread_index() != 0) return;
-    all_arrived_.wait(lock, [&] { return arrived_ == state.threads(); });
-    if (!merged_.empty()) {
-      state.counters["p50_ns"] = Percentile(0.50);
-      state.counters["p99_ns"] = Percentile(0.99);
-      state.counters["p999_ns"] = Percentile(0.999);
-      state.counters["max_ns"] = static_cast<double>(*std::max_element(merged_.begin(),
-                                                                         merged_.end()));
-    }
-    state.counters["timer_overhead_ns"] = g_fixture->timer_overhead_ns;
-    merged_.clear();
-    arrived_ = 0;
-  }
-
- private:
-  // Nearest rank.
-  double Percentile(double p) {
-    size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(merged_.size())));
-    size_t index = std::min(merged_.size() - 1, rank == 0 ? 0 : rank - 1);
-    std::nth_element(merged_.begin(), merged_.begin() + static_cast<ptrdiff_t>(index),
-                     merged_.end());
-    return static_cast<double>(merged_[index]);
-  }
-
-  std::mutex mu_;
-  std::condition_variable all_arrived_;
-  std::vector<int64_t> merged_;
-  int arrived_ = 0;
-};
-
 // Runs `op(request)` once per iteration over `requests` (cycling; each thread starts at its
 // own offset), timing each call including the destruction of what it returns.
 template <typename Op>
@@ -623,7 +585,15 @@ void RunTimed(benchmark::State& state, const std::vector<Request>& requests, Op 
     samples.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
   }
   state.SetItemsProcessed(state.iterations());
-  collector.Submit(state, samples);
+  collector.Submit(state, samples, [&state](std::vector<int64_t>& all) {
+    if (!all.empty()) {
+      state.counters["p50_ns"] = Percentile(all, 0.50);
+      state.counters["p99_ns"] = Percentile(all, 0.99);
+      state.counters["p999_ns"] = Percentile(all, 0.999);
+      state.counters["max_ns"] = static_cast<double>(*std::max_element(all.begin(), all.end()));
+    }
+    state.counters["timer_overhead_ns"] = g_fixture->timer_overhead_ns;
+  });
 }
 
 void BM_Decide_WithFacts(benchmark::State& state) {

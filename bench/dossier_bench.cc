@@ -4,7 +4,7 @@
 //
 // Reported per benchmark and client concurrency (Threads(1/4/16), real time):
 //   p50_us, p99_us   per-call latency in microseconds, over ALL calls of ALL threads of the
-//                    run (see LatencyCollector below)
+//                    run (see bench/latency_collector.h)
 //   items_per_second calls per second of wall time, all threads together
 //
 // Every response is checked (gRPC status, the enterprise number answered, and for the
@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -33,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/latency_collector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -347,49 +347,6 @@ Environment* GetEnvironment(benchmark::State& state) {
   return h.env->get();
 }
 
-// Gathers the per-call latencies of all threads of one benchmark run and computes the
-// percentiles over all of them in thread 0.
-//
-// Google Benchmark synchronises its threads at the start and at the end of the timed loop,
-// but not after it, so there is an own barrier here: every thread appends its samples and
-// counts itself in; thread 0 waits until all state.threads() have done so, computes p50/p99
-// over the merged samples, publishes them as plain counters on its own State (counters of
-// the threads are summed, and only thread 0 sets these, so the sum is exactly its value),
-// and resets the collector. The next run starts only after all threads of this run have
-// been joined, so the reset cannot race with it. This code runs after the timer stopped.
-class LatencyCollector {
- public:
-  void Submit(benchmark::State& state, std::vector<int64_t>& samples_ns) {
-    std::unique_lock<std::mutex> lock(mu_);
-    merged_.insert(merged_.end(), samples_ns.begin(), samples_ns.end());
-    ++arrived_;
-    if (arrived_ == state.threads()) all_arrived_.notify_all();
-    if (state.thread_index() != 0) return;
-    all_arrived_.wait(lock, [&] { return arrived_ == state.threads(); });
-    if (!merged_.empty()) {
-      state.counters["p50_us"] = Percentile(0.50) / 1e3;
-      state.counters["p99_us"] = Percentile(0.99) / 1e3;
-    }
-    merged_.clear();
-    arrived_ = 0;
-  }
-
- private:
-  // Nearest-rank percentile.
-  double Percentile(double p) {
-    size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(merged_.size())));
-    size_t index = std::min(merged_.size() - 1, rank == 0 ? 0 : rank - 1);
-    std::nth_element(merged_.begin(), merged_.begin() + static_cast<ptrdiff_t>(index),
-                     merged_.end());
-    return static_cast<double>(merged_[index]);
-  }
-
-  std::mutex mu_;
-  std::condition_variable all_arrived_;
-  std::vector<int64_t> merged_;
-  int arrived_ = 0;
-};
-
 // Runs `call` (returning absl::Status) once per iteration, timing each call, then reports
 // percentiles and throughput. Stops with SkipWithError at the first bad answer.
 template <typename Call>
@@ -408,7 +365,11 @@ void RunTimed(benchmark::State& state, LatencyCollector& collector, Call call) {
     samples.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
   }
   state.SetItemsProcessed(static_cast<int64_t>(samples.size()));
-  collector.Submit(state, samples);
+  collector.Submit(state, samples, [&state](std::vector<int64_t>& all) {
+    if (all.empty()) return;
+    state.counters["p50_us"] = Percentile(all, 0.50) / 1e3;
+    state.counters["p99_us"] = Percentile(all, 0.99) / 1e3;
+  });
 }
 
 void BM_DirectGetEnterprise(benchmark::State& state) {
@@ -418,7 +379,7 @@ void BM_DirectGetEnterprise(benchmark::State& state) {
   if (env == nullptr) {
     for (auto _ : state) {
     }
-    return collector.Submit(state, none);
+    return collector.Submit(state, none, [](std::vector<int64_t>&) {});
   }
   auto stub = registry::v1::CompanyRegistry::NewStub(env->registry_channel);
   const registry::v1::GetEnterpriseRequest request = EnterpriseRequest();
@@ -438,7 +399,7 @@ void RunGetDossier(benchmark::State& state, LatencyCollector& collector,
   if (env == nullptr) {
     for (auto _ : state) {
     }
-    return collector.Submit(state, none);
+    return collector.Submit(state, none, [](std::vector<int64_t>&) {});
   }
   auto stub = v1::DossierService::NewStub(env->gateway_channel);
   const v1::GetDossierRequest request = DossierRequest(categories);
