@@ -121,11 +121,11 @@ void AccessLog::WriterLoop() {
       batch[i].record.set_access_id(next_index_ + i);
       records.push_back(batch[i].record);
     }
-    absl::Status status;
+    absl::StatusOr<std::vector<std::string>> leaf_hashes;
     {
       absl::MutexLock lock(&store_mu_);
-      status = store_->AppendBatch(records);
-      if (!status.ok()) {
+      leaf_hashes = store_->AppendBatch(records);
+      if (!leaf_hashes.ok()) {
         // The store may hold more than we think (a COMMIT that failed late, another writer
         // on the same log id): start the next batch from what it really holds.
         absl::StatusOr<uint64_t> size = store_->Size(log_id_);
@@ -140,13 +140,12 @@ void AccessLog::WriterLoop() {
         }
       }
     }
+    const absl::Status status = leaf_hashes.status();
     if (status.ok()) {
       {
         // The tree follows the store: a record is a leaf once, and only once, committed.
         absl::MutexLock lock(&tree_mu_);
-        for (const v1::AccessRecord& r : records) {
-          tree_.AppendLeafHash(MerkleLeafHash(SerializeAccessRecord(r)));
-        }
+        for (std::string& leaf : *leaf_hashes) tree_.AppendLeafHash(std::move(leaf));
       }
       for (size_t i = 0; i < batch.size(); ++i) batch[i].done(next_index_ + i);
       next_index_ += batch.size();

@@ -27,7 +27,10 @@ class AccessLogStore {
   virtual absl::StatusOr<uint64_t> Size(const std::string& log_id) = 0;
   // Appends records whose access_id are consecutive from Size(), durably and atomically:
   // after OK they survive a crash; after an error none of them is in the log.
-  virtual absl::Status AppendBatch(const std::vector<v1::AccessRecord>& records) = 0;
+  // Returns the RFC 9162 leaf hash stored with each record, in order, so the caller can
+  // extend its Merkle tree without hashing the records again.
+  virtual absl::StatusOr<std::vector<std::string>> AppendBatch(
+      const std::vector<v1::AccessRecord>& records) = 0;
   // Every leaf hash of `log_id`, in order (to rebuild the Merkle tree at start).
   // DataLoss if an index is missing.
   virtual absl::StatusOr<std::vector<std::string>> LeafHashes(const std::string& log_id) = 0;

@@ -93,15 +93,18 @@ class SqliteAccessLogStore : public AccessLogStore {
     return row ? static_cast<uint64_t>(stmt.ColumnInt(0)) : 0;
   }
 
-  absl::Status AppendBatch(const std::vector<v1::AccessRecord>& records) override {
+  absl::StatusOr<std::vector<std::string>> AppendBatch(
+      const std::vector<v1::AccessRecord>& records) override {
     RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-    absl::Status status = InsertAll(records);
+    std::vector<std::string> leaf_hashes;
+    leaf_hashes.reserve(records.size());
+    absl::Status status = InsertAll(records, &leaf_hashes);
     if (status.ok()) status = db_->Exec("COMMIT");
     if (!status.ok()) {
       db_->Exec("ROLLBACK").IgnoreError();  // the failure above is what the caller needs
       return status;
     }
-    return absl::OkStatus();
+    return leaf_hashes;
   }
 
   absl::StatusOr<std::vector<std::string>> LeafHashes(const std::string& log_id) override {
@@ -142,7 +145,8 @@ class SqliteAccessLogStore : public AccessLogStore {
   }
 
  private:
-  absl::Status InsertAll(const std::vector<v1::AccessRecord>& records) {
+  absl::Status InsertAll(const std::vector<v1::AccessRecord>& records,
+                         std::vector<std::string>* leaf_hashes) {
     for (const v1::AccessRecord& r : records) {
       int64_t micros = r.time().seconds() * 1000000 + r.time().nanos() / 1000;
       insert_->Bind(1, r.log_id())
@@ -154,7 +158,8 @@ class SqliteAccessLogStore : public AccessLogStore {
           .Bind(7, v1::Decision_Name(r.decision()))
           .Bind(8, r.reason());
       const std::string data = SerializeAccessRecord(r);
-      insert_->BindBlob(9, data).BindBlob(10, MerkleLeafHash(data));
+      leaf_hashes->push_back(MerkleLeafHash(data));
+      insert_->BindBlob(9, data).BindBlob(10, leaf_hashes->back());
       RETURN_IF_ERROR(insert_->Run());
     }
     return absl::OkStatus();

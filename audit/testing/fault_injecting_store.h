@@ -22,7 +22,8 @@ class FaultInjectingStore : public AccessLogStore {
   absl::StatusOr<std::vector<std::string>> LeafHashes(const std::string& id) override {
     return inner_->LeafHashes(id);
   }
-  absl::Status AppendBatch(const std::vector<v1::AccessRecord>& records) override {
+  absl::StatusOr<std::vector<std::string>> AppendBatch(
+      const std::vector<v1::AccessRecord>& records) override {
     if (fail_appends) return absl::UnavailableError("database or disk is full (injected)");
     return inner_->AppendBatch(records);
   }
