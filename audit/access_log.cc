@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "audit/checkpoint.h"
 #include "common/json_escape.h"
 #include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
@@ -26,24 +28,54 @@ std::string SerializeAccessRecord(const v1::AccessRecord& record) {
 
 absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Create(
     std::unique_ptr<AccessLogStore> store, std::string log_id, int max_batch) {
+  AccessLogOptions options;
+  options.max_batch = max_batch;
+  return Create(std::move(store), std::move(log_id), options);
+}
+
+absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Create(
+    std::unique_ptr<AccessLogStore> store, std::string log_id, AccessLogOptions options) {
   if (log_id.empty()) return absl::InvalidArgumentError("access log id must not be empty");
+  if (options.max_batch < 1) options.max_batch = 1;
+  if (options.clock == nullptr) options.clock = &Clock::Real();
   RETURN_IF_ERROR(store->ClaimWriter(log_id));
   // Rebuild the tree from the stored leaf hashes: O(n) hashing at start, O(log n) per append.
   ASSIGN_OR_RETURN(std::vector<std::string> leaves, store->LeafHashes(log_id));
   MerkleTree tree;
   for (std::string& leaf : leaves) tree.AppendLeafHash(std::move(leaf));
-  return std::unique_ptr<AccessLog>(
-      new AccessLog(std::move(store), std::move(log_id), max_batch < 1 ? 1 : max_batch,
-                    std::move(tree)));
+  // The last checkpoint binds what the log held when it was signed: serving on top of records
+  // that no longer match it would sign a rewritten history.
+  ASSIGN_OR_RETURN(std::optional<v1::Checkpoint> latest, store->LatestCheckpoint(log_id));
+  if (latest.has_value()) {
+    const std::string signed_at = absl::FormatTime(
+        absl::RFC3339_sec, absl::FromUnixSeconds(latest->time().seconds()), absl::UTCTimeZone());
+    if (latest->tree_size() > tree.size()) {
+      return absl::DataLossError(absl::StrCat(
+          "access log ", log_id, " holds ", tree.size(), " records but its checkpoint signed at ",
+          signed_at, " covers ", latest->tree_size(),
+          ": records were deleted; `onceonly audit verify` names the first missing one"));
+    }
+    ASSIGN_OR_RETURN(std::string root, tree.RootAt(latest->tree_size()));
+    if (root != latest->root_hash()) {
+      return absl::DataLossError(absl::StrCat(
+          "access log ", log_id, ": its first ", latest->tree_size(),
+          " records no longer hash to the root of the checkpoint signed at ", signed_at,
+          ": records were altered; `onceonly audit verify` names the first altered one"));
+    }
+  }
+  return std::unique_ptr<AccessLog>(new AccessLog(std::move(store), std::move(log_id), options,
+                                                  std::move(tree), std::move(latest)));
 }
 
-AccessLog::AccessLog(std::unique_ptr<AccessLogStore> store, std::string log_id, int max_batch,
-                     MerkleTree tree)
+AccessLog::AccessLog(std::unique_ptr<AccessLogStore> store, std::string log_id,
+                     AccessLogOptions options, MerkleTree tree,
+                     std::optional<v1::Checkpoint> latest)
     : log_id_(std::move(log_id)),
-      max_batch_(max_batch),
+      options_(options),
       store_(std::move(store)),
       next_index_(tree.size()),
-      tree_(std::move(tree)) {
+      tree_(std::move(tree)),
+      latest_checkpoint_(std::move(latest)) {
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -99,21 +131,88 @@ absl::StatusOr<std::vector<std::string>> AccessLog::ConsistencyProof(uint64_t fi
   return tree_.ConsistencyProof(first_size, second_size);
 }
 
+std::optional<v1::Checkpoint> AccessLog::LatestCheckpoint() {
+  absl::MutexLock lock(&tree_mu_);
+  return latest_checkpoint_;
+}
+
+void AccessLog::MaybeCheckpoint(bool force) {
+  if (options_.checkpoint_signer == nullptr) return;
+  v1::Checkpoint checkpoint;
+  {
+    absl::MutexLock lock(&tree_mu_);
+    const uint64_t size = tree_.size();
+    const bool covered = latest_checkpoint_.has_value() && latest_checkpoint_->tree_size() == size;
+    if (covered) {
+      uncovered_since_.reset();
+      return;
+    }
+    const uint64_t last = latest_checkpoint_.has_value() ? latest_checkpoint_->tree_size() : 0;
+    const bool due =
+        force || (options_.checkpoint_every > 0 && size - last >= options_.checkpoint_every) ||
+        (uncovered_since_.has_value() &&
+         absl::Now() >= *uncovered_since_ + options_.checkpoint_interval);
+    if (!due) return;
+    checkpoint.set_log_id(log_id_);
+    checkpoint.set_tree_size(size);
+    checkpoint.set_root_hash(*tree_.RootAt(size));  // size <= tree size: cannot fail
+  }
+  checkpoint.mutable_time()->set_seconds(absl::ToUnixSeconds(options_.clock->Now()));
+  absl::Status status;
+  absl::StatusOr<std::string> signature =
+      options_.checkpoint_signer->Sign(CheckpointSignedText(checkpoint));
+  if (signature.ok()) {
+    checkpoint.set_signature(*signature);
+    absl::MutexLock lock(&store_mu_);
+    status = store_->AddCheckpoint(checkpoint);
+  } else {
+    status = signature.status();
+  }
+  if (!status.ok()) {
+    // Records stay durable and served; only the checkpoint waits. Retry after an interval,
+    // not in a loop against a failing store.
+    std::cerr << absl::StrFormat(
+        "{\"event\":\"checkpoint_failed\",\"log_id\":\"%s\",\"tree_size\":%d,"
+        "\"detail\":\"%s\"}\n",
+        JsonEscape(log_id_), checkpoint.tree_size(), JsonEscape(status.message()));
+    uncovered_since_ = absl::Now();
+    return;
+  }
+  absl::MutexLock lock(&tree_mu_);
+  latest_checkpoint_ = std::move(checkpoint);
+  // Records committed while signing are still uncovered; their clock starts now.
+  if (latest_checkpoint_->tree_size() == tree_.size()) {
+    uncovered_since_.reset();
+  } else {
+    uncovered_since_ = absl::Now();
+  }
+}
+
 void AccessLog::WriterLoop() {
+  MaybeCheckpoint(/*force=*/true);  // a log that grew since its last checkpoint, or a new one
   while (true) {
     std::vector<Pending> batch;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
+      const absl::Condition work(
           +[](AccessLog* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log->mu_) {
             return log->stopping_ || !log->queue_.empty();
           },
-          this));
-      if (queue_.empty()) return;  // stopping, nothing left to commit
-      while (!queue_.empty() && static_cast<int>(batch.size()) < max_batch_) {
+          this);
+      if (uncovered_since_.has_value() && options_.checkpoint_signer != nullptr) {
+        mu_.AwaitWithDeadline(work, *uncovered_since_ + options_.checkpoint_interval);
+      } else {
+        mu_.Await(work);
+      }
+      if (queue_.empty() && stopping_) break;
+      while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+    }
+    if (batch.empty()) {  // the checkpoint interval ran out
+      MaybeCheckpoint(/*force=*/false);
+      continue;
     }
     std::vector<v1::AccessRecord> records;
     records.reserve(batch.size());
@@ -149,6 +248,8 @@ void AccessLog::WriterLoop() {
       }
       for (size_t i = 0; i < batch.size(); ++i) batch[i].done(next_index_ + i);
       next_index_ += batch.size();
+      if (!uncovered_since_.has_value()) uncovered_since_ = absl::Now();
+      MaybeCheckpoint(/*force=*/false);
     } else {
       // Fail closed: nobody in this batch may release data. Callers learn that much; the
       // store's own message (paths, SQL) is for the operator's log.
@@ -161,6 +262,7 @@ void AccessLog::WriterLoop() {
       for (Pending& p : batch) p.done(unavailable);
     }
   }
+  MaybeCheckpoint(/*force=*/true);  // a clean stop leaves everything covered
 }
 
 }  // namespace onceonly

@@ -5,6 +5,12 @@
 // transaction), so callers share fsyncs instead of paying one each. Append() never blocks
 // the caller: `done` runs on the writer thread once the record's batch committed (with its
 // access_id, the leaf index) or failed (UNAVAILABLE; the caller must release nothing).
+//
+// With a signer, the writer also signs a checkpoint (log id, tree size, root, time) and stores
+// it beside the records every `checkpoint_every` records, or `checkpoint_interval` after the
+// first record the last checkpoint does not cover, whichever comes first; and once at start if
+// the log has grown since its last checkpoint. At start the rebuilt tree must reproduce the
+// last stored checkpoint's root, or Create refuses (DataLoss): the records were altered.
 // Thread-safe.
 #ifndef ONCEONLY_AUDIT_ACCESS_LOG_H_
 #define ONCEONLY_AUDIT_ACCESS_LOG_H_
@@ -13,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +29,8 @@
 #include "absl/synchronization/mutex.h"
 #include "audit/access_log_store.h"
 #include "audit/merkle_tree.h"
+#include "common/clock.h"
+#include "common/ed25519.h"
 #include "onceonly/v1/audit.pb.h"
 
 namespace onceonly {
@@ -29,10 +38,23 @@ namespace onceonly {
 // The deterministic bytes of a record (the Merkle leaf data of the next issue).
 std::string SerializeAccessRecord(const v1::AccessRecord& record);
 
+struct AccessLogOptions {
+  // Most records committed in one transaction.
+  int max_batch = 1024;
+  // Signs checkpoints; none are made without it. Must outlive the log.
+  const Ed25519Signer* checkpoint_signer = nullptr;
+  uint64_t checkpoint_every = 1000;                      // records; 0: by time only
+  absl::Duration checkpoint_interval = absl::Seconds(1);  // after the first uncovered record
+  const Clock* clock = &Clock::Real();                     // the checkpoints' time
+};
+
 class AccessLog {
  public:
   using DoneCallback = std::function<void(absl::StatusOr<uint64_t> access_id)>;
 
+  static absl::StatusOr<std::unique_ptr<AccessLog>> Create(
+      std::unique_ptr<AccessLogStore> store, std::string log_id, AccessLogOptions options);
+  // No checkpoints.
   static absl::StatusOr<std::unique_ptr<AccessLog>> Create(
       std::unique_ptr<AccessLogStore> store, std::string log_id, int max_batch);
   // Commits what is queued, then stops the writer.
@@ -54,6 +76,9 @@ class AccessLog {
   absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t first_size,
                                                             uint64_t second_size);
 
+  // The latest stored checkpoint; nullopt without a signer.
+  std::optional<v1::Checkpoint> LatestCheckpoint();
+
   const std::string& log_id() const { return log_id_; }
 
  private:
@@ -61,13 +86,16 @@ class AccessLog {
     v1::AccessRecord record;
     DoneCallback done;
   };
-  AccessLog(std::unique_ptr<AccessLogStore> store, std::string log_id, int max_batch,
-            MerkleTree tree);
+  AccessLog(std::unique_ptr<AccessLogStore> store, std::string log_id, AccessLogOptions options,
+            MerkleTree tree, std::optional<v1::Checkpoint> latest);
   void WriterLoop();
+  // Writer thread: signs and stores a checkpoint of the current tree if one is due (or
+  // `force` and the tree grew). A failure is logged and retried on the next occasion.
+  void MaybeCheckpoint(bool force);
 
   // Constant after construction.
   const std::string log_id_;
-  const int max_batch_;
+  const AccessLogOptions options_;
 
   absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
@@ -80,6 +108,9 @@ class AccessLog {
   // The committed records as a tree; appended by the writer after each commit.
   absl::Mutex tree_mu_;
   MerkleTree tree_ ABSL_GUARDED_BY(tree_mu_);
+  std::optional<v1::Checkpoint> latest_checkpoint_ ABSL_GUARDED_BY(tree_mu_);
+  // Writer thread only: when the oldest record not covered by a checkpoint was committed.
+  std::optional<absl::Time> uncovered_since_;
   std::thread writer_;
 };
 

@@ -1,18 +1,46 @@
 // Where access records are kept. The store is the seam for tests (a fake can fail on demand)
-// and, later, for PostgreSQL. Not thread-safe: AccessLog calls it from one writer thread.
+// and, later, for PostgreSQL. Not thread-safe: AccessLog calls it from one writer thread, and
+// readers (AuditService, the CLI) open their own store on the same database.
 #ifndef ONCEONLY_AUDIT_ACCESS_LOG_STORE_H_
 #define ONCEONLY_AUDIT_ACCESS_LOG_STORE_H_
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "onceonly/v1/audit.pb.h"
 
 namespace onceonly {
+
+// One leaf as stored: the record's bytes, unless retention pruned them, and its leaf hash.
+struct StoredLeaf {
+  uint64_t index = 0;
+  absl::Time time;
+  std::optional<std::string> record;  // SerializeAccessRecord bytes; nullopt once pruned
+  std::string leaf_hash;              // as stored, 32 bytes
+};
+
+// A QueryAccessLog filter. Results come in (time, log_id, index) order; `after_*` resumes
+// after the last record of the previous page. Pruned records never match.
+struct AccessQuery {
+  std::string log_id;  // empty: every log
+  std::string subject;
+  std::string member;
+  std::string purpose;
+  v1::Decision decision = v1::DECISION_UNSPECIFIED;  // unspecified: both
+  absl::Time from = absl::InfinitePast();            // inclusive
+  absl::Time until = absl::InfiniteFuture();         // exclusive
+  bool has_cursor = false;
+  int64_t after_time_micros = 0;
+  std::string after_log_id;
+  uint64_t after_index = 0;
+  int limit = 100;
+};
 
 class AccessLogStore {
  public:
@@ -23,7 +51,7 @@ class AccessLogStore {
   virtual absl::Status ClaimWriter(const std::string& log_id) = 0;
   // The log ids present, sorted.
   virtual absl::StatusOr<std::vector<std::string>> LogIds() = 0;
-  // Number of records already in the log `log_id` (the next leaf index).
+  // Number of leaves already in the log `log_id` (the next leaf index).
   virtual absl::StatusOr<uint64_t> Size(const std::string& log_id) = 0;
   // Appends records whose access_id are consecutive from Size(), durably and atomically:
   // after OK they survive a crash; after an error none of them is in the log.
@@ -34,9 +62,32 @@ class AccessLogStore {
   // Every leaf hash of `log_id`, in order (to rebuild the Merkle tree at start).
   // DataLoss if an index is missing.
   virtual absl::StatusOr<std::vector<std::string>> LeafHashes(const std::string& log_id) = 0;
-  // Records of `log_id` with access_id in [from, from + limit), in order.
+  // Records of `log_id` with access_id in [from, from + limit), in order; pruned ones are
+  // left out.
   virtual absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& log_id,
                                                              uint64_t from, int limit) = 0;
+  // Leaves of `log_id` with index in [from, from + limit), in index order, as stored (no
+  // parsing, no checks: that is the verifier's job).
+  virtual absl::StatusOr<std::vector<StoredLeaf>> ReadLeaves(const std::string& log_id,
+                                                             uint64_t from, int limit) = 0;
+  // Records matching `query` (see AccessQuery).
+  virtual absl::StatusOr<std::vector<v1::AccessRecord>> Query(const AccessQuery& query) = 0;
+
+  // Keeps a signed checkpoint, durably. A second checkpoint of the same size is ignored.
+  virtual absl::Status AddCheckpoint(const v1::Checkpoint& checkpoint) = 0;
+  // Checkpoints of `log_id` with tree_size in [min_size, max_size], by size.
+  virtual absl::StatusOr<std::vector<v1::Checkpoint>> Checkpoints(const std::string& log_id,
+                                                                  uint64_t min_size,
+                                                                  uint64_t max_size) = 0;
+  // The checkpoint of `log_id` with the largest tree size, if any.
+  virtual absl::StatusOr<std::optional<v1::Checkpoint>> LatestCheckpoint(
+      const std::string& log_id) = 0;
+
+  // Retention: drops the content (record bytes and the indexed member, subject, purpose and
+  // reason) of every record written before `before`, keeping its index, time and leaf hash,
+  // so every tree size stays provable. Works in short transactions of `batch_rows`, so the
+  // writer is never held up long. Returns how many records it pruned.
+  virtual absl::StatusOr<uint64_t> Prune(absl::Time before, int batch_rows) = 0;
 };
 
 // SQLite (WAL, synchronous=FULL). Read-write creates the file and schema if missing;

@@ -2,9 +2,15 @@
 // SHA-256(0x00 ‖ data), a node SHA-256(0x01 ‖ left ‖ right). Appending costs O(log n) hashes
 // (only complete subtrees are stored); the root, inclusion proofs and consistency proofs are
 // available for every past tree size. Not thread-safe: the log's writer owns it.
+//
+// Memory: 32 bytes per stored hash and about 2 hashes per leaf (64 MB per million leaves),
+// in fixed-size chunks: an append allocates nothing per node, and growing never copies more
+// than one chunk (no stall while a large level is reallocated).
 #ifndef ONCEONLY_AUDIT_MERKLE_TREE_H_
 #define ONCEONLY_AUDIT_MERKLE_TREE_H_
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,7 +28,10 @@ std::string MerkleEmptyRoot();
 
 class MerkleTree {
  public:
+  static constexpr size_t kHashSize = 32;
+
   // Appends the leaf whose hash is `leaf_hash` (see MerkleLeafHash); returns its index.
+  // `leaf_hash` must be kHashSize bytes (aborts otherwise: a caller's broken invariant).
   uint64_t AppendLeafHash(std::string leaf_hash);
   uint64_t size() const { return levels_.empty() ? 0 : levels_[0].size(); }
 
@@ -36,14 +45,33 @@ class MerkleTree {
                                                             uint64_t second_size) const;
 
  private:
+  using Hash = std::array<unsigned char, kHashSize>;
+
+  // One level of complete-subtree hashes, appended to only. Chunks of kChunkSize hashes
+  // (1 MiB) are never moved once full; only the first chunk grows geometrically, so small
+  // trees stay small.
+  class Level {
+   public:
+    uint64_t size() const { return size_; }
+    const Hash& operator[](uint64_t i) const { return chunks_[i >> kChunkBits][i & kChunkMask]; }
+    void Append(const Hash& hash);
+
+   private:
+    static constexpr int kChunkBits = 15;
+    static constexpr uint64_t kChunkSize = uint64_t{1} << kChunkBits;
+    static constexpr uint64_t kChunkMask = kChunkSize - 1;
+    std::vector<std::vector<Hash>> chunks_;
+    uint64_t size_ = 0;
+  };
+
   // Hash of D[begin:end], end - begin > 0.
-  std::string SubtreeHash(uint64_t begin, uint64_t end) const;
+  Hash SubtreeHash(uint64_t begin, uint64_t end) const;
   void Path(uint64_t m, uint64_t begin, uint64_t end, std::vector<std::string>* out) const;
   void SubProof(uint64_t m, uint64_t begin, uint64_t end, bool whole,
                 std::vector<std::string>* out) const;
 
   // levels_[k][i] = hash of the complete subtree of 2^k leaves starting at leaf i * 2^k.
-  std::vector<std::vector<std::string>> levels_;
+  std::vector<Level> levels_;
 };
 
 }  // namespace onceonly

@@ -1,5 +1,7 @@
 #include "audit/merkle_tree.h"
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "audit/merkle_verifier.h"
@@ -117,6 +119,36 @@ TEST(MerkleTreeTest, InconsistentHistoriesAreCaught) {
   EXPECT_FALSE(VerifyConsistency(31, 50, *f.tree.RootAt(30), *f.tree.RootAt(50), good).ok());
   EXPECT_FALSE(VerifyConsistency(50, 50, *f.tree.RootAt(50), *f.tree.RootAt(49), {}).ok());
   EXPECT_FALSE(f.tree.ConsistencyProof(51, 50).ok());
+}
+
+// Levels are stored in chunks of 32,768 hashes: roots and proofs must not care where a
+// chunk ends (level 0 spans four chunks here, level 1 two).
+TEST(MerkleTreeTest, ProofsAcrossStorageChunksVerify) {
+  constexpr uint64_t kLeaves = 4 * 32768 + 123;
+  Fixture f(kLeaves);
+  ASSERT_EQ(f.tree.size(), kLeaves);
+  for (uint64_t n : {uint64_t{32767}, uint64_t{32768}, uint64_t{32769}, uint64_t{65536},
+                     uint64_t{65537}, uint64_t{100000}, kLeaves}) {
+    const std::string root = *f.tree.RootAt(n);
+    ASSERT_EQ(Hex(root), Hex(ReferenceRoot(f.leaves, 0, n))) << "size " << n;
+    for (uint64_t m : {uint64_t{0}, uint64_t{32767}, uint64_t{32768}, n / 2, n - 1}) {
+      if (m >= n) continue;
+      auto proof = f.tree.InclusionProof(m, n);
+      ASSERT_TRUE(proof.ok());
+      EXPECT_TRUE(VerifyInclusion(m, n, f.leaves[m], *proof, root).ok())
+          << "leaf " << m << " of " << n;
+    }
+    const uint64_t first = std::min<uint64_t>(32769, n - 1);
+    auto consistency = f.tree.ConsistencyProof(first, n);
+    ASSERT_TRUE(consistency.ok());
+    EXPECT_TRUE(VerifyConsistency(first, n, *f.tree.RootAt(first), root, *consistency).ok())
+        << first << " -> " << n;
+  }
+}
+
+TEST(MerkleTreeDeathTest, ALeafHashOfTheWrongSizeAborts) {
+  MerkleTree tree;
+  EXPECT_DEATH(tree.AppendLeafHash("not a digest"), "leaf hash of 12 bytes");
 }
 
 }  // namespace

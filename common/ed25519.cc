@@ -42,6 +42,21 @@ absl::StatusOr<std::unique_ptr<Ed25519Signer>> Ed25519Signer::FromPem(absl::stri
   return std::unique_ptr<Ed25519Signer>(new Ed25519Signer(key, std::move(public_pem)));
 }
 
+absl::StatusOr<std::unique_ptr<Ed25519Signer>> Ed25519Signer::Generate() {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  if (key == nullptr) {
+    return absl::InternalError(absl::StrCat("Ed25519 key generation failed: ", DrainOpenSslErrors()));
+  }
+  BIO* out = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr);
+  EVP_PKEY_free(key);
+  char* data = nullptr;
+  long length = BIO_get_mem_data(out, &data);
+  std::string pem(data, static_cast<size_t>(length));
+  BIO_free(out);
+  return FromPem(pem);
+}
+
 Ed25519Signer::~Ed25519Signer() { EVP_PKEY_free(static_cast<EVP_PKEY*>(key_)); }
 
 absl::StatusOr<std::string> Ed25519Signer::Sign(absl::string_view message) const {

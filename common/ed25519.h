@@ -18,6 +18,8 @@ class Ed25519Signer {
  public:
   static absl::StatusOr<std::unique_ptr<Ed25519Signer>> FromPemFile(const std::string& path);
   static absl::StatusOr<std::unique_ptr<Ed25519Signer>> FromPem(absl::string_view pem);
+  // A fresh random key (tests, benchmarks).
+  static absl::StatusOr<std::unique_ptr<Ed25519Signer>> Generate();
   ~Ed25519Signer();
 
   // The 64-byte signature of `message`.

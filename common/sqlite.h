@@ -35,6 +35,8 @@ class SqliteDb {
   absl::Status Exec(absl::string_view sql);
   absl::StatusOr<SqliteStatement> Prepare(absl::string_view sql);
   int64_t LastInsertRowId() const;
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t Changes() const;
   const std::string& path() const { return path_; }
   sqlite3* raw() { return db_; }
 

@@ -31,6 +31,28 @@ class FaultInjectingStore : public AccessLogStore {
                                                      int limit) override {
     return inner_->Read(id, from, limit);
   }
+  absl::StatusOr<std::vector<StoredLeaf>> ReadLeaves(const std::string& id, uint64_t from,
+                                                     int limit) override {
+    return inner_->ReadLeaves(id, from, limit);
+  }
+  absl::StatusOr<std::vector<v1::AccessRecord>> Query(const AccessQuery& query) override {
+    return inner_->Query(query);
+  }
+  absl::Status AddCheckpoint(const v1::Checkpoint& checkpoint) override {
+    if (fail_appends) return absl::UnavailableError("database or disk is full (injected)");
+    return inner_->AddCheckpoint(checkpoint);
+  }
+  absl::StatusOr<std::vector<v1::Checkpoint>> Checkpoints(const std::string& id,
+                                                          uint64_t min_size,
+                                                          uint64_t max_size) override {
+    return inner_->Checkpoints(id, min_size, max_size);
+  }
+  absl::StatusOr<std::optional<v1::Checkpoint>> LatestCheckpoint(const std::string& id) override {
+    return inner_->LatestCheckpoint(id);
+  }
+  absl::StatusOr<uint64_t> Prune(absl::Time before, int batch_rows) override {
+    return inner_->Prune(before, batch_rows);
+  }
 
   // While set, every AppendBatch fails with UNAVAILABLE and writes nothing.
   std::atomic<bool> fail_appends{false};

@@ -1,0 +1,108 @@
+#include "audit/log_export.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+
+namespace onceonly {
+namespace {
+
+constexpr int kFeedPage = 10000;
+
+}  // namespace
+
+absl::StatusOr<LogPage> ReadLogPage(AccessLogStore& store, const std::string& log_id,
+                                    uint64_t start, int max_leaves) {
+  ASSIGN_OR_RETURN(uint64_t size, store.Size(log_id));
+  ASSIGN_OR_RETURN(std::vector<StoredLeaf> leaves, store.ReadLeaves(log_id, start, max_leaves));
+  LogPage page;
+  // A page of deleted rows still moves on, so that the rows after the gap are read and the
+  // verifier names it.
+  page.next_index = leaves.empty() ? std::max(start, std::min<uint64_t>(size, start + max_leaves))
+                                   : leaves.back().index + 1;
+  page.end = page.next_index >= size;
+  // The last page also carries checkpoints beyond the last leaf, so that a verifier of the
+  // export sees what they cover that the log lost.
+  ASSIGN_OR_RETURN(std::vector<v1::Checkpoint> checkpoints,
+                   store.Checkpoints(log_id, start == 0 ? 0 : start + 1,
+                                     page.end ? UINT64_MAX : page.next_index));
+  auto next_checkpoint = checkpoints.begin();
+  auto emit_checkpoints_up_to = [&](uint64_t tree_size) {
+    for (; next_checkpoint != checkpoints.end() && next_checkpoint->tree_size() <= tree_size;
+         ++next_checkpoint) {
+      *page.entries.emplace_back().mutable_checkpoint() = *next_checkpoint;
+    }
+  };
+  emit_checkpoints_up_to(start);
+  for (StoredLeaf& leaf : leaves) {
+    v1::LogEntry& entry = page.entries.emplace_back();
+    if (leaf.record.has_value()) {
+      if (!entry.mutable_record()->ParseFromString(*leaf.record)) {
+        return absl::DataLossError(absl::StrCat("entry ", leaf.index, " of log ", log_id,
+                                                ": the stored record is not a valid "
+                                                "AccessRecord; run `onceonly audit verify`"));
+      }
+    } else {
+      v1::PrunedLeaf* pruned = entry.mutable_pruned();
+      pruned->set_log_id(log_id);
+      pruned->set_access_id(leaf.index);
+      *pruned->mutable_time() = ToProto(leaf.time);
+    }
+    entry.set_leaf_hash(std::move(leaf.leaf_hash));
+    emit_checkpoints_up_to(leaf.index + 1);
+  }
+  emit_checkpoints_up_to(UINT64_MAX);
+  return page;
+}
+
+absl::Status FeedStoredLog(AccessLogStore& store, const std::string& log_id,
+                           LogVerifier& verifier, const std::function<void(uint64_t)>& progress) {
+  // Checkpoints are few (one per N records or T ms): read them once, feed them in order.
+  ASSIGN_OR_RETURN(std::vector<v1::Checkpoint> checkpoints,
+                   store.Checkpoints(log_id, 0, UINT64_MAX));
+  auto next_checkpoint = checkpoints.begin();
+  auto feed_checkpoints_up_to = [&](uint64_t tree_size) -> absl::Status {
+    for (; next_checkpoint != checkpoints.end() && next_checkpoint->tree_size() <= tree_size;
+         ++next_checkpoint) {
+      v1::LogEntry entry;
+      *entry.mutable_checkpoint() = *next_checkpoint;
+      RETURN_IF_ERROR(verifier.Add(entry));
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(feed_checkpoints_up_to(0));
+  uint64_t from = 0;
+  while (true) {
+    // Page by position, not by index: a deleted row must show up as a gap, not be skipped.
+    ASSIGN_OR_RETURN(std::vector<StoredLeaf> leaves, store.ReadLeaves(log_id, from, kFeedPage));
+    if (leaves.empty()) {
+      // A page of deleted rows must not end the log early: the verifier names the gap once
+      // it sees the rows after it.
+      ASSIGN_OR_RETURN(uint64_t size, store.Size(log_id));
+      if (from >= size) break;
+      from += kFeedPage;
+      continue;
+    }
+    for (const StoredLeaf& leaf : leaves) {
+      if (leaf.record.has_value()) {
+        RETURN_IF_ERROR(verifier.AddRecordBytes(*leaf.record, leaf.leaf_hash));
+      } else {
+        v1::LogEntry entry;
+        v1::PrunedLeaf* pruned = entry.mutable_pruned();
+        pruned->set_log_id(log_id);
+        pruned->set_access_id(leaf.index);
+        entry.set_leaf_hash(leaf.leaf_hash);
+        RETURN_IF_ERROR(verifier.Add(entry));
+      }
+      RETURN_IF_ERROR(feed_checkpoints_up_to(leaf.index + 1));
+      if (progress && (leaf.index + 1) % 100000 == 0) progress(leaf.index + 1);
+    }
+    from += kFeedPage;
+  }
+  // Checkpoints beyond the last leaf: the verifier reports the records they miss.
+  return feed_checkpoints_up_to(UINT64_MAX);
+}
+
+}  // namespace onceonly

@@ -1,0 +1,308 @@
+// Tamper tests: a log written by the real AccessLog (with signed checkpoints every 10
+// records), then altered in its SQLite file or in its JSON-lines export the way an insider
+// would. `audit verify` (LogVerifier fed by FeedStoredLog, or by the export) must fail and
+// name the entry; the untouched log must pass.
+#include "audit/log_verifier.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "absl/strings/str_split.h"
+#include "audit/access_log.h"
+#include "audit/log_export.h"
+#include "common/sqlite.h"
+#include "google/protobuf/util/json_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace onceonly {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int kRecords = 50;
+constexpr int64_t kStartSeconds = 1760000000;
+
+class LogVerifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = ::testing::TempDir() + "/verify-" + std::to_string(getpid()) + ".db";
+    std::remove(path_.c_str());
+    auto signer = Ed25519Signer::Generate();
+    ASSERT_TRUE(signer.ok()) << signer.status();
+    signer_ = *std::move(signer);
+    AccessLogOptions options;
+    options.max_batch = 4;
+    options.checkpoint_signer = signer_.get();
+    options.checkpoint_every = 10;
+    options.checkpoint_interval = absl::Hours(1);
+    {
+      auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path_), "gw-1", options);
+      ASSERT_TRUE(log.ok()) << log.status();
+      for (int i = 0; i < kRecords; ++i) {
+        v1::AccessRecord r;
+        r.set_member(i % 2 ? "brussels-economy" : "urban-brussels");
+        r.set_subject("0403.170.701");
+        r.set_purpose("public-procurement");
+        r.set_decision(v1::DECISION_ALLOW);
+        r.set_reason("ALLOWED");
+        r.add_categories_released("company.identity");
+        r.mutable_time()->set_seconds(kStartSeconds + i);
+        ASSERT_TRUE((*log)->AppendAndWait(r).ok());
+      }
+    }
+    db_ = *SqliteDb::Open(path_, SqliteDb::Mode::kReadWrite);
+  }
+  void TearDown() override {
+    db_.reset();
+    std::remove(path_.c_str());
+  }
+
+  absl::StatusOr<LogVerifyReport> VerifyStore() {
+    auto store = OpenSqliteAccessLogStore(path_, StoreAccess::kReadOnly);
+    if (!store.ok()) return store.status();
+    LogVerifier verifier(signer_->public_key_pem());
+    if (absl::Status s = FeedStoredLog(**store, "gw-1", verifier); !s.ok()) return s;
+    return verifier.Finish();
+  }
+
+  // The log as JSON lines, as `onceonly audit export` writes it.
+  std::vector<std::string> ExportLines() {
+    auto store = *OpenSqliteAccessLogStore(path_, StoreAccess::kReadOnly);
+    std::vector<std::string> lines;
+    uint64_t start = 0;
+    while (true) {
+      auto page = ReadLogPage(*store, "gw-1", start, 7);  // odd page size: pages split checkpoints
+      EXPECT_TRUE(page.ok()) << page.status();
+      for (const v1::LogEntry& entry : page->entries) {
+        std::string json;
+        EXPECT_TRUE(google::protobuf::util::MessageToJsonString(entry, &json).ok());
+        lines.push_back(json);
+      }
+      if (page->end) return lines;
+      start = page->next_index;
+    }
+  }
+
+  absl::StatusOr<LogVerifyReport> VerifyLines(const std::vector<std::string>& lines) {
+    LogVerifier verifier(signer_->public_key_pem());
+    for (size_t i = 0; i < lines.size(); ++i) {
+      v1::LogEntry entry;
+      if (!google::protobuf::util::JsonStringToMessage(lines[i], &entry).ok()) {
+        return absl::DataLossError(absl::StrCat("line ", i + 1, ": not a log entry"));
+      }
+      if (absl::Status s = verifier.Add(entry); !s.ok()) return s;
+    }
+    return verifier.Finish();
+  }
+
+  std::string Blob(const char* column, int index) {
+    auto stmt = *db_->Prepare(absl::StrCat("SELECT ", column,
+                                           " FROM access_log WHERE leaf_index = ?"));
+    stmt.Bind(1, int64_t{index});
+    EXPECT_TRUE(*stmt.Step());
+    return stmt.ColumnText(0);
+  }
+  void SetBlob(const char* column, int index, const std::string& value) {
+    auto stmt = *db_->Prepare(absl::StrCat("UPDATE access_log SET ", column,
+                                           " = ? WHERE leaf_index = ?"));
+    stmt.BindBlob(1, value).Bind(2, int64_t{index});
+    ASSERT_TRUE(stmt.Run().ok());
+  }
+
+  std::string path_;
+  std::unique_ptr<Ed25519Signer> signer_;
+  std::unique_ptr<SqliteDb> db_;
+};
+
+TEST_F(LogVerifierTest, UntouchedLogVerifies) {
+  auto report = VerifyStore();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->log_id, "gw-1");
+  EXPECT_EQ(report->leaves, static_cast<uint64_t>(kRecords));
+  EXPECT_EQ(report->records, static_cast<uint64_t>(kRecords));
+  // Size 0 at creation, every 10 records, none extra at the clean stop (50 is covered).
+  EXPECT_EQ(report->checkpoints, 6u);
+  ASSERT_TRUE(report->latest_checkpoint.has_value());
+  EXPECT_EQ(report->latest_checkpoint->tree_size(), static_cast<uint64_t>(kRecords));
+  EXPECT_EQ(report->root, report->latest_checkpoint->root_hash());
+
+  auto from_export = VerifyLines(ExportLines());
+  ASSERT_TRUE(from_export.ok()) << from_export.status();
+  EXPECT_EQ(from_export->root, report->root);
+  EXPECT_EQ(from_export->checkpoints, 6u);
+}
+
+TEST_F(LogVerifierTest, EveryOneByteChangeOfAStoredRecordIsNamed) {
+  const std::string original = Blob("record", 17);
+  ASSERT_GT(original.size(), 20u);
+  for (size_t i = 0; i < original.size(); ++i) {
+    std::string altered = original;
+    altered[i] ^= 0x20;
+    SetBlob("record", 17, altered);
+    auto report = VerifyStore();
+    ASSERT_FALSE(report.ok()) << "byte " << i << " changed, yet the log verified";
+    EXPECT_THAT(report.status().message(), HasSubstr("entry 17")) << "byte " << i;
+  }
+  SetBlob("record", 17, original);
+  EXPECT_TRUE(VerifyStore().ok());
+}
+
+TEST_F(LogVerifierTest, ARecordRehashedToMatchIsCaughtByTheCheckpoint) {
+  v1::AccessRecord record;
+  ASSERT_TRUE(record.ParseFromString(Blob("record", 17)));
+  record.set_member("someone-else");
+  const std::string bytes = SerializeAccessRecord(record);
+  SetBlob("record", 17, bytes);
+  SetBlob("leaf_hash", 17, MerkleLeafHash(bytes));
+  auto report = VerifyStore();
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(report.status().message(), HasSubstr("checkpoint of size 20"));
+  EXPECT_THAT(report.status().message(), HasSubstr("entries 10 to 19"));
+  // And the gateway refuses to serve (and sign) on top of it.
+  db_.reset();
+  auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path_), "gw-1", 4);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(LogVerifierTest, ADeletedRecordIsNamed) {
+  ASSERT_TRUE(db_->Exec("DELETE FROM access_log WHERE leaf_index = 23").ok());
+  auto report = VerifyStore();
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(report.status().message(), HasSubstr("entry 23 is missing"));
+}
+
+TEST_F(LogVerifierTest, RecordsDeletedAtTheEndAreCaughtByTheLastCheckpoint) {
+  ASSERT_TRUE(db_->Exec("DELETE FROM access_log WHERE leaf_index >= 45").ok());
+  auto report = VerifyStore();
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(report.status().message(), HasSubstr("entries from 45 on were deleted"));
+}
+
+TEST_F(LogVerifierTest, TwoReorderedRecordsAreNamed) {
+  // Swap the rows' positions, hashes and all.
+  ASSERT_TRUE(db_->Exec("UPDATE access_log SET leaf_index = -1 WHERE leaf_index = 30;"
+                        "UPDATE access_log SET leaf_index = 30 WHERE leaf_index = 31;"
+                        "UPDATE access_log SET leaf_index = 31 WHERE leaf_index = -1;")
+                  .ok());
+  auto report = VerifyStore();
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(report.status().message(), HasSubstr("entry 30"));
+}
+
+TEST_F(LogVerifierTest, AForgedCheckpointSignatureIsRefused) {
+  ASSERT_TRUE(db_->Exec("UPDATE access_log_checkpoint SET signature = "
+                        "zeroblob(64) WHERE tree_size = 30")
+                  .ok());
+  auto report = VerifyStore();
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(report.status().message(), HasSubstr("checkpoint of size 30"));
+  EXPECT_THAT(report.status().message(), HasSubstr("signature"));
+}
+
+TEST_F(LogVerifierTest, ExportTamperingIsNamed) {
+  const std::vector<std::string> lines = ExportLines();
+  // Lines: checkpoint 0, then records with a checkpoint after every tenth.
+  auto line_of = [&](int access_id) {
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].find(absl::StrCat("\"accessId\":\"", access_id, "\"")) != std::string::npos &&
+          lines[i].find("\"record\"") != std::string::npos) {
+        return i;
+      }
+    }
+    ADD_FAILURE() << "no line for " << access_id;
+    return size_t{0};
+  };
+  {
+    std::vector<std::string> altered = lines;
+    std::string& line = altered[line_of(13)];
+    const size_t at = line.find("brussels-economy");
+    ASSERT_NE(at, std::string::npos);
+    line[at] = 'B';  // one byte
+    auto report = VerifyLines(altered);
+    ASSERT_FALSE(report.ok());
+    EXPECT_THAT(report.status().message(), HasSubstr("entry 13"));
+  }
+  {
+    std::vector<std::string> altered = lines;
+    altered.erase(altered.begin() + line_of(33));
+    auto report = VerifyLines(altered);
+    ASSERT_FALSE(report.ok());
+    EXPECT_THAT(report.status().message(), HasSubstr("entry 33 is missing"));
+  }
+  {
+    std::vector<std::string> altered = lines;
+    std::swap(altered[line_of(5)], altered[line_of(6)]);
+    auto report = VerifyLines(altered);
+    ASSERT_FALSE(report.ok());
+    EXPECT_THAT(report.status().message(), HasSubstr("entry 5"));
+  }
+}
+
+TEST_F(LogVerifierTest, PrunedLogStillVerifiesAndHidesContent) {
+  auto store = *OpenSqliteAccessLogStore(path_);
+  auto pruned = store->Prune(absl::FromUnixSeconds(kStartSeconds + 25), 8);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 25u);
+  auto report = VerifyStore();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->pruned, 25u);
+  EXPECT_EQ(report->records, 25u);
+  EXPECT_TRUE(VerifyLines(ExportLines()).ok());
+  // Queries no longer find the pruned records, nor their subject.
+  AccessQuery query;
+  query.subject = "0403.170.701";
+  query.limit = 1000;
+  auto found = store->Query(query);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->size(), 25u);
+  EXPECT_EQ(found->front().access_id(), 25u);
+  // Their hashes still prove every past size: the gateway reopens on them.
+  store.reset();
+  EXPECT_TRUE(AccessLog::Create(*OpenSqliteAccessLogStore(path_), "gw-1", 4).ok());
+}
+
+TEST_F(LogVerifierTest, TrustedCheckpointBeyondTheLogMeansDeletion) {
+  auto store = *OpenSqliteAccessLogStore(path_, StoreAccess::kReadOnly);
+  auto latest = *store->LatestCheckpoint("gw-1");
+  ASSERT_TRUE(latest.has_value());
+  ASSERT_TRUE(db_->Exec("DELETE FROM access_log WHERE leaf_index >= 40;"
+                        "DELETE FROM access_log_checkpoint WHERE tree_size > 40")
+                  .ok());
+  // Without the auditor's own copy of the last checkpoint, truncation is invisible...
+  EXPECT_TRUE(VerifyStore().ok());
+  // ... with it, it is not.
+  LogVerifier verifier(signer_->public_key_pem());
+  ASSERT_TRUE(verifier.Trust(*latest).ok());
+  ASSERT_TRUE(FeedStoredLog(*store, "gw-1", verifier).ok());
+  auto report = verifier.Finish();
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(report.status().message(), HasSubstr("trusted checkpoint of size 50"));
+}
+
+TEST_F(LogVerifierTest, QueryPagesInTimeOrderWithFilters) {
+  auto store = *OpenSqliteAccessLogStore(path_, StoreAccess::kReadOnly);
+  AccessQuery query;
+  query.member = "brussels-economy";
+  query.from = absl::FromUnixSeconds(kStartSeconds + 10);
+  query.until = absl::FromUnixSeconds(kStartSeconds + 30);
+  query.limit = 4;
+  std::vector<uint64_t> ids;
+  while (true) {
+    auto page = store->Query(query);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& r : *page) ids.push_back(r.access_id());
+    if (page->size() < 4) break;
+    query.has_cursor = true;
+    const v1::AccessRecord& last = page->back();
+    query.after_time_micros = last.time().seconds() * 1000000;
+    query.after_log_id = last.log_id();
+    query.after_index = last.access_id();
+  }
+  EXPECT_EQ(ids, (std::vector<uint64_t>{11, 13, 15, 17, 19, 21, 23, 25, 27, 29}));
+}
+
+}  // namespace
+}  // namespace onceonly
