@@ -1,16 +1,21 @@
-// google.protobuf.Timestamp <-> absl::Time, to the microsecond.
+// google.protobuf.Timestamp <-> absl::Time, to the microsecond; Duration -> absl::Duration.
 #ifndef ONCEONLY_COMMON_PROTO_TIME_H_
 #define ONCEONLY_COMMON_PROTO_TIME_H_
 
 #include <cstdint>
 
 #include "absl/time/time.h"
+#include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace onceonly {
 
 inline absl::Time FromProto(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+inline absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
 inline google::protobuf::Timestamp ToProto(absl::Time t) {

@@ -1,21 +1,46 @@
 #include "gateway/audit_service.h"
 
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "audit/checkpoint.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "audit/log_export.h"
+#include "common/enterprise_number.h"
+#include "common/grpc_status.h"
+#include "common/proto_time.h"
 #include "common/rich_status.h"
 #include "common/status_macros.h"
+#include "gateway/call_context.h"
 
 namespace onceonly {
 namespace {
 
-// Any member may ask: proofs reveal hashes only, never records.
-absl::Status RequireMember(const ServiceContext& ctx, const CallInfo& call) {
+using config::v1::Member;
+using config::v1::Role;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+constexpr int kDefaultExportPage = 1000;
+constexpr int kMaxExportPage = 10000;
+
+absl::StatusOr<const Member*> Caller(const PolicySnapshot& policy, const CallInfo& call) {
   if (!call.identity.ok()) return call.identity.status();
-  if (ctx.pipeline.policy()->FindMember(*call.identity) == nullptr) {
+  const Member* member = policy.FindMember(*call.identity);
+  if (member == nullptr) {
     return ErrorWithReason(absl::StatusCode::kPermissionDenied, "UNKNOWN_MEMBER",
                            absl::StrCat(call.identity->uri, " is not a member in the policy"));
   }
-  return absl::OkStatus();
+  return member;
+}
+
+absl::Status RequireRole(const Member& member, Role role) {
+  if (HasRole(member, role)) return absl::OkStatus();
+  return ErrorWithReason(absl::StatusCode::kPermissionDenied, "ROLE_REQUIRED",
+                         absl::StrCat("member ", member.id(), " lacks the ",
+                                      config::v1::Role_Name(role), " role for this call"));
 }
 
 absl::Status RequireOwnLog(const AccessLog& log, const std::string& log_id) {
@@ -27,25 +52,266 @@ absl::Status RequireOwnLog(const AccessLog& log, const std::string& log_id) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> PageSize(int32_t asked, int fallback, int most) {
+  if (asked < 0) return InvalidField("page_size", "INVALID_PAGE_SIZE", "must not be negative");
+  if (asked == 0) return fallback;
+  return asked > most ? most : asked;
+}
+
+// Page tokens are opaque to callers: the (time, log, index) of the last record returned.
+std::string PageToken(const v1::AccessRecord& last) {
+  return absl::WebSafeBase64Escape(absl::StrCat(
+      "v1\n", last.time().seconds() * 1000000 + last.time().nanos() / 1000, "\n",
+      last.access_id(), "\n", last.log_id()));
+}
+
+absl::Status ApplyPageToken(const std::string& token, AccessQuery& query) {
+  if (token.empty()) return absl::OkStatus();
+  std::string raw;
+  std::vector<std::string> parts;
+  if (absl::WebSafeBase64Unescape(token, &raw)) {
+    parts = absl::StrSplit(raw, absl::MaxSplits('\n', 3));
+  }
+  if (parts.size() != 4 || parts[0] != "v1" ||
+      !absl::SimpleAtoi(parts[1], &query.after_time_micros) ||
+      !absl::SimpleAtoi(parts[2], &query.after_index)) {
+    return InvalidField("page_token", "INVALID_PAGE_TOKEN",
+                        "not a token this service returned; start again without one");
+  }
+  query.has_cursor = true;
+  query.after_log_id = parts[3];
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> CanonicalSubject(const std::string& number, absl::string_view field) {
+  absl::StatusOr<std::string> subject = CanonicalEnterpriseNumber(number);
+  if (!subject.ok()) {
+    return InvalidField(field, "INVALID_ENTERPRISE_NUMBER", subject.status().message());
+  }
+  return subject;
+}
+
+absl::Status ValidTime(const google::protobuf::Timestamp& t, absl::string_view field) {
+  if (t.seconds() < -62135596800 || t.seconds() > 253402300799 || t.nanos() < 0 ||
+      t.nanos() > 999999999) {
+    return InvalidField(field, "INVALID_TIME", "not a valid time (years 0001 to 9999)");
+  }
+  return absl::OkStatus();
+}
+
+// What a firm sees of an access to its data: who (the administration), why, what, when; not
+// which civil servant (their pseudonym is for the administration and the auditors).
+void RedactForFirm(v1::AccessRecord& record) {
+  record.clear_user();
+  record.clear_identity();
+  record.clear_subsystem();
+  record.clear_request_id();
+}
+
 }  // namespace
+
+template <typename Body>
+grpc::ServerUnaryReactor* AuditServiceImpl::RunLogged(grpc::CallbackServerContext* context,
+                                                      absl::string_view method, Body body) {
+  const absl::Time started = absl::Now();
+  CallInfo call =
+      ResolveCall(*context, method, ctx_.trust_domain, ctx_.default_deadline, ctx_.revocations);
+  Asked asked;
+  const absl::Status status = PublicStatus(body(call, asked), call);
+
+  v1::AccessRecord record;
+  *record.mutable_time() = ToProto(ctx_.clock.Now());
+  if (call.identity.ok()) {
+    record.set_identity(call.identity->uri);
+    record.set_subsystem(call.identity->subsystem);
+    if (const Member* m = ctx_.pipeline.policy()->FindMember(*call.identity); m != nullptr) {
+      record.set_member(m->id());
+    }
+  } else {
+    record.set_identity(call.peer_description);
+  }
+  record.set_user(call.user);
+  record.set_case_ref(call.case_ref);
+  record.set_request_id(call.request_id);
+  record.set_method(call.method);
+  record.set_subject(asked.subject);
+  record.set_query(asked.query);
+  record.set_decision(status.ok() ? v1::DECISION_ALLOW : v1::DECISION_DENY);
+  record.set_reason(status.ok() ? "ALLOWED" : ErrorReason(status));
+
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The answer (or the refusal) leaves only once the record of the call is committed.
+  log_.Append(std::move(record), [reactor, status, call = std::move(call),
+                                  started](absl::StatusOr<uint64_t> access_id) {
+    absl::Status final_status = status;
+    std::string id;
+    if (access_id.ok()) {
+      id = absl::StrCat(*access_id);
+    } else {
+      final_status = access_id.status();
+    }
+    LogRpc(call, final_status, started, id);
+    reactor->Finish(ToGrpcStatus(final_status));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::QueryAccessLog(
+    grpc::CallbackServerContext* context, const v1::QueryAccessLogRequest* request,
+    v1::QueryAccessLogResponse* response) {
+  return RunLogged(context, "/onceonly.v1.AuditService/QueryAccessLog",
+                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
+    AccessQuery query;
+    std::vector<std::string> described;
+    if (!request->subject().empty()) {
+      ASSIGN_OR_RETURN(query.subject, CanonicalSubject(request->subject(), "subject"));
+      asked.subject = query.subject;
+      described.push_back(absl::StrCat("subject=", query.subject));
+    }
+    query.member = request->member();
+    query.purpose = request->purpose();
+    query.log_id = request->log_id();
+    query.decision = request->decision();
+    for (const auto& [name, value] : {std::pair<const char*, const std::string*>{
+                                          "member", &query.member},
+                                      {"purpose", &query.purpose},
+                                      {"log_id", &query.log_id}}) {
+      if (!value->empty()) described.push_back(absl::StrCat(name, "=", *value));
+    }
+    if (query.decision != v1::DECISION_UNSPECIFIED) {
+      described.push_back(absl::StrCat("decision=", v1::Decision_Name(query.decision)));
+    }
+    if (request->has_from()) {
+      RETURN_IF_ERROR(ValidTime(request->from(), "from"));
+      query.from = FromProto(request->from());
+      described.push_back(absl::StrCat("from=", absl::FormatTime(query.from)));
+    }
+    if (request->has_until()) {
+      RETURN_IF_ERROR(ValidTime(request->until(), "until"));
+      query.until = FromProto(request->until());
+      described.push_back(absl::StrCat("until=", absl::FormatTime(query.until)));
+    }
+    ASSIGN_OR_RETURN(query.limit, PageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
+    RETURN_IF_ERROR(ApplyPageToken(request->page_token(), query));
+    if (query.has_cursor) described.push_back("next page");
+    asked.query = absl::StrJoin(described, " ");
+
+    auto policy = ctx_.pipeline.policy();
+    ASSIGN_OR_RETURN(const Member* member, Caller(*policy, call));
+    if (!HasRole(*member, config::v1::AUDITOR)) {
+      // Everyone else sees their own accesses, and only those.
+      if (!query.member.empty() && query.member != member->id()) {
+        return ErrorWithReason(
+            absl::StatusCode::kPermissionDenied, "NOT_OWN_ACCESSES",
+            absl::StrCat("member ", member->id(), " may query only its own accesses; leave "
+                         "member empty or set it to ", member->id(),
+                         " (all records need the AUDITOR role)"));
+      }
+      query.member = member->id();
+    }
+    std::vector<v1::AccessRecord> records;
+    {
+      absl::MutexLock lock(&reader_mu_);
+      ASSIGN_OR_RETURN(records, reader_->Query(query));
+    }
+    if (static_cast<int>(records.size()) == query.limit) {
+      response->set_next_page_token(PageToken(records.back()));
+    }
+    for (v1::AccessRecord& r : records) *response->add_records() = std::move(r);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::GetAccessHistory(
+    grpc::CallbackServerContext* context, const v1::GetAccessHistoryRequest* request,
+    v1::GetAccessHistoryResponse* response) {
+  return RunLogged(context, "/onceonly.v1.AuditService/GetAccessHistory",
+                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
+    AccessQuery query;
+    ASSIGN_OR_RETURN(query.subject, CanonicalSubject(request->subject(), "subject"));
+    asked.subject = query.subject;
+    asked.query = absl::StrCat("history of ", query.subject,
+                               request->page_token().empty() ? "" : " (next page)");
+    auto policy = ctx_.pipeline.policy();
+    ASSIGN_OR_RETURN(const Member* member, Caller(*policy, call));
+    RETURN_IF_ERROR(RequireRole(*member, config::v1::FIRM_PORTAL));
+    // The portal authenticates the firm; the gateway holds it to the one firm it says it
+    // acts for, so that a mix-up in the portal cannot show one firm another's history.
+    if (call.acting_for.empty()) {
+      return ErrorWithReason(absl::StatusCode::kPermissionDenied, "ACTING_FOR_REQUIRED",
+                             "send x-onceonly-acting-for: the enterprise number of the firm "
+                             "whose representative is signed in");
+    }
+    absl::StatusOr<std::string> acting_for = CanonicalEnterpriseNumber(call.acting_for);
+    if (!acting_for.ok() || *acting_for != query.subject) {
+      return ErrorWithReason(
+          absl::StatusCode::kPermissionDenied, "NOT_ACTING_FOR_SUBJECT",
+          absl::StrCat("the portal acts for ", call.acting_for, ", not for ", query.subject,
+                       "; a firm sees only its own history"));
+    }
+    ASSIGN_OR_RETURN(query.limit, PageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
+    RETURN_IF_ERROR(ApplyPageToken(request->page_token(), query));
+    std::vector<v1::AccessRecord> records;
+    {
+      absl::MutexLock lock(&reader_mu_);
+      ASSIGN_OR_RETURN(records, reader_->Query(query));
+    }
+    if (static_cast<int>(records.size()) == query.limit) {
+      response->set_next_page_token(PageToken(records.back()));
+    }
+    for (v1::AccessRecord& r : records) {
+      RedactForFirm(r);
+      *response->add_records() = std::move(r);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::ExportAccessLog(
+    grpc::CallbackServerContext* context, const v1::ExportAccessLogRequest* request,
+    v1::ExportAccessLogResponse* response) {
+  return RunLogged(context, "/onceonly.v1.AuditService/ExportAccessLog",
+                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
+    const std::string log_id = request->log_id().empty() ? log_.log_id() : request->log_id();
+    asked.query = absl::StrCat("export ", log_id, " from ", request->start_index());
+    auto policy = ctx_.pipeline.policy();
+    ASSIGN_OR_RETURN(const Member* member, Caller(*policy, call));
+    RETURN_IF_ERROR(RequireRole(*member, config::v1::AUDITOR));
+    ASSIGN_OR_RETURN(int page_size,
+                     PageSize(request->page_size(), kDefaultExportPage, kMaxExportPage));
+    LogPage page;
+    {
+      absl::MutexLock lock(&reader_mu_);
+      ASSIGN_OR_RETURN(std::vector<std::string> logs, reader_->LogIds());
+      if (std::find(logs.begin(), logs.end(), log_id) == logs.end()) {
+        return ErrorWithReason(absl::StatusCode::kNotFound, "UNKNOWN_LOG",
+                               absl::StrCat("no log ", log_id, " in this gateway's store; it "
+                                            "holds ", absl::StrJoin(logs, ", ")));
+      }
+      ASSIGN_OR_RETURN(page, ReadLogPage(*reader_, log_id, request->start_index(), page_size));
+    }
+    for (v1::LogEntry& entry : page.entries) *response->add_entries() = std::move(entry);
+    response->set_next_index(page.next_index);
+    response->set_end(page.end);
+    return absl::OkStatus();
+  });
+}
 
 grpc::ServerUnaryReactor* AuditServiceImpl::GetCheckpoint(
     grpc::CallbackServerContext* context, const v1::GetCheckpointRequest* request,
     v1::GetCheckpointResponse* response) {
-  return RunUnary(context, ctx_, "/onceonly.v1.AuditService/GetCheckpoint",
-                  [&](const CallInfo& call) -> absl::Status {
-    RETURN_IF_ERROR(RequireMember(ctx_, call));
+  return RunLogged(context, "/onceonly.v1.AuditService/GetCheckpoint",
+                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
+    asked.query = "checkpoint";
+    auto policy = ctx_.pipeline.policy();
+    RETURN_IF_ERROR(Caller(*policy, call).status());  // any member: hashes only
     RETURN_IF_ERROR(RequireOwnLog(log_, request->log_id()));
-    v1::Checkpoint* checkpoint = response->mutable_checkpoint();
-    const uint64_t size = log_.TreeSize();
-    ASSIGN_OR_RETURN(std::string root, log_.RootAt(size));
-    checkpoint->set_log_id(log_.log_id());
-    checkpoint->set_tree_size(size);
-    checkpoint->set_root_hash(root);
-    checkpoint->mutable_time()->set_seconds(absl::ToUnixSeconds(ctx_.clock.Now()));
-    ASSIGN_OR_RETURN(std::string signature,
-                     ctx_.receipt_signer.Sign(CheckpointSignedText(*checkpoint)));
-    checkpoint->set_signature(signature);
+    std::optional<v1::Checkpoint> checkpoint = log_.LatestCheckpoint();
+    if (!checkpoint.has_value()) {
+      return ErrorWithReason(absl::StatusCode::kFailedPrecondition, "NO_CHECKPOINT_YET",
+                             "the log has not stored a checkpoint yet; retry in a second");
+    }
+    *response->mutable_checkpoint() = *std::move(checkpoint);
     return absl::OkStatus();
   });
 }
@@ -53,9 +319,12 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetCheckpoint(
 grpc::ServerUnaryReactor* AuditServiceImpl::GetInclusionProof(
     grpc::CallbackServerContext* context, const v1::GetInclusionProofRequest* request,
     v1::GetInclusionProofResponse* response) {
-  return RunUnary(context, ctx_, "/onceonly.v1.AuditService/GetInclusionProof",
-                  [&](const CallInfo& call) -> absl::Status {
-    RETURN_IF_ERROR(RequireMember(ctx_, call));
+  return RunLogged(context, "/onceonly.v1.AuditService/GetInclusionProof",
+                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
+    asked.query = absl::StrCat("inclusion of ", request->leaf_index(), " in ",
+                               request->tree_size());
+    auto policy = ctx_.pipeline.policy();
+    RETURN_IF_ERROR(Caller(*policy, call).status());
     RETURN_IF_ERROR(RequireOwnLog(log_, request->log_id()));
     absl::StatusOr<std::vector<std::string>> proof =
         log_.InclusionProof(request->leaf_index(), request->tree_size());
@@ -70,9 +339,12 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetInclusionProof(
 grpc::ServerUnaryReactor* AuditServiceImpl::GetConsistencyProof(
     grpc::CallbackServerContext* context, const v1::GetConsistencyProofRequest* request,
     v1::GetConsistencyProofResponse* response) {
-  return RunUnary(context, ctx_, "/onceonly.v1.AuditService/GetConsistencyProof",
-                  [&](const CallInfo& call) -> absl::Status {
-    RETURN_IF_ERROR(RequireMember(ctx_, call));
+  return RunLogged(context, "/onceonly.v1.AuditService/GetConsistencyProof",
+                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
+    asked.query = absl::StrCat("consistency of ", request->first_size(), " with ",
+                               request->second_size());
+    auto policy = ctx_.pipeline.policy();
+    RETURN_IF_ERROR(Caller(*policy, call).status());
     RETURN_IF_ERROR(RequireOwnLog(log_, request->log_id()));
     absl::StatusOr<std::vector<std::string>> proof =
         log_.ConsistencyProof(request->first_size(), request->second_size());

@@ -1,11 +1,20 @@
-// AuditService: the proofs side is served (GetCheckpoint, GetInclusionProof,
-// GetConsistencyProof) so that a member or a firm can check that an access is in the log and
-// that the log was not rewritten. QueryAccessLog and GetAccessHistory still answer
-// UNIMPLEMENTED (audit-log issue).
+// AuditService: who accessed what, for whom may see it, and the proofs that the log was not
+// rewritten.
+// - QueryAccessLog: the AUDITOR role sees every record; any other member its own only.
+// - GetAccessHistory: the FIRM_PORTAL role, acting for one firm (x-onceonly-acting-for),
+//   sees every access to that firm's data, without the civil servants' pseudonyms.
+// - ExportAccessLog: the AUDITOR role reads the log leaf by leaf with its checkpoints.
+// - GetCheckpoint, GetInclusionProof, GetConsistencyProof: any member; hashes only.
+// Every call is itself an access record, committed before the answer leaves (fail closed).
 #ifndef ONCEONLY_GATEWAY_AUDIT_SERVICE_H_
 #define ONCEONLY_GATEWAY_AUDIT_SERVICE_H_
 
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "audit/access_log.h"
+#include "audit/access_log_store.h"
 #include "gateway/member_services.h"
 #include "onceonly/v1/audit.grpc.pb.h"
 
@@ -13,8 +22,19 @@ namespace onceonly {
 
 class AuditServiceImpl final : public v1::AuditService::CallbackService {
  public:
-  AuditServiceImpl(const ServiceContext& context, AccessLog& log)
-      : ctx_(context), log_(log) {}
+  // `reader`: a read-only store on the log's database, so queries never wait for the writer.
+  AuditServiceImpl(const ServiceContext& context, AccessLog& log,
+                   std::unique_ptr<AccessLogStore> reader)
+      : ctx_(context), log_(log), reader_(std::move(reader)) {}
+  grpc::ServerUnaryReactor* QueryAccessLog(grpc::CallbackServerContext* context,
+                                           const v1::QueryAccessLogRequest* request,
+                                           v1::QueryAccessLogResponse* response) override;
+  grpc::ServerUnaryReactor* GetAccessHistory(grpc::CallbackServerContext* context,
+                                             const v1::GetAccessHistoryRequest* request,
+                                             v1::GetAccessHistoryResponse* response) override;
+  grpc::ServerUnaryReactor* ExportAccessLog(grpc::CallbackServerContext* context,
+                                            const v1::ExportAccessLogRequest* request,
+                                            v1::ExportAccessLogResponse* response) override;
   grpc::ServerUnaryReactor* GetCheckpoint(grpc::CallbackServerContext* context,
                                           const v1::GetCheckpointRequest* request,
                                           v1::GetCheckpointResponse* response) override;
@@ -26,8 +46,20 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
       v1::GetConsistencyProofResponse* response) override;
 
  private:
+  // What an audit call's own record says it asked.
+  struct Asked {
+    std::string subject;
+    std::string query;
+  };
+  // Runs `body`, then appends the call's record and finishes the call once it is committed.
+  template <typename Body>
+  grpc::ServerUnaryReactor* RunLogged(grpc::CallbackServerContext* context,
+                                      absl::string_view method, Body body);
+
   const ServiceContext& ctx_;
   AccessLog& log_;
+  absl::Mutex reader_mu_;
+  std::unique_ptr<AccessLogStore> reader_ ABSL_GUARDED_BY(reader_mu_);
 };
 
 }  // namespace onceonly

@@ -43,6 +43,7 @@ CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view met
   call.method = std::string(method);
   call.case_ref = Metadata(context, "x-onceonly-case-ref");
   call.user = Metadata(context, "x-onceonly-user");
+  call.acting_for = Metadata(context, "x-onceonly-acting-for");
   call.request_id = Metadata(context, "x-request-id");
   if (call.request_id.empty()) {
     call.request_id = absl::StrFormat(

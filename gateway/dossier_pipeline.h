@@ -30,6 +30,7 @@ struct CallInfo {
   absl::StatusOr<MemberIdentity> identity = absl::UnauthenticatedError("no identity");
   std::string case_ref;    // x-onceonly-case-ref
   std::string user;        // x-onceonly-user
+  std::string acting_for;  // x-onceonly-acting-for: the firm a portal acts for
   std::string request_id;  // x-request-id, or generated
   // The peer certificate's subject, for the log when it carries no member identity.
   std::string peer_description;

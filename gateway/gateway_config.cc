@@ -51,6 +51,22 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
   if (c.audit().sqlite_path().empty()) {
     return src.InvalidArgument("audit.sqlite_path", "required: every access is logged");
   }
+  for (const auto& [field, d] :
+       {std::pair<const char*, const google::protobuf::Duration*>{
+            "audit.checkpoint_interval", &c.audit().checkpoint_interval()},
+        {"audit.retention", &c.audit().retention()}}) {
+    if (d->seconds() < 0 || d->nanos() < 0) {
+      return src.InvalidArgument(field, "must not be negative");
+    }
+  }
+  if (c.audit().has_checkpoint_interval() && c.audit().checkpoint_interval().seconds() == 0 &&
+      c.audit().checkpoint_interval().nanos() < 1000000) {
+    return src.InvalidArgument("audit.checkpoint_interval", "at least 1ms, e.g. 1s");
+  }
+  if (c.audit().has_retention() && c.audit().retention().seconds() < 3600) {
+    return src.InvalidArgument("audit.retention",
+                               "at least 1h; leave it unset to keep records forever");
+  }
   if (c.authz_store().sqlite_path().empty()) {
     return src.InvalidArgument("authz_store.sqlite_path",
                                "required: where registrations and consents are kept");
@@ -115,6 +131,10 @@ absl::StatusOr<GatewayConfig> FinishGatewayConfig(GatewayConfig c, const std::st
   if (c.instance_name().empty()) c.set_instance_name("gateway-1");
   if (c.trust_domain().empty()) c.set_trust_domain("onceonly.brussels");
   if (c.audit().max_batch() == 0) c.mutable_audit()->set_max_batch(1024);
+  if (c.audit().checkpoint_every() == 0) c.mutable_audit()->set_checkpoint_every(1000);
+  if (!c.audit().has_checkpoint_interval()) {
+    c.mutable_audit()->mutable_checkpoint_interval()->set_seconds(1);
+  }
   if (c.fetch_threads() == 0) {
     c.set_fetch_threads(std::max(4u, 2 * std::thread::hardware_concurrency()));
   }

@@ -15,6 +15,7 @@
 #include "common/crl.h"
 #include "common/grpc_status.h"
 #include "common/json_escape.h"
+#include "common/proto_time.h"
 #include "common/rich_status.h"
 #include "common/status_macros.h"
 #include "common/thread_pool.h"
@@ -93,13 +94,13 @@ class DossierServiceImpl final : public v1::DossierService::CallbackService {
 // The gRPC surface.
 class GatewayServer::Services {
  public:
-  Services(ServiceContext context, AccessLog& log)
+  Services(ServiceContext context, AccessLog& log, std::unique_ptr<AccessLogStore> audit_reader)
       : context_(std::move(context)),
         dossier_(context_),
         registration_(context_),
         consent_(context_),
         directory_(context_),
-        audit_(context_, log) {}
+        audit_(context_, log, std::move(audit_reader)) {}
 
   ServiceContext context_;
   DossierServiceImpl dossier_;
@@ -113,6 +114,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     const config::v1::GatewayConfig& config, const Clock& clock) {
   std::unique_ptr<GatewayServer> server(new GatewayServer());
   server->config_ = config;
+  server->clock_ = &clock;
   ASSIGN_OR_RETURN(auto policy, PolicySnapshot::Load(config.policy_file()));
   std::map<std::string, RegistryEndpoint> registries;
   for (const auto& r : config.registries()) {
@@ -133,9 +135,21 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   ASSIGN_OR_RETURN(server->authz_store_, AuthzStore::Open(config.authz_store().sqlite_path()));
   ASSIGN_OR_RETURN(server->receipt_signer_, Ed25519Signer::FromPemFile(config.signing_key_file()));
   ASSIGN_OR_RETURN(auto store, OpenSqliteAccessLogStore(config.audit().sqlite_path()));
-  ASSIGN_OR_RETURN(server->access_log_,
-                   AccessLog::Create(std::move(store), config.instance_name(),
-                                     static_cast<int>(config.audit().max_batch())));
+  AccessLogOptions log_options;
+  log_options.max_batch = static_cast<int>(config.audit().max_batch());
+  log_options.checkpoint_signer = server->receipt_signer_.get();
+  log_options.checkpoint_every = config.audit().checkpoint_every();
+  log_options.checkpoint_interval = FromProto(config.audit().checkpoint_interval());
+  log_options.clock = &clock;
+  ASSIGN_OR_RETURN(server->access_log_, AccessLog::Create(std::move(store),
+                                                          config.instance_name(), log_options));
+  // Readers and retention use their own connections: WAL lets them run beside the writer.
+  ASSIGN_OR_RETURN(auto audit_reader, OpenSqliteAccessLogStore(config.audit().sqlite_path(),
+                                                               StoreAccess::kReadOnly));
+  if (config.audit().has_retention()) {
+    ASSIGN_OR_RETURN(server->retention_store_,
+                     OpenSqliteAccessLogStore(config.audit().sqlite_path()));
+  }
   server->fetch_pool_ = std::make_unique<ThreadPool>(static_cast<int>(config.fetch_threads()));
   server->pipeline_ = std::make_unique<DossierPipeline>(
       std::move(policy), std::move(registries), *server->access_log_, *server->authz_store_,
@@ -145,7 +159,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       config.trust_domain(), config.instance_name(),
       absl::Seconds(config.default_deadline().seconds()) +
           absl::Nanoseconds(config.default_deadline().nanos()),
-      server->revocations_.get()}, *server->access_log_);
+      server->revocations_.get()}, *server->access_log_, std::move(audit_reader));
 
   ASSIGN_OR_RETURN(auto credentials, MutualTlsServerCredentials(config.tls()));
   grpc::EnableDefaultHealthCheckService(true);
@@ -191,12 +205,33 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       }
     });
   }
+  if (server->retention_store_ != nullptr) {
+    GatewayServer* raw = server.get();
+    server->retention_thread_ = std::thread([raw] {
+      do {
+        absl::StatusOr<uint64_t> pruned = raw->PruneExpiredRecords();
+        if (!pruned.ok() || *pruned > 0) {
+          std::cerr << "{\"event\":\"audit_retention\",\"result\":\""
+                    << JsonEscape(pruned.ok() ? absl::StrCat("pruned ", *pruned, " records")
+                                              : pruned.status().message())
+                    << "\"}\n";
+        }
+      } while (!raw->stop_watching_.WaitForNotificationWithTimeout(absl::Minutes(1)));
+    });
+  }
   return server;
+}
+
+absl::StatusOr<uint64_t> GatewayServer::PruneExpiredRecords() {
+  if (retention_store_ == nullptr) return 0;
+  absl::MutexLock lock(&retention_mu_);
+  return retention_store_->Prune(clock_->Now() - FromProto(config_.audit().retention()), 1000);
 }
 
 GatewayServer::~GatewayServer() {
   stop_watching_.Notify();
   if (policy_watcher_.joinable()) policy_watcher_.join();
+  if (retention_thread_.joinable()) retention_thread_.join();
   Shutdown();
   // Drain in order: queued fetches append their records, the log commits them and finishes
   // their calls, and only then may the server object (and the services) go.

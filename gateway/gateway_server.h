@@ -22,6 +22,7 @@ class Server;
 namespace onceonly {
 
 class AccessLog;
+class AccessLogStore;
 class AuthzStore;
 class Ed25519Signer;
 class RevocationList;
@@ -47,6 +48,9 @@ class GatewayServer {
   // Reloads the CRL now if its file changed (SIGHUP; the watcher also does it every poll, and
   // each call re-checks it at most once a second). A bad file keeps the previous list.
   absl::Status ReloadRevocations();
+  // Drops the content of access records older than audit.retention (their leaf hashes stay;
+  // see AccessLogStore::Prune). A thread runs it every minute; 0 without a retention.
+  absl::StatusOr<uint64_t> PruneExpiredRecords();
 
  private:
   class Services;
@@ -55,6 +59,7 @@ class GatewayServer {
   absl::Status ReloadPolicyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
 
   config::v1::GatewayConfig config_;
+  const Clock* clock_ = nullptr;
   std::unique_ptr<ThreadPool> fetch_pool_;
   std::unique_ptr<RevocationList> revocations_;
   std::unique_ptr<AuthzStore> authz_store_;
@@ -69,6 +74,9 @@ class GatewayServer {
   std::string policy_version_ ABSL_GUARDED_BY(reload_mu_);  // inode:size:mtime last loaded
   absl::Notification stop_watching_;
   std::thread policy_watcher_;
+  absl::Mutex retention_mu_;
+  std::unique_ptr<AccessLogStore> retention_store_ ABSL_GUARDED_BY(retention_mu_);
+  std::thread retention_thread_;
 };
 
 }  // namespace onceonly

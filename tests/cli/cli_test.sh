@@ -30,7 +30,7 @@ expect() {
 }
 
 cp "$SRC/deploy/demo/policy.yaml" "$SRC/deploy/demo/gateway.yaml" "$WORK/"
-expect "valid policy" 0 "policy OK \(3 members, 3 purposes, 3 grants\)" -- \
+expect "valid policy" 0 "policy OK \(4 members, 3 purposes, 3 grants\)" -- \
   "$ONCEONLY" config check "$WORK/policy.yaml"
 "$ONCEONLY" pki init "$WORK/pki" >/dev/null
 touch "$WORK/kbo.db" "$WORK/registries.db"

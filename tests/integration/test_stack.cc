@@ -1,6 +1,7 @@
 #include "tests/integration/test_stack.h"
 
 #include <filesystem>
+#include <fstream>
 
 #include "audit/access_log_store.h"
 #include "common/status_macros.h"
@@ -9,6 +10,7 @@
 #include "connectors/kbo/kbo_store.h"
 #include "connectors/sql/sample_seed.h"
 #include "gateway/gateway_config.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/rpc/status.pb.h"
 #include "onceonly/v1/dossier.grpc.pb.h"
 #include "tools/pki/dev_pki.h"
@@ -40,7 +42,8 @@ absl::StatusOr<std::unique_ptr<TestStack>> TestStack::Create(const std::string& 
   const std::string pki = dir + "/pki";
   DevPkiOptions options;
   RETURN_IF_ERROR(InitDevPki(pki, options));
-  for (const char* member : {"brussels-economy", "urban-brussels", "firm-portal", "stranger"}) {
+  for (const char* member : {"brussels-economy", "urban-brussels", "firm-portal",
+                             "audit-office", "stranger"}) {
     RETURN_IF_ERROR(IssueMemberCertificate(pki, member, "", options).status());
   }
   RETURN_IF_ERROR(IssueMemberCertificate(pki, "brussels-economy", "tender-app", options).status());
@@ -83,6 +86,22 @@ absl::StatusOr<std::unique_ptr<TestStack>> TestStack::Create(const std::string& 
 absl::Status TestStack::Restart() {
   server_.reset();
   ASSIGN_OR_RETURN(server_, GatewayServer::Start(config_, *clock_));
+  return absl::OkStatus();
+}
+
+void TestStack::StopGateway() { server_.reset(); }
+
+absl::Status TestStack::WriteConfigFile(const std::string& path) const {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;  // the YAML spelling of docs/operator-guide.md
+  if (!google::protobuf::util::MessageToJsonString(config_, &json, options).ok()) {
+    return absl::InternalError("cannot print the gateway config as JSON");
+  }
+  std::ofstream out(path, std::ios::trunc);
+  out << json << "\n";
+  out.close();
+  if (!out) return absl::UnavailableError("cannot write " + path);
   return absl::OkStatus();
 }
 

@@ -31,7 +31,8 @@ RichStatus Details(const grpc::Status& status);
 class TestStack {
  public:
   // Builds everything under `dir` (emptied first). Members with certificates in pki/members:
-  // brussels-economy, brussels-economy-tender-app, urban-brussels, firm-portal, stranger; and
+  // brussels-economy, brussels-economy-tender-app, urban-brussels, firm-portal, audit-office,
+  // stranger; and
   // brussels-economy in other-pki/ (a CA the gateway does not trust).
   static absl::StatusOr<std::unique_ptr<TestStack>> Create(const std::string& dir,
                                                           absl::Time now);
@@ -43,6 +44,12 @@ class TestStack {
   std::string address() const;
   // Stops the gateway and starts a new one on the same files (a restart; the port changes).
   absl::Status Restart();
+  // Stops the in-process gateway and keeps every file, so that an onceonly-gateway process
+  // can serve them (the access log admits one writer). Until Restart(), address(), Channel()
+  // and GetDossier() must not be called.
+  void StopGateway();
+  // Writes config() (absolute paths) as JSON, which is YAML, for `onceonly-gateway --config`.
+  absl::Status WriteConfigFile(const std::string& path) const;
 
   // Client TLS files of a member certificate (`file` as in pki/members/<file>.crt), trusting
   // the gateway's CA.
