@@ -22,6 +22,7 @@ step "dev PKI: CA, gateway certificate, checkpoint key, member certificate"
 "$ONCEONLY" pki init "$RUN/pki"
 "$ONCEONLY" pki issue "$RUN/pki" --member brussels-economy
 "$ONCEONLY" pki issue "$RUN/pki" --member firm-portal
+"$ONCEONLY" pki issue "$RUN/pki" --member audit-office
 
 step "companies registry: import the KBO open data extract ($(basename "$EXTRACT"))"
 "$ONCEONLY" kbo import "$EXTRACT" --db "$RUN/kbo.db" 2>"$RUN/import.log"
@@ -78,6 +79,28 @@ echo "-- the firm portal records the sole trader's consent, and gets a signed re
 echo "-- and now the same request is served:"
 "$ONCEONLY" dossier get 0552.627.113 "${AS_ECONOMY[@]}" \
   --purpose sole-trader-support --category company.identity --category tax.good_standing
+
+step "transparency: the firm sees who read its data, and why"
+"$ONCEONLY" audit history 0552.627.113 "${AS_PORTAL[@]}"
+
+step "auditing: an auditor queries the log, keeps a signed checkpoint, and verifies"
+AS_AUDITOR=(--gateway "localhost:$PORT" --pki "$RUN/pki" --member audit-office)
+"$ONCEONLY" audit query "${AS_AUDITOR[@]}" --limit 20
+for _ in $(seq 1 30); do  # checkpoints are signed every second; wait for one that covers us
+  "$ONCEONLY" audit checkpoint "${AS_AUDITOR[@]}" --out "$RUN/trusted-checkpoint.json" >/dev/null
+  grep -q '"tree_size": "[1-9]' "$RUN/trusted-checkpoint.json" && break
+  sleep 0.2
+done
+cat "$RUN/trusted-checkpoint.json"
+"$ONCEONLY" audit verify "${AS_AUDITOR[@]}" --public-key "$RUN/pki/checkpoint.pub" \
+  --trusted-checkpoint "$RUN/trusted-checkpoint.json"
+echo "-- an export verifies offline, and one changed byte is caught:"
+"$ONCEONLY" audit export --db "$RUN/audit.db" --out "$RUN/audit-export.jsonl"
+"$ONCEONLY" audit verify --file "$RUN/audit-export.jsonl" --public-key "$RUN/pki/checkpoint.pub"
+sed '3s/brussels-economy/brussels-ecOnomy/' "$RUN/audit-export.jsonl" > "$RUN/tampered.jsonl"
+if "$ONCEONLY" audit verify --file "$RUN/tampered.jsonl" --public-key "$RUN/pki/checkpoint.pub"; then
+  echo "demo: a tampered export verified"; exit 1
+fi
 
 step "done"
 echo "The gateway is stopped now. Files are in $RUN; run it again with:"

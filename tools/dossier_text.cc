@@ -183,12 +183,16 @@ std::string AccessRecordToText(const v1::AccessRecord& r) {
   line("purpose", r.purpose());
   line("legal_basis", r.legal_basis());
   line("grant_id", r.grant_id());
+  line("consent_id", r.consent_id());
+  line("registration_id", r.registration_id());
   line("subject", r.subject());
   line("categories asked", absl::StrJoin(r.categories_requested(), ", "));
   line("categories released", absl::StrJoin(r.categories_released(), ", "));
   line("sources", absl::StrJoin(r.sources(), ", "));
   line("payload sha256", r.payload_sha256());
   line("request_id", r.request_id());
+  line("method", r.method());
+  line("query", r.query());
   return out;
 }
 

@@ -7,7 +7,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "audit/access_log.h"
 #include "authz/policy.h"
 #include "common/command_line.h"
 #include "common/grpc_status.h"
@@ -22,6 +21,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "onceonly/v1/dossier.grpc.pb.h"
+#include "tools/audit_commands.h"
 #include "tools/cli_support.h"
 #include "tools/dossier_text.h"
 #include "tools/member_commands.h"
@@ -64,8 +64,24 @@ extern const char kUsage[] = R"(usage: onceonly COMMAND ...
       gateway commands take [--gateway HOST:PORT] (--pki DIR --member ID | --cert F --key F
       --ca F) [--timeout SECONDS] [--json]
   audit show --db FILE [--log ID] [--access-id N | --last N] [--json]
-                          print access records (--log: the gateway instance_name, needed
-                          only when several gateways share the database)
+                          print access records in full (--log: the gateway instance_name,
+                          needed only when several gateways share the database)
+  audit query (--db FILE | gateway flags) [--subject N] [--by-member M] [--purpose P]
+              [--decision ALLOW|DENY] [--from RFC3339] [--until RFC3339] [--limit N] [--json]
+                          access records as a table (through the gateway: auditors see all,
+                          other members their own)
+  audit history NUMBER [gateway flags] [--acting-for NUMBER] [--limit N] [--json]
+                          as the firm portal: every access to one firm's data
+  audit export (--db FILE | gateway flags) [--log ID] [--out FILE]
+                          the log as JSON lines: records, pruned leaves, signed checkpoints
+  audit verify (--db FILE | --file EXPORT | gateway flags) --public-key PEM
+               [--trusted-checkpoint FILE]...
+                          recompute every leaf and root, check every checkpoint; names the
+                          first entry that does not match (exit 1)
+  audit checkpoint [gateway flags] [--out FILE]
+                          the latest signed checkpoint, to keep outside the operator's reach
+  audit prune --db FILE --older-than DURATION
+                          drop the content of old records, keeping their hashes
 )";
 
 namespace {
@@ -201,53 +217,6 @@ int DossierCommand(const std::vector<std::string>& args) {
   grpc::Status status = v1::DossierService::NewStub(*channel)->GetDossier(&context, request, &dossier);
   if (!status.ok()) return RpcFailed("GetDossier", status);
   std::cout << (cl->Has("json") ? ToJson(dossier) : DossierToText(dossier));
-  return 0;
-}
-
-int AuditCommand(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] != "show") return Usage("audit show --db FILE ...");
-  auto cl = CommandLine::Parse({args.begin() + 1, args.end()},
-                               {"db", "log", "access-id", "last"}, {"json"});
-  if (!cl.ok()) return Usage(std::string(cl.status().message()));
-  if (!cl->Has("db")) return Usage("audit show needs --db FILE");
-  auto store = OpenSqliteAccessLogStore(cl->Get("db"), StoreAccess::kReadOnly);
-  if (!store.ok()) return Fail(store.status());
-  std::string log_id = cl->Get("log");
-  if (log_id.empty()) {
-    // One gateway per database is the common case: then its log needs no naming.
-    auto ids = (*store)->LogIds();
-    if (!ids.ok()) return Fail(ids.status());
-    if (ids->empty()) {
-      std::cerr << "onceonly: " << cl->Get("db") << " holds no access records\n";
-      return 1;
-    }
-    if (ids->size() > 1) {
-      return Usage("the database holds several logs (" + absl::StrJoin(*ids, ", ") +
-                   "); choose one with --log ID");
-    }
-    log_id = (*ids)[0];
-  }
-  auto size = (*store)->Size(log_id);
-  if (!size.ok()) return Fail(size.status());
-  uint64_t from = 0;
-  int limit = static_cast<int>(*size);
-  if (cl->Has("access-id")) {
-    if (!absl::SimpleAtoi(cl->Get("access-id"), &from)) return Usage("--access-id takes a number");
-    limit = 1;
-  } else if (cl->Has("last")) {
-    int last = 0;
-    if (!absl::SimpleAtoi(cl->Get("last"), &last) || last < 1) return Usage("--last takes N >= 1");
-    from = *size > static_cast<uint64_t>(last) ? *size - last : 0;
-  }
-  auto records = (*store)->Read(log_id, from, limit);
-  if (!records.ok()) return Fail(records.status());
-  if (records->empty()) {
-    std::cerr << "onceonly: no access records in log " << log_id << " from " << from << "\n";
-    return 1;
-  }
-  for (const auto& r : *records) {
-    std::cout << (cl->Has("json") ? ToJson(r) : AccessRecordToText(r));
-  }
   return 0;
 }
 
