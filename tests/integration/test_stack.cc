@@ -66,6 +66,8 @@ absl::StatusOr<std::unique_ptr<TestStack>> TestStack::Create(const std::string& 
   config.mutable_tls()->set_crl_file("pki/crl.pem");
   config.set_policy_file("policy.yaml");
   config.mutable_audit()->set_sqlite_path("audit.db");
+  // Checkpoints soon after each access, so that tests waiting for one wait little.
+  config.mutable_audit()->mutable_checkpoint_interval()->set_nanos(50000000);
   config.mutable_authz_store()->set_sqlite_path("authz.db");
   config.set_signing_key_file("pki/checkpoint.key");
   config.mutable_policy_poll_interval()->set_seconds(0);  // tests reload explicitly
