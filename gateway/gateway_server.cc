@@ -147,8 +147,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   ASSIGN_OR_RETURN(auto audit_reader, OpenSqliteAccessLogStore(config.audit().sqlite_path(),
                                                                StoreAccess::kReadOnly));
   if (config.audit().has_retention()) {
-    ASSIGN_OR_RETURN(server->retention_store_,
-                     OpenSqliteAccessLogStore(config.audit().sqlite_path()));
+    ASSIGN_OR_RETURN(auto retention_store, OpenSqliteAccessLogStore(config.audit().sqlite_path()));
+    absl::MutexLock lock(&server->retention_mu_);
+    server->retention_store_ = std::move(retention_store);
   }
   server->fetch_pool_ = std::make_unique<ThreadPool>(static_cast<int>(config.fetch_threads()));
   server->pipeline_ = std::make_unique<DossierPipeline>(
@@ -205,7 +206,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       }
     });
   }
-  if (server->retention_store_ != nullptr) {
+  if (config.audit().has_retention()) {
     GatewayServer* raw = server.get();
     server->retention_thread_ = std::thread([raw] {
       do {
@@ -223,8 +224,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 }
 
 absl::StatusOr<uint64_t> GatewayServer::PruneExpiredRecords() {
-  if (retention_store_ == nullptr) return 0;
   absl::MutexLock lock(&retention_mu_);
+  if (retention_store_ == nullptr) return 0;
   return retention_store_->Prune(clock_->Now() - FromProto(config_.audit().retention()), 1000);
 }
 
