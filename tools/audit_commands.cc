@@ -17,6 +17,7 @@
 #include "common/enterprise_number.h"
 #include "common/grpc_status.h"
 #include "common/proto_time.h"
+#include "common/rich_status.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
@@ -95,6 +96,14 @@ absl::Status ForEachLogPage(const CommandLine& cl,
     if (page.end) return absl::OkStatus();
     request.set_start_index(page.next_index);
   }
+}
+
+// Fail(), plus the ErrorInfo reason a gateway gave, if any.
+int FailWithReason(const absl::Status& status) {
+  const std::string reason = ErrorReason(status);
+  if (reason.empty()) return Fail(status);
+  std::cerr << "onceonly: " << status.message() << "\n  reason: " << reason << "\n";
+  return 1;
 }
 
 std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
@@ -176,6 +185,9 @@ int Verify(const std::vector<std::string>& args) {
   if (!report.ok()) {
     std::cerr << "onceonly: audit verify FAILED for " << source << ": "
               << report.status().message() << "\n";
+    if (const std::string reason = ErrorReason(report.status()); !reason.empty()) {
+      std::cerr << "  reason: " << reason << "\n";
+    }
     return 1;
   }
   std::cout << "log " << report->log_id << " verified from " << source << ": "
@@ -216,7 +228,7 @@ int Export(const std::vector<std::string>& args) {
     if (cl->Has("out")) std::cerr << "  exported " << leaves << " entries\r";
     return out ? absl::OkStatus() : absl::UnavailableError("write failed");
   });
-  if (!s.ok()) return Fail(s);
+  if (!s.ok()) return FailWithReason(s);
   out.flush();
   if (!out) return Fail(absl::UnavailableError("cannot write the export"));
   if (cl->Has("out")) {

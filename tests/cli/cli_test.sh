@@ -90,5 +90,64 @@ expect "a receipt not signed by the gateway's key is INVALID" 1 "INVALID" -- \
 
 expect "unknown command" 2 "unknown command frobnicate" -- "$ONCEONLY" frobnicate
 
+# ---- audit: a gateway with no registries still logs every AuditService call -------------
+mkdir -p "$WORK/audit"
+cp "$SRC/deploy/demo/policy.yaml" "$WORK/audit/"
+"$ONCEONLY" pki init "$WORK/audit/pki" >/dev/null
+"$ONCEONLY" pki issue "$WORK/audit/pki" --member audit-office >/dev/null
+"$ONCEONLY" pki issue "$WORK/audit/pki" --member brussels-economy >/dev/null
+cat > "$WORK/audit/gateway.yaml" <<'YAML'
+listen_address: "localhost:0"
+tls: { cert_file: pki/server.crt, key_file: pki/server.key, ca_file: pki/ca.crt }
+policy_file: policy.yaml
+audit: { sqlite_path: audit.db, checkpoint_every: 4 }
+authz_store: { sqlite_path: authz.db }
+signing_key_file: pki/checkpoint.key
+YAML
+"$BUILD/gateway/onceonly-gateway" --config "$WORK/audit/gateway.yaml" \
+  --port-file "$WORK/audit/port" 2>"$WORK/audit/gateway.log" &
+GATEWAY=$!
+for _ in $(seq 1 100); do [ -s "$WORK/audit/port" ] && break; sleep 0.1; done
+AS_AUDITOR=(--gateway "localhost:$(cat "$WORK/audit/port")" --pki "$WORK/audit/pki" --member audit-office)
+for _ in 1 2 3 4 5 6 7 8 9; do "$ONCEONLY" audit checkpoint "${AS_AUDITOR[@]}" >/dev/null; done
+expect "a consumer cannot export the log" 1 "ROLE_REQUIRED" -- \
+  "$ONCEONLY" audit export --gateway "localhost:$(cat "$WORK/audit/port")" \
+  --pki "$WORK/audit/pki" --member brussels-economy
+expect "the auditor verifies the live log" 0 "log gateway-1 verified from localhost" -- \
+  "$ONCEONLY" audit verify "${AS_AUDITOR[@]}" --public-key "$WORK/audit/pki/checkpoint.pub"
+expect "audit query through the gateway" 0 "audit-office +GetCheckpoint" -- \
+  "$ONCEONLY" audit query "${AS_AUDITOR[@]}" --decision ALLOW --limit 3
+kill -TERM $GATEWAY; wait $GATEWAY
+DB="$WORK/audit/audit.db"
+PUB=(--public-key "$WORK/audit/pki/checkpoint.pub")
+expect "verify needs the public key" 2 "needs --public-key" -- "$ONCEONLY" audit verify --db "$DB"
+expect "an untouched log verifies" 0 "verified .* 12 entries .* checkpoints" -- \
+  "$ONCEONLY" audit verify --db "$DB" "${PUB[@]}"
+expect "export" 0 "exported 12 entries" -- "$ONCEONLY" audit export --db "$DB" --out "$WORK/export.jsonl"
+expect "an export verifies" 0 "verified from .*export.jsonl: 12 entries" -- \
+  "$ONCEONLY" audit verify --file "$WORK/export.jsonl" "${PUB[@]}"
+expect "query table" 0 "11 +[0-9: -]+ audit-office +(ExportAccessLog|QueryAccessLog|GetCheckpoint)" -- \
+  "$ONCEONLY" audit query --db "$DB"
+expect "query flags are checked" 2 "--decision takes ALLOW or DENY" -- \
+  "$ONCEONLY" audit query --db "$DB" --decision maybe
+expect "fresh records are not pruned" 0 "pruned the content of 0 records" -- \
+  "$ONCEONLY" audit prune --db "$DB" --older-than 24h
+cp "$DB" "$WORK/tampered.db"
+sqlite3 "$WORK/tampered.db" \
+  "UPDATE access_log SET record = CAST(substr(record, 1, 9) || 'Z' || substr(record, 11) AS BLOB) WHERE leaf_index = 5"
+expect "one changed byte is named" 1 "FAILED .*entry 5:" -- \
+  "$ONCEONLY" audit verify --db "$WORK/tampered.db" "${PUB[@]}"
+cp "$DB" "$WORK/deleted.db"
+sqlite3 "$WORK/deleted.db" "DELETE FROM access_log WHERE leaf_index = 7"
+expect "a deleted record is named" 1 "FAILED .*entry 7 is missing" -- \
+  "$ONCEONLY" audit verify --db "$WORK/deleted.db" "${PUB[@]}"
+# Line 5 is entry 3; line 6, the checkpoint of size 4, waits; line 7 (now 6) is entry 4.
+sed -n '1,4p;6,$p' "$WORK/export.jsonl" > "$WORK/cut.jsonl"
+expect "a line cut from an export is named" 1 "cut.jsonl:6: entry 3 is missing" -- \
+  "$ONCEONLY" audit verify --file "$WORK/cut.jsonl" "${PUB[@]}"
+"$ONCEONLY" pki init "$WORK/other-pki" >/dev/null
+expect "another key's verify fails on the first checkpoint" 1 "signature does not verify" -- \
+  "$ONCEONLY" audit verify --db "$DB" --public-key "$WORK/other-pki/checkpoint.pub"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
