@@ -40,9 +40,9 @@ absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Create(
   if (options.clock == nullptr) options.clock = &Clock::Real();
   RETURN_IF_ERROR(store->ClaimWriter(log_id));
   // Rebuild the tree from the stored leaf hashes: O(n) hashing at start, O(log n) per append.
-  ASSIGN_OR_RETURN(std::vector<std::string> leaves, store->LeafHashes(log_id));
   MerkleTree tree;
-  for (std::string& leaf : leaves) tree.AppendLeafHash(std::move(leaf));
+  RETURN_IF_ERROR(store->ForEachLeafHash(
+      log_id, 0, [&tree](absl::string_view leaf) { tree.AppendLeafHash(std::string(leaf)); }));
   // The last checkpoint binds what the log held when it was signed: serving on top of records
   // that no longer match it would sign a rewritten history.
   ASSIGN_OR_RETURN(std::optional<v1::Checkpoint> latest, store->LatestCheckpoint(log_id));
@@ -230,13 +230,11 @@ void AccessLog::WriterLoop() {
         absl::StatusOr<uint64_t> size = store_->Size(log_id_);
         if (size.ok()) next_index_ = *size;
         // ... and the tree follows what the store really holds.
-        absl::StatusOr<std::vector<std::string>> leaves = store_->LeafHashes(log_id_);
-        if (leaves.ok()) {
-          absl::MutexLock tree_lock(&tree_mu_);
-          for (uint64_t i = tree_.size(); i < leaves->size(); ++i) {
-            tree_.AppendLeafHash((*leaves)[i]);
-          }
-        }
+        absl::MutexLock tree_lock(&tree_mu_);
+        store_->ForEachLeafHash(log_id_, tree_.size(), [this](absl::string_view leaf) {
+          tree_mu_.AssertHeld();
+          tree_.AppendLeafHash(std::string(leaf));
+        }).IgnoreError();  // the next batch retries against what the store holds
       }
     }
     const absl::Status status = leaf_hashes.status();

@@ -5,6 +5,7 @@
 #define ONCEONLY_AUDIT_ACCESS_LOG_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "onceonly/v1/audit.pb.h"
 
@@ -59,9 +61,20 @@ class AccessLogStore {
   // extend its Merkle tree without hashing the records again.
   virtual absl::StatusOr<std::vector<std::string>> AppendBatch(
       const std::vector<v1::AccessRecord>& records) = 0;
-  // Every leaf hash of `log_id`, in order (to rebuild the Merkle tree at start).
-  // DataLoss if an index is missing.
-  virtual absl::StatusOr<std::vector<std::string>> LeafHashes(const std::string& log_id) = 0;
+  // Calls `fn` with each leaf hash of `log_id` from index `from` on, in order, streaming (to
+  // rebuild the Merkle tree at start without holding every hash twice). DataLoss if an index
+  // is missing.
+  virtual absl::Status ForEachLeafHash(const std::string& log_id, uint64_t from,
+                                       const std::function<void(absl::string_view)>& fn) = 0;
+  // Every leaf hash of `log_id`, collected (tests, small logs).
+  absl::StatusOr<std::vector<std::string>> LeafHashes(const std::string& log_id) {
+    std::vector<std::string> hashes;
+    absl::Status s = ForEachLeafHash(log_id, 0, [&](absl::string_view h) {
+      hashes.emplace_back(h);
+    });
+    if (!s.ok()) return s;
+    return hashes;
+  }
   // Records of `log_id` with access_id in [from, from + limit), in order; pruned ones are
   // left out.
   virtual absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& log_id,

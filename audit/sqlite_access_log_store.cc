@@ -135,21 +135,25 @@ class SqliteAccessLogStore : public AccessLogStore {
     return leaf_hashes;
   }
 
-  absl::StatusOr<std::vector<std::string>> LeafHashes(const std::string& log_id) override {
+  absl::Status ForEachLeafHash(const std::string& log_id, uint64_t from,
+                               const std::function<void(absl::string_view)>& fn) override {
     ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT leaf_index, leaf_hash FROM access_log "
-                                             "WHERE log_id = ? ORDER BY leaf_index"));
-    stmt.Bind(1, log_id);
-    std::vector<std::string> hashes;
+                                             "WHERE log_id = ? AND leaf_index >= ? "
+                                             "ORDER BY leaf_index"));
+    stmt.Bind(1, log_id).Bind(2, static_cast<int64_t>(from));
+    int64_t expected = static_cast<int64_t>(from);
     while (true) {
       ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
-      if (stmt.ColumnInt(0) != static_cast<int64_t>(hashes.size())) {
+      if (stmt.ColumnInt(0) != expected) {
         return absl::DataLossError(absl::StrCat(db_->path(), ": log ", log_id,
-                                                " has no leaf ", hashes.size()));
+                                                " has no leaf ", expected,
+                                                "; run `onceonly audit verify`"));
       }
-      hashes.push_back(stmt.ColumnText(1));
+      fn(stmt.ColumnBlob(1));
+      ++expected;
     }
-    return hashes;
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& log_id, uint64_t from,

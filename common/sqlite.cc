@@ -138,6 +138,12 @@ void SqliteStatement::Reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
+absl::string_view SqliteStatement::ColumnBlob(int index) const {
+  const void* data = sqlite3_column_blob(stmt_, index);
+  if (data == nullptr) return {};
+  return absl::string_view(static_cast<const char*>(data), sqlite3_column_bytes(stmt_, index));
+}
+
 std::string SqliteStatement::ColumnText(int index) const {
   const unsigned char* text = sqlite3_column_text(stmt_, index);
   if (text == nullptr) return "";

@@ -69,6 +69,8 @@ class SqliteStatement {
   void Reset();
 
   std::string ColumnText(int index) const;  // 0-based; "" for NULL
+  // The column's bytes, valid until the next Step() or Reset(); empty for NULL.
+  absl::string_view ColumnBlob(int index) const;
   int64_t ColumnInt(int index) const;
   bool ColumnIsNull(int index) const;
 

@@ -19,8 +19,9 @@ class FaultInjectingStore : public AccessLogStore {
   absl::Status ClaimWriter(const std::string& id) override { return inner_->ClaimWriter(id); }
   absl::StatusOr<std::vector<std::string>> LogIds() override { return inner_->LogIds(); }
   absl::StatusOr<uint64_t> Size(const std::string& id) override { return inner_->Size(id); }
-  absl::StatusOr<std::vector<std::string>> LeafHashes(const std::string& id) override {
-    return inner_->LeafHashes(id);
+  absl::Status ForEachLeafHash(const std::string& id, uint64_t from,
+                               const std::function<void(absl::string_view)>& fn) override {
+    return inner_->ForEachLeafHash(id, from, fn);
   }
   absl::StatusOr<std::vector<std::string>> AppendBatch(
       const std::vector<v1::AccessRecord>& records) override {
