@@ -38,8 +38,7 @@ void Sha256Into(std::initializer_list<absl::string_view> parts, unsigned char* o
     ok = ok && EVP_DigestUpdate(context.ctx, part.data(), part.size()) == 1;
   }
   unsigned int length = 0;
-  ok = ok && EVP_DigestFinal_ex(context.ctx, out, &length) == 1 &&
-       length == MerkleTree::kHashSize;
+  ok = ok && EVP_DigestFinal_ex(context.ctx, out, &length) == 1 && length == MerkleTree::kHashSize;
   if (!ok) {
     std::fprintf(stderr, "merkle_tree: SHA-256 failed in OpenSSL\n");
     std::abort();
@@ -187,12 +186,11 @@ void MerkleTree::SubProof(uint64_t m, uint64_t begin, uint64_t end, bool whole,
   }
 }
 
-absl::StatusOr<std::vector<std::string>> MerkleTree::ConsistencyProof(
-    uint64_t first_size, uint64_t second_size) const {
+absl::StatusOr<std::vector<std::string>> MerkleTree::ConsistencyProof(uint64_t first_size,
+                                                                      uint64_t second_size) const {
   if (second_size > size() || first_size > second_size) {
-    return absl::InvalidArgumentError(absl::StrCat("no consistency proof from ", first_size,
-                                                   " to ", second_size, " (log has ", size(),
-                                                   ")"));
+    return absl::InvalidArgumentError(absl::StrCat("no consistency proof from ", first_size, " to ",
+                                                   second_size, " (log has ", size(), ")"));
   }
   std::vector<std::string> proof;
   if (first_size == 0 || first_size == second_size) return proof;

@@ -18,7 +18,8 @@ std::string ReferenceRoot(const std::vector<std::string>& leaves, size_t begin, 
   if (n == 1) return leaves[begin];
   size_t k = 1;
   while (k * 2 < n) k *= 2;
-  return MerkleNodeHash(ReferenceRoot(leaves, begin, begin + k), ReferenceRoot(leaves, begin + k, end));
+  return MerkleNodeHash(ReferenceRoot(leaves, begin, begin + k),
+                        ReferenceRoot(leaves, begin + k, end));
 }
 
 struct Fixture {
