@@ -218,7 +218,7 @@ void AccessLog::WriterLoop() {
     records.reserve(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
       batch[i].record.set_access_id(next_index_ + i);
-      records.push_back(batch[i].record);
+      records.push_back(std::move(batch[i].record));  // done() needs only the index
     }
     absl::StatusOr<std::vector<std::string>> leaf_hashes;
     {

@@ -27,8 +27,9 @@ struct StoredLeaf {
   std::string leaf_hash;              // as stored, 32 bytes
 };
 
-// A QueryAccessLog filter. Results come in (time, log_id, index) order; `after_*` resumes
-// after the last record of the previous page. Pruned records never match.
+// A QueryAccessLog filter. Results come in the order they were written (for one gateway, leaf
+// order); `after_position` resumes after the last record of the previous page. Pruned records
+// never match.
 struct AccessQuery {
   std::string log_id;  // empty: every log
   std::string subject;
@@ -37,11 +38,13 @@ struct AccessQuery {
   v1::Decision decision = v1::DECISION_UNSPECIFIED;  // unspecified: both
   absl::Time from = absl::InfinitePast();            // inclusive
   absl::Time until = absl::InfiniteFuture();         // exclusive
-  bool has_cursor = false;
-  int64_t after_time_micros = 0;
-  std::string after_log_id;
-  uint64_t after_index = 0;
+  uint64_t after_position = 0;  // 0: from the start
   int limit = 100;
+};
+
+struct AccessQueryResult {
+  std::vector<v1::AccessRecord> records;
+  uint64_t last_position = 0;  // of the last record returned: the next page's after_position
 };
 
 class AccessLogStore {
@@ -84,7 +87,12 @@ class AccessLogStore {
   virtual absl::StatusOr<std::vector<StoredLeaf>> ReadLeaves(const std::string& log_id,
                                                              uint64_t from, int limit) = 0;
   // Records matching `query` (see AccessQuery).
-  virtual absl::StatusOr<std::vector<v1::AccessRecord>> Query(const AccessQuery& query) = 0;
+  virtual absl::StatusOr<AccessQueryResult> Query(const AccessQuery& query) = 0;
+  // Query indexes with random keys (subject, member) are kept behind the writer, off the
+  // commit path, in sorted batches: this indexes up to `max_records` not yet indexed and
+  // returns how many. Queries stay exact meanwhile: they scan the unindexed tail. Run it
+  // often from another connection (the gateway does, every 250 ms).
+  virtual absl::StatusOr<uint64_t> IndexPending(int max_records) = 0;
 
   // Keeps a signed checkpoint, durably. A second checkpoint of the same size is ignored.
   virtual absl::Status AddCheckpoint(const v1::Checkpoint& checkpoint) = 0;
@@ -96,8 +104,9 @@ class AccessLogStore {
   virtual absl::StatusOr<std::optional<v1::Checkpoint>> LatestCheckpoint(
       const std::string& log_id) = 0;
 
-  // Retention: drops the content (record bytes and the indexed member, subject, purpose and
-  // reason) of every record written before `before`, keeping its index, time and leaf hash,
+  // Retention: drops the content (record bytes, the member, subject, purpose and reason
+  // columns and their index entries) of every record written before `before`, keeping its
+  // index, time and leaf hash,
   // so every tree size stays provable. Works in short transactions of `batch_rows`, so the
   // writer is never held up long. Returns how many records it pruned.
   virtual absl::StatusOr<uint64_t> Prune(absl::Time before, int batch_rows) = 0;

@@ -6,7 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "audit/log_export.h"
 #include "common/enterprise_number.h"
 #include "common/grpc_status.h"
@@ -58,28 +58,21 @@ absl::StatusOr<int> PageSize(int32_t asked, int fallback, int most) {
   return asked > most ? most : asked;
 }
 
-// Page tokens are opaque to callers: the (time, log, index) of the last record returned.
-std::string PageToken(const v1::AccessRecord& last) {
-  return absl::WebSafeBase64Escape(absl::StrCat(
-      "v1\n", last.time().seconds() * 1000000 + last.time().nanos() / 1000, "\n",
-      last.access_id(), "\n", last.log_id()));
+// Page tokens are opaque to callers: the store position of the last record returned.
+std::string PageToken(uint64_t last_position) {
+  return absl::WebSafeBase64Escape(absl::StrCat("v2:", last_position));
 }
 
 absl::Status ApplyPageToken(const std::string& token, AccessQuery& query) {
   if (token.empty()) return absl::OkStatus();
   std::string raw;
-  std::vector<std::string> parts;
-  if (absl::WebSafeBase64Unescape(token, &raw)) {
-    parts = absl::StrSplit(raw, absl::MaxSplits('\n', 3));
-  }
-  if (parts.size() != 4 || parts[0] != "v1" ||
-      !absl::SimpleAtoi(parts[1], &query.after_time_micros) ||
-      !absl::SimpleAtoi(parts[2], &query.after_index)) {
+  absl::string_view position;
+  if (absl::WebSafeBase64Unescape(token, &raw)) position = raw;
+  if (!absl::ConsumePrefix(&position, "v2:") ||
+      !absl::SimpleAtoi(position, &query.after_position) || query.after_position == 0) {
     return InvalidField("page_token", "INVALID_PAGE_TOKEN",
                         "not a token this service returned; start again without one");
   }
-  query.has_cursor = true;
-  query.after_log_id = parts[3];
   return absl::OkStatus();
 }
 
@@ -193,7 +186,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::QueryAccessLog(
     }
     ASSIGN_OR_RETURN(query.limit, PageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
     RETURN_IF_ERROR(ApplyPageToken(request->page_token(), query));
-    if (query.has_cursor) described.push_back("next page");
+    if (query.after_position > 0) described.push_back("next page");
     asked.query = absl::StrJoin(described, " ");
 
     auto policy = ctx_.pipeline.policy();
@@ -209,15 +202,15 @@ grpc::ServerUnaryReactor* AuditServiceImpl::QueryAccessLog(
       }
       query.member = member->id();
     }
-    std::vector<v1::AccessRecord> records;
+    AccessQueryResult found;
     {
       absl::MutexLock lock(&reader_mu_);
-      ASSIGN_OR_RETURN(records, reader_->Query(query));
+      ASSIGN_OR_RETURN(found, reader_->Query(query));
     }
-    if (static_cast<int>(records.size()) == query.limit) {
-      response->set_next_page_token(PageToken(records.back()));
+    if (static_cast<int>(found.records.size()) == query.limit) {
+      response->set_next_page_token(PageToken(found.last_position));
     }
-    for (v1::AccessRecord& r : records) *response->add_records() = std::move(r);
+    for (v1::AccessRecord& r : found.records) *response->add_records() = std::move(r);
     return absl::OkStatus();
   });
 }
@@ -251,15 +244,15 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetAccessHistory(
     }
     ASSIGN_OR_RETURN(query.limit, PageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
     RETURN_IF_ERROR(ApplyPageToken(request->page_token(), query));
-    std::vector<v1::AccessRecord> records;
+    AccessQueryResult found;
     {
       absl::MutexLock lock(&reader_mu_);
-      ASSIGN_OR_RETURN(records, reader_->Query(query));
+      ASSIGN_OR_RETURN(found, reader_->Query(query));
     }
-    if (static_cast<int>(records.size()) == query.limit) {
-      response->set_next_page_token(PageToken(records.back()));
+    if (static_cast<int>(found.records.size()) == query.limit) {
+      response->set_next_page_token(PageToken(found.last_position));
     }
-    for (v1::AccessRecord& r : records) {
+    for (v1::AccessRecord& r : found.records) {
       RedactForFirm(r);
       *response->add_records() = std::move(r);
     }

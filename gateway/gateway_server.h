@@ -51,6 +51,9 @@ class GatewayServer {
   // Drops the content of access records older than audit.retention (their leaf hashes stay;
   // see AccessLogStore::Prune). A thread runs it every minute; 0 without a retention.
   absl::StatusOr<uint64_t> PruneExpiredRecords();
+  // Brings the access log's query indexes up to the writer (AccessLogStore::IndexPending).
+  // The same thread runs it every 250 ms. Returns how many records it indexed.
+  absl::StatusOr<uint64_t> IndexAccessLog();
 
  private:
   class Services;
@@ -74,9 +77,9 @@ class GatewayServer {
   std::string policy_version_ ABSL_GUARDED_BY(reload_mu_);  // inode:size:mtime last loaded
   absl::Notification stop_watching_;
   std::thread policy_watcher_;
-  absl::Mutex retention_mu_;
-  std::unique_ptr<AccessLogStore> retention_store_ ABSL_GUARDED_BY(retention_mu_);
-  std::thread retention_thread_;
+  absl::Mutex maintenance_mu_;
+  std::unique_ptr<AccessLogStore> maintenance_store_ ABSL_GUARDED_BY(maintenance_mu_);
+  std::thread audit_maintenance_;
 };
 
 }  // namespace onceonly

@@ -318,7 +318,7 @@ int Query(const std::vector<std::string>& args) {
     query.limit = limit;
     auto found = (*store)->Query(query);
     if (!found.ok()) return Fail(found.status());
-    records = *std::move(found);
+    records = std::move(found->records);
   } else {
     auto channel = GatewayChannel(*cl);
     if (!channel.ok()) return Usage(std::string(channel.status().message()));

@@ -36,8 +36,11 @@ class FaultInjectingStore : public AccessLogStore {
                                                      int limit) override {
     return inner_->ReadLeaves(id, from, limit);
   }
-  absl::StatusOr<std::vector<v1::AccessRecord>> Query(const AccessQuery& query) override {
+  absl::StatusOr<AccessQueryResult> Query(const AccessQuery& query) override {
     return inner_->Query(query);
+  }
+  absl::StatusOr<uint64_t> IndexPending(int max_records) override {
+    return inner_->IndexPending(max_records);
   }
   absl::Status AddCheckpoint(const v1::Checkpoint& checkpoint) override {
     if (fail_appends) return absl::UnavailableError("database or disk is full (injected)");
