@@ -2,7 +2,8 @@
 // durably before the caller gets an answer.
 //
 // A single writer thread group-commits whatever is queued (up to max_batch records per
-// transaction), so callers share fsyncs instead of paying one each. Append() never blocks
+// transaction), so callers share fsyncs instead of paying one each. Append gives the record its
+// access_id and serializes and hashes it on the caller's thread, so the writer only writes. Append() never blocks
 // the caller: `done` runs on the writer thread once the record's batch committed (with its
 // access_id, the leaf index) or failed (UNAVAILABLE; the caller must release nothing).
 //
@@ -35,8 +36,10 @@
 
 namespace onceonly {
 
-// The deterministic bytes of a record (the Merkle leaf data of the next issue).
+// The deterministic bytes of a record: the Merkle leaf data.
 std::string SerializeAccessRecord(const v1::AccessRecord& record);
+// `record` (access_id set) with its leaf data and leaf hash.
+PreparedRecord PrepareRecord(v1::AccessRecord record);
 
 struct AccessLogOptions {
   // Most records committed in one transaction.
@@ -62,6 +65,9 @@ class AccessLog {
 
   // Queues `record` (its log_id and access_id are set here).
   void Append(v1::AccessRecord record, DoneCallback done);
+  // Queues several records in order, with one wakeup of the writer; `done` runs once per
+  // record, with its access_id.
+  void AppendAll(std::vector<v1::AccessRecord> records, DoneCallback done);
   // Append() and wait for the commit.
   absl::StatusOr<uint64_t> AppendAndWait(v1::AccessRecord record);
   // Records [from, from + limit) of this log.
@@ -83,7 +89,7 @@ class AccessLog {
 
  private:
   struct Pending {
-    v1::AccessRecord record;
+    PreparedRecord prepared;
     DoneCallback done;
   };
   AccessLog(std::unique_ptr<AccessLogStore> store, std::string log_id, AccessLogOptions options,
@@ -99,6 +105,11 @@ class AccessLog {
 
   absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  // Appenders take turns here, so that ids follow queue order while each serializes and
+  // hashes its own records without holding mu_ (which the writer needs to take a batch).
+  absl::Mutex append_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // The access_id the next appended record gets.
+  uint64_t next_assigned_ ABSL_GUARDED_BY(append_mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // The store is used by the writer thread, and by Read() under store_mu_.
   absl::Mutex store_mu_;

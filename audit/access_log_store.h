@@ -47,6 +47,22 @@ struct AccessQueryResult {
   uint64_t last_position = 0;  // of the last record returned: the next page's after_position
 };
 
+// A record ready to be appended: its access_id set, its leaf data and leaf hash computed, and
+// the columns the store indexes copied out (by AccessLog::Append, on the caller's thread, so
+// the writer thread only writes, and frees a few strings instead of a whole message).
+struct PreparedRecord {
+  std::string log_id;
+  uint64_t access_id = 0;
+  int64_t time_micros = 0;
+  std::string member;
+  std::string purpose;
+  std::string subject;
+  v1::Decision decision = v1::DECISION_UNSPECIFIED;
+  std::string reason;
+  std::string data;       // SerializeAccessRecord(record): the leaf data, stored as is
+  std::string leaf_hash;  // MerkleLeafHash(data)
+};
+
 class AccessLogStore {
  public:
   virtual ~AccessLogStore() = default;
@@ -60,10 +76,7 @@ class AccessLogStore {
   virtual absl::StatusOr<uint64_t> Size(const std::string& log_id) = 0;
   // Appends records whose access_id are consecutive from Size(), durably and atomically:
   // after OK they survive a crash; after an error none of them is in the log.
-  // Returns the RFC 9162 leaf hash stored with each record, in order, so the caller can
-  // extend its Merkle tree without hashing the records again.
-  virtual absl::StatusOr<std::vector<std::string>> AppendBatch(
-      const std::vector<v1::AccessRecord>& records) = 0;
+  virtual absl::Status AppendBatch(const std::vector<PreparedRecord>& records) = 0;
   // Calls `fn` with each leaf hash of `log_id` from index `from` on, in order, streaming (to
   // rebuild the Merkle tree at start without holding every hash twice). DataLoss if an index
   // is missing.

@@ -107,6 +107,48 @@ TEST(AccessLogTest, SecondWriterOfTheSameLogIsRefused) {
   EXPECT_TRUE(AccessLog::Create(*OpenSqliteAccessLogStore(path), "gateway-1", 8).ok());
 }
 
+// Ids are given at Append time; records queued behind a failed batch are renumbered (and
+// re-serialized) so that the log stays gapless and each record's bytes carry its own index.
+TEST(AccessLogTest, RecordsQueuedBehindAFailedBatchAreRenumbered) {
+  std::string path = TempDbPath("renumber");
+  auto failing = std::make_unique<FaultInjectingStore>(*OpenSqliteAccessLogStore(path));
+  FaultInjectingStore* store = failing.get();
+  auto log = AccessLog::Create(std::move(failing), "gw", 1);
+  ASSERT_TRUE(log.ok());
+  store->fail_appends = true;
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<uint64_t>> results(6);
+  int done = 0;
+  for (int i = 0; i < 6; ++i) {
+    (*log)->Append(Record("0403.170.701"), [&, i](absl::StatusOr<uint64_t> id) {
+      store->fail_appends = false;  // only the first batch fails
+      absl::MutexLock lock(&mu);
+      results[i] = id;
+      ++done;
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(+[](int* n) { return *n == 6; }, &done));
+  }
+  EXPECT_EQ(results[0].status().code(), absl::StatusCode::kUnavailable);
+  std::vector<uint64_t> ids;
+  for (int i = 1; i < 6; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    ids.push_back(*results[i]);
+  }
+  EXPECT_EQ(ids, (std::vector<uint64_t>{0, 1, 2, 3, 4}));
+  auto records = (*log)->Read(0, 10);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 5u);
+  auto hashes = OpenSqliteAccessLogStore(path, StoreAccess::kReadOnly).value()->LeafHashes("gw");
+  ASSERT_TRUE(hashes.ok());
+  for (uint64_t i = 0; i < 5; ++i) {
+    EXPECT_EQ((*records)[i].access_id(), i);
+    EXPECT_EQ((*hashes)[i], MerkleLeafHash(SerializeAccessRecord((*records)[i])));
+  }
+}
+
 TEST(AccessLogTest, RecoversWhenTheStoreHoldsMoreThanItThought) {
   std::string path = TempDbPath("recover");
   auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path), "gw", 8);
@@ -120,7 +162,7 @@ TEST(AccessLogTest, RecoversWhenTheStoreHoldsMoreThanItThought) {
     v1::AccessRecord r = Record("0403.170.701");
     r.set_log_id("gw");
     r.set_access_id(1);
-    ASSERT_TRUE((*other)->AppendBatch({r}).ok());
+    ASSERT_TRUE((*other)->AppendBatch({PrepareRecord(r)}).ok());
   }
   EXPECT_EQ((*log)->AppendAndWait(Record("0403.170.701")).status().code(),
             absl::StatusCode::kUnavailable);

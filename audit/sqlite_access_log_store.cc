@@ -57,10 +57,6 @@ CREATE TABLE IF NOT EXISTS access_log_checkpoint (
 ) WITHOUT ROWID;
 )sql";
 
-int64_t ToMicros(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000000 + t.nanos() / 1000;
-}
-
 v1::Checkpoint CheckpointFromRow(const SqliteStatement& stmt) {
   v1::Checkpoint checkpoint;
   checkpoint.set_log_id(stmt.ColumnText(0));
@@ -137,18 +133,14 @@ class SqliteAccessLogStore : public AccessLogStore {
     return row ? static_cast<uint64_t>(stmt.ColumnInt(0)) : 0;
   }
 
-  absl::StatusOr<std::vector<std::string>> AppendBatch(
-      const std::vector<v1::AccessRecord>& records) override {
+  absl::Status AppendBatch(const std::vector<PreparedRecord>& records) override {
     RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-    std::vector<std::string> leaf_hashes;
-    leaf_hashes.reserve(records.size());
-    absl::Status status = InsertAll(records, &leaf_hashes);
+    absl::Status status = InsertAll(records);
     if (status.ok()) status = db_->Exec("COMMIT");
     if (!status.ok()) {
       db_->Exec("ROLLBACK").IgnoreError();  // the failure above is what the caller needs
-      return status;
     }
-    return leaf_hashes;
+    return status;
   }
 
   absl::Status ForEachLeafHash(const std::string& log_id, uint64_t from,
@@ -420,20 +412,17 @@ class SqliteAccessLogStore : public AccessLogStore {
     return static_cast<int64_t>(rows.size());
   }
 
-  absl::Status InsertAll(const std::vector<v1::AccessRecord>& records,
-                         std::vector<std::string>* leaf_hashes) {
-    for (const v1::AccessRecord& r : records) {
-      insert_->Bind(1, r.log_id())
-          .Bind(2, static_cast<int64_t>(r.access_id()))
-          .Bind(3, ToMicros(r.time()))
-          .Bind(4, r.member())
-          .Bind(5, r.purpose())
-          .Bind(6, r.subject())
-          .Bind(7, v1::Decision_Name(r.decision()))
-          .Bind(8, r.reason());
-      const std::string data = SerializeAccessRecord(r);
-      leaf_hashes->push_back(MerkleLeafHash(data));
-      insert_->BindBlob(9, data).BindBlob(10, leaf_hashes->back());
+  absl::Status InsertAll(const std::vector<PreparedRecord>& records) {
+    for (const PreparedRecord& r : records) {
+      insert_->Bind(1, r.log_id)
+          .Bind(2, static_cast<int64_t>(r.access_id))
+          .Bind(3, r.time_micros)
+          .Bind(4, r.member)
+          .Bind(5, r.purpose)
+          .Bind(6, r.subject)
+          .Bind(7, v1::Decision_Name(r.decision))
+          .Bind(8, r.reason);
+      insert_->BindBlob(9, r.data).BindBlob(10, r.leaf_hash);
       RETURN_IF_ERROR(insert_->Run());
     }
     return absl::OkStatus();

@@ -23,8 +23,7 @@ class FaultInjectingStore : public AccessLogStore {
                                const std::function<void(absl::string_view)>& fn) override {
     return inner_->ForEachLeafHash(id, from, fn);
   }
-  absl::StatusOr<std::vector<std::string>> AppendBatch(
-      const std::vector<v1::AccessRecord>& records) override {
+  absl::Status AppendBatch(const std::vector<PreparedRecord>& records) override {
     if (fail_appends) return absl::UnavailableError("database or disk is full (injected)");
     return inner_->AppendBatch(records);
   }
