@@ -8,14 +8,14 @@
 //   BM_SqlitePlain/B             B rows per transaction into a bare rowid table, no index
 //                                (WAL, synchronous=FULL): the same bytes as a record's row
 //   BM_SqliteAccessLogTable/B    the same rows into the store's own access_log table (schema
-//                                made by OpenSqliteAccessLogStore): + primary key, indexes
-//   BM_StoreAppendBatch/B        AccessLogStore::AppendBatch of B records: + serialization,
-//                                leaf hashing, binding
-//   BM_AccessLogAppend/B         AccessLog::Append through the writer thread, max_batch B,
-//                                >= B records always queued: + queue, copies, tree, callbacks
+//                                made by OpenSqliteAccessLogStore): + its two indexes
+//   BM_StoreAppendBatch/B        AccessLogStore::AppendBatch of B prepared records: the
+//                                writer thread's work (binding, insert, commit)
+//   BM_AccessLogAppend/B         end to end: two producers AppendAll (serialize, hash) and the
+//                                writer commits (max_batch B) and extends the tree
 //   BM_AccessLogAppend_Checkpointed/B   the same with signed checkpoints (gateway defaults)
-//   BM_Prefilled_*/1024          on a log already holding 1 M records (the steady state),
-//                                including two tunings of the table proposed in README.md
+//   BM_Prefilled_*/1024          on a log already holding 1 M records (the steady state);
+//                                _WithIndexer also runs the query indexer beside the writer
 //   BM_Record_*                  per-record CPU of each step outside SQLite
 //   BM_InclusionProof_*, BM_ConsistencyProof_PastSize, BM_RootAt_PastSize
 //                                MerkleTree of 10 M synthetic leaves (built once, on first use)

@@ -32,6 +32,8 @@
 #include "audit/access_log_store.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle_tree.h"
+#include "audit/log_export.h"
+#include "audit/log_verifier.h"
 #include "audit/merkle_verifier.h"
 #include "common/ed25519.h"
 #include "common/enterprise_number.h"
@@ -448,6 +450,16 @@ TEST_F(AuditCrashTest, EveryAccessIdGivenOutSurvivesAKillAndTheLogStillVerifies)
                               std::vector<std::string>(path.hashes().begin(), path.hashes().end()),
                               now.root_hash())
                   .ok());
+  // And what `onceonly audit verify --db` runs: every stored leaf and checkpoint, plus the
+  // last checkpoint a client held before the kill, kept out of the gateway's reach.
+  LogVerifier verifier(public_key_);
+  ASSERT_TRUE(verifier.Trust(last_before).ok());
+  ASSERT_TRUE(FeedStoredLog(**store, kLogId, verifier).ok());
+  auto report = verifier.Finish();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_GE(report->leaves, now.tree_size());
+  EXPECT_GE(report->checkpoints, 2u);
+
   std::cerr << "log of " << records.size() << " records verified against checkpoint "
             << now.tree_size() << " in " << absl::FormatDuration(absl::Now() - test_started)
             << "\n";
