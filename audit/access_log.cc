@@ -1,5 +1,7 @@
 #include "audit/access_log.h"
 
+#include <openssl/rand.h>
+
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -119,6 +121,12 @@ void AccessLog::AppendAll(std::vector<v1::AccessRecord> records, DoneCallback do
   for (v1::AccessRecord& record : records) {
     record.set_log_id(log_id_);
     record.set_access_id(next_assigned_++);
+    if (record.salt().empty()) {
+      // Without randomness (never seen once OpenSSL is seeded) a record goes unsalted rather
+      // than unlogged.
+      unsigned char salt[16];
+      if (RAND_bytes(salt, sizeof(salt)) == 1) record.set_salt(salt, sizeof(salt));
+    }
     prepared.push_back(Pending{PrepareRecord(std::move(record)), done});
   }
   absl::MutexLock lock(&mu_);
@@ -256,15 +264,16 @@ void AccessLog::WriterLoop() {
       if (!status.ok()) {
         // The store may hold more than we think (a COMMIT that failed late, another writer
         // on the same log id): start again from what it really holds...
-        absl::StatusOr<uint64_t> size = store_->Size(log_id_);
-        if (size.ok()) next_index_ = *size;
         {
-          // ... the tree follows it...
+          // ... the tree catches up with it, and the next id is the tree's size: if reading
+          // failed half way, the store holds more, the next insert hits its unique index, fails,
+          // and this runs again; ids never run ahead of the tree.
           absl::MutexLock tree_lock(&tree_mu_);
           store_->ForEachLeafHash(log_id_, tree_.size(), [this](absl::string_view leaf) {
             tree_mu_.AssertHeld();
             tree_.AppendLeafHash(std::string(leaf));
-          }).IgnoreError();  // the next batch retries against what the store holds
+          }).IgnoreError();
+          next_index_ = tree_.size();
         }
         // ... and so do the ids of the records still queued: their bytes change with them.
         absl::MutexLock order(&append_mu_);

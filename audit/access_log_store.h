@@ -118,8 +118,9 @@ class AccessLogStore {
       const std::string& log_id) = 0;
 
   // Retention: drops the content (record bytes, the member, subject, purpose and reason
-  // columns and their index entries) of every record written before `before`, keeping its
-  // index, time and leaf hash,
+  // columns and their index entries) of the records written before `before`, oldest first and
+  // in write order up to the first younger one (so pruned leaves are a prefix of each log),
+  // keeping their index, time and leaf hash,
   // so every tree size stays provable. Works in short transactions of `batch_rows`, so the
   // writer is never held up long. Returns how many records it pruned.
   virtual absl::StatusOr<uint64_t> Prune(absl::Time before, int batch_rows) = 0;

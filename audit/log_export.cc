@@ -15,6 +15,11 @@ constexpr int kFeedPage = 10000;
 
 absl::StatusOr<LogPage> ReadLogPage(AccessLogStore& store, const std::string& log_id,
                                     uint64_t start, int max_leaves) {
+  // Checkpoints first, then the size, then the leaves: a live writer only adds, so every
+  // checkpoint read is covered by the leaves read after it. (In the other order, a checkpoint
+  // committed meanwhile would look like one covering deleted records.)
+  ASSIGN_OR_RETURN(std::vector<v1::Checkpoint> checkpoints,
+                   store.Checkpoints(log_id, start == 0 ? 0 : start + 1, UINT64_MAX));
   ASSIGN_OR_RETURN(uint64_t size, store.Size(log_id));
   ASSIGN_OR_RETURN(std::vector<StoredLeaf> leaves, store.ReadLeaves(log_id, start, max_leaves));
   LogPage page;
@@ -24,10 +29,12 @@ absl::StatusOr<LogPage> ReadLogPage(AccessLogStore& store, const std::string& lo
                                    : leaves.back().index + 1;
   page.end = page.next_index >= size;
   // The last page also carries checkpoints beyond the last leaf, so that a verifier of the
-  // export sees what they cover that the log lost.
-  ASSIGN_OR_RETURN(std::vector<v1::Checkpoint> checkpoints,
-                   store.Checkpoints(log_id, start == 0 ? 0 : start + 1,
-                                     page.end ? UINT64_MAX : page.next_index));
+  // export sees what they cover that the log lost; other pages leave them to later pages.
+  if (!page.end) {
+    while (!checkpoints.empty() && checkpoints.back().tree_size() > page.next_index) {
+      checkpoints.pop_back();
+    }
+  }
   auto next_checkpoint = checkpoints.begin();
   auto emit_checkpoints_up_to = [&](uint64_t tree_size) {
     for (; next_checkpoint != checkpoints.end() && next_checkpoint->tree_size() <= tree_size;
@@ -93,6 +100,7 @@ absl::Status FeedStoredLog(AccessLogStore& store, const std::string& log_id,
         v1::PrunedLeaf* pruned = entry.mutable_pruned();
         pruned->set_log_id(log_id);
         pruned->set_access_id(leaf.index);
+        *pruned->mutable_time() = ToProto(leaf.time);
         entry.set_leaf_hash(leaf.leaf_hash);
         RETURN_IF_ERROR(verifier.Add(entry));
       }

@@ -105,6 +105,7 @@ absl::Status LogVerifier::AddRecord(const v1::AccessRecord& record,
                      "or its hash was altered)")));
   }
   ++report_.records;
+  if (!first_record_.has_value()) first_record_ = report_.leaves;
   return AppendLeaf(std::move(leaf));
 }
 
@@ -114,6 +115,12 @@ absl::Status LogVerifier::AddPruned(const v1::PrunedLeaf& pruned,
   if (stored_leaf_hash.size() != 32) {
     return Fail(absl::DataLossError(absl::StrCat(
         "entry ", report_.leaves, ": a pruned leaf needs its 32-byte leaf hash")));
+  }
+  if (first_record_.has_value()) {
+    return Fail(absl::DataLossError(absl::StrCat(
+        "entry ", report_.leaves, ": its record was removed although entry ", *first_record_,
+        ", older, still has its own; retention removes the oldest records first, so this one "
+        "was erased")));
   }
   ++report_.pruned;
   return AppendLeaf(std::string(stored_leaf_hash));
@@ -156,12 +163,15 @@ absl::Status LogVerifier::AddCheckpoint(const v1::Checkpoint& checkpoint, bool t
     return Fail(absl::DataLossError(absl::StrCat(what, " is for log \"", checkpoint.log_id(),
                                                  "\", not \"", report_.log_id, "\"")));
   }
-  if (absl::Status s = VerifyEd25519(public_key_pem_, CheckpointSignedText(checkpoint),
-                                     checkpoint.signature());
-      !s.ok()) {
+  absl::Status signature = absl::NotFoundError("no public key given");
+  for (const std::string& key : public_keys_pem_) {
+    signature = VerifyEd25519(key, CheckpointSignedText(checkpoint), checkpoint.signature());
+    if (signature.ok()) break;
+  }
+  if (!signature.ok()) {
     return Fail(absl::DataLossError(absl::StrCat(
-        what, ": the signature does not verify with the given public key (", s.message(),
-        ")")));
+        what, ": the signature does not verify with the given public key",
+        public_keys_pem_.size() > 1 ? "s" : "", " (", signature.message(), ")")));
   }
   if (checkpoint.tree_size() < report_.leaves) {
     // Roots of past sizes are not kept (memory stays O(log n)); an export puts each

@@ -5,7 +5,8 @@
 // other; two different roots for one size (a forked log) are an error.
 //
 // Feed entries in log order (the order of `onceonly audit export`); the first error is final
-// and names the entry: "entry 17: ...". Not thread-safe. Memory is O(log n) plus the
+// and names the entry: "entry 17: ...". Pruned leaves (retention) must come before every leaf
+// that still has its record. Not thread-safe. Memory is O(log n) plus the
 // checkpoints still waiting for their size to be reached.
 #ifndef ONCEONLY_AUDIT_LOG_VERIFIER_H_
 #define ONCEONLY_AUDIT_LOG_VERIFIER_H_
@@ -37,7 +38,11 @@ struct LogVerifyReport {
 class LogVerifier {
  public:
   // `public_key_pem`: the gateway's checkpoint key (SPKI PEM, checkpoint.pub).
-  explicit LogVerifier(std::string public_key_pem) : public_key_pem_(std::move(public_key_pem)) {}
+  explicit LogVerifier(std::string public_key_pem)
+      : public_keys_pem_{std::move(public_key_pem)} {}
+  // Several keys, for a log that spans a key rotation: a checkpoint may be signed by any.
+  explicit LogVerifier(std::vector<std::string> public_keys_pem)
+      : public_keys_pem_(std::move(public_keys_pem)) {}
 
   // A checkpoint obtained out of band (kept outside the operator's reach): the log must
   // reproduce its root at its size. Call before or while feeding.
@@ -63,7 +68,10 @@ class LogVerifier {
   std::string Root() const;
   absl::Status Fail(absl::Status status);
 
-  const std::string public_key_pem_;
+  const std::vector<std::string> public_keys_pem_;
+  // Retention removes the oldest records first: once a leaf with its record is seen, a later
+  // pruned leaf is an erased record, not retention.
+  std::optional<uint64_t> first_record_;
   absl::Status error_;
   LogVerifyReport report_;
   // Compact range: the roots of the perfect subtrees that make up the leaves so far, left to

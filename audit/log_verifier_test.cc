@@ -273,6 +273,53 @@ TEST_F(LogVerifierTest, PrunedLogStillVerifiesAndHidesContent) {
   EXPECT_TRUE(AccessLog::Create(*OpenSqliteAccessLogStore(path_), "gw-1", 4).ok());
 }
 
+TEST_F(LogVerifierTest, ARecentRecordErasedAsIfPrunedIsNamed) {
+  // What retention does to a row, done to one in the middle of the log.
+  ASSERT_TRUE(db_->Exec("UPDATE access_log SET record = NULL, subject = '', member = '' "
+                        "WHERE leaf_index = 41")
+                  .ok());
+  auto report = VerifyStore();
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(report.status().message(), HasSubstr("entry 41: its record was removed"));
+  // The same in an export: a record line replaced by a pruned leaf with the right hash.
+  // (The export reads the database, so it carries the erasure as a pruned entry.)
+  auto from_export = VerifyLines(ExportLines());
+  ASSERT_FALSE(from_export.ok());
+  EXPECT_THAT(from_export.status().message(), HasSubstr("entry 41"));
+}
+
+TEST_F(LogVerifierTest, ALogSpanningAKeyRotationVerifiesWithBothKeys) {
+  auto other = Ed25519Signer::Generate();
+  ASSERT_TRUE(other.ok());
+  auto store = *OpenSqliteAccessLogStore(path_, StoreAccess::kReadOnly);
+  LogVerifier wrong_key((*other)->public_key_pem());
+  EXPECT_FALSE(FeedStoredLog(*store, "gw-1", wrong_key).ok());
+  LogVerifier both(std::vector<std::string>{(*other)->public_key_pem(),
+                                            signer_->public_key_pem()});
+  ASSERT_TRUE(FeedStoredLog(*store, "gw-1", both).ok());
+  EXPECT_TRUE(both.Finish().ok());
+}
+
+TEST(SqliteAccessLogStoreTest, AnEarlierLayoutIsRefusedByName) {
+  const std::string path = ::testing::TempDir() + "/old-layout-" + std::to_string(getpid()) + ".db";
+  std::remove(path.c_str());
+  {
+    auto db = *SqliteDb::Open(path, SqliteDb::Mode::kReadWriteCreate);
+    ASSERT_TRUE(db->Exec("CREATE TABLE access_log (log_id TEXT NOT NULL, leaf_index INTEGER NOT "
+                         "NULL, record BLOB NOT NULL, PRIMARY KEY (log_id, leaf_index)) "
+                         "WITHOUT ROWID")
+                    .ok());
+  }
+  for (StoreAccess access : {StoreAccess::kReadWrite, StoreAccess::kReadOnly}) {
+    auto store = OpenSqliteAccessLogStore(path, access);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(store.status().message(), HasSubstr(path));
+    EXPECT_THAT(store.status().message(), HasSubstr("earlier onceonly layout"));
+  }
+  std::remove(path.c_str());
+}
+
 TEST_F(LogVerifierTest, TrustedCheckpointBeyondTheLogMeansDeletion) {
   auto store = *OpenSqliteAccessLogStore(path_, StoreAccess::kReadOnly);
   auto latest = *store->LatestCheckpoint("gw-1");

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "audit/access_log.h"
 #include "audit/access_log_store.h"
 #include "audit/merkle_tree.h"
@@ -47,6 +48,10 @@ CREATE TABLE IF NOT EXISTS access_log_by_member (
 CREATE TABLE IF NOT EXISTS access_log_indexed (
   one INTEGER PRIMARY KEY CHECK (one = 0), upto_seq INTEGER NOT NULL);
 INSERT OR IGNORE INTO access_log_indexed VALUES (0, 0);
+-- Retention prunes in write order: rows with seq <= upto_seq have lost their content.
+CREATE TABLE IF NOT EXISTS access_log_pruned (
+  one INTEGER PRIMARY KEY CHECK (one = 0), upto_seq INTEGER NOT NULL);
+INSERT OR IGNORE INTO access_log_pruned VALUES (0, 0);
 CREATE TABLE IF NOT EXISTS access_log_checkpoint (
   log_id      TEXT    NOT NULL,
   tree_size   INTEGER NOT NULL,
@@ -111,11 +116,14 @@ class SqliteAccessLogStore : public AccessLogStore {
   }
 
   absl::Status Init(bool read_only) {
+    RETURN_IF_ERROR(CheckLayout());
     if (read_only) return absl::OkStatus();
     RETURN_IF_ERROR(db_->Exec(kSchema));
     // A 64 MiB page cache keeps the B-tree edges hot; checkpointing the WAL every 64 MiB
-    // rather than every 4 MiB writes each hot page back once per many commits.
-    RETURN_IF_ERROR(db_->Exec("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384;"));
+    // rather than every 4 MiB writes each hot page back once per many commits. Pruned
+    // content is overwritten, not just unlinked (secure_delete).
+    RETURN_IF_ERROR(db_->Exec("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384; "
+                              "PRAGMA secure_delete = ON;"));
     ASSIGN_OR_RETURN(
         auto insert,
         db_->Prepare("INSERT INTO access_log (log_id, leaf_index, time_micros, member, "
@@ -327,11 +335,20 @@ class SqliteAccessLogStore : public AccessLogStore {
   }
 
   absl::StatusOr<uint64_t> Prune(absl::Time before, int batch_rows) override {
+    // In write order, up to the first record written at or after `before`: the pruned leaves
+    // stay a prefix of every log, which is what lets a verifier tell retention from erasure.
+    ASSIGN_OR_RETURN(auto first_young,
+                     db_->Prepare("SELECT seq FROM access_log WHERE time_micros >= ? "
+                                  "ORDER BY time_micros LIMIT 1"));
+    first_young.Bind(1, absl::ToUnixMicros(before));
+    ASSIGN_OR_RETURN(bool young, first_young.Step());
+    const int64_t bound = young ? first_young.ColumnInt(0) : INT64_MAX;
+    first_young.Reset();
     uint64_t pruned = 0;
     while (true) {
-      // Short transactions: the writer waits at most one batch.
+      // Short transactions, with a pause between them, so the writer gets its turn.
       RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-      absl::StatusOr<int64_t> changed = PruneBatch(before, batch_rows < 1 ? 1 : batch_rows);
+      absl::StatusOr<int64_t> changed = PruneBatch(bound, batch_rows < 1 ? 1 : batch_rows);
       absl::Status status = changed.status();
       if (status.ok()) status = db_->Exec("COMMIT");
       if (!status.ok()) {
@@ -339,8 +356,13 @@ class SqliteAccessLogStore : public AccessLogStore {
         return status;
       }
       pruned += *changed;
-      if (*changed == 0) return pruned;
+      if (*changed == 0) break;
+      absl::SleepFor(absl::Milliseconds(20));
     }
+    // Old WAL frames still hold the content: copy back and truncate (best effort: a reader
+    // holding an old snapshot defers it to the next prune).
+    if (pruned > 0) db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)").IgnoreError();
+    return pruned;
   }
 
  private:
@@ -350,8 +372,23 @@ class SqliteAccessLogStore : public AccessLogStore {
   absl::StatusOr<int64_t> IndexedUpTo() {
     ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT upto_seq FROM access_log_indexed"));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
-    // A database written before the indexes existed, opened read-only: nothing is indexed.
     return row ? stmt.ColumnInt(0) : 0;
+  }
+
+  // Refuses a database of an earlier layout (before `seq`), rather than failing later on
+  // every query with "no such column".
+  absl::Status CheckLayout() {
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
+                                    "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = "
+                                    "'table' AND name = 'access_log'), (SELECT COUNT(*) FROM "
+                                    "pragma_table_info('access_log') WHERE name = 'seq')"));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row && stmt.ColumnInt(0) == 1 && stmt.ColumnInt(1) == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          db_->path(), " holds an access log of an earlier onceonly layout (no seq column); "
+          "keep it as it is for the record and point audit.sqlite_path at a new file"));
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<uint64_t> IndexPendingLocked(int max_records) {
@@ -377,11 +414,12 @@ class SqliteAccessLogStore : public AccessLogStore {
     return static_cast<uint64_t>(upto - from);
   }
 
-  absl::StatusOr<int64_t> PruneBatch(absl::Time before, int batch_rows) {
+  absl::StatusOr<int64_t> PruneBatch(int64_t bound, int batch_rows) {
     ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT seq, subject, member FROM access_log "
-                                               "WHERE time_micros < ? AND record IS NOT NULL "
+                                               "WHERE seq > (SELECT upto_seq FROM "
+                                               "access_log_pruned) AND seq < ? ORDER BY seq "
                                                "LIMIT ?"));
-    select.Bind(1, absl::ToUnixMicros(before)).Bind(2, int64_t{batch_rows});
+    select.Bind(1, bound).Bind(2, int64_t{batch_rows});
     ASSIGN_OR_RETURN(auto by_subject, db_->Prepare("DELETE FROM access_log_by_subject WHERE "
                                                    "subject = ? AND seq = ?"));
     ASSIGN_OR_RETURN(auto by_member, db_->Prepare("DELETE FROM access_log_by_member WHERE "
@@ -401,6 +439,10 @@ class SqliteAccessLogStore : public AccessLogStore {
       rows.push_back(Row{select.ColumnInt(0), select.ColumnText(1), select.ColumnText(2)});
     }
     select.Reset();
+    if (rows.empty()) return 0;
+    ASSIGN_OR_RETURN(auto mark, db_->Prepare("UPDATE access_log_pruned SET upto_seq = ?"));
+    mark.Bind(1, rows.back().seq);
+    RETURN_IF_ERROR(mark.Run());
     for (const Row& row : rows) {
       by_subject.Bind(1, row.subject).Bind(2, row.seq);
       RETURN_IF_ERROR(by_subject.Run());

@@ -322,7 +322,10 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetInclusionProof(
     absl::StatusOr<std::vector<std::string>> proof =
         log_.InclusionProof(request->leaf_index(), request->tree_size());
     if (!proof.ok()) {
-      return InvalidField("leaf_index", "NO_SUCH_LEAF", proof.status().message());
+      // Name the field that is wrong: a size beyond the log, or an index beyond the size.
+      return request->tree_size() > log_.TreeSize()
+                 ? InvalidField("tree_size", "NO_SUCH_SIZE", proof.status().message())
+                 : InvalidField("leaf_index", "NO_SUCH_LEAF", proof.status().message());
     }
     for (std::string& hash : *proof) response->add_hashes(std::move(hash));
     return absl::OkStatus();
@@ -342,7 +345,10 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetConsistencyProof(
     absl::StatusOr<std::vector<std::string>> proof =
         log_.ConsistencyProof(request->first_size(), request->second_size());
     if (!proof.ok()) {
-      return InvalidField("second_size", "NO_SUCH_SIZE", proof.status().message());
+      return request->first_size() > request->second_size()
+                 ? InvalidField("first_size", "NO_SUCH_SIZE",
+                                "first_size must not exceed second_size")
+                 : InvalidField("second_size", "NO_SUCH_SIZE", proof.status().message());
     }
     for (std::string& hash : *proof) response->add_hashes(std::move(hash));
     return absl::OkStatus();

@@ -242,11 +242,14 @@ absl::StatusOr<uint64_t> GatewayServer::PruneExpiredRecords() {
 absl::StatusOr<uint64_t> GatewayServer::IndexAccessLog() {
   absl::MutexLock lock(&maintenance_mu_);
   uint64_t total = 0;
-  while (true) {  // catch up in bounded transactions, so the writer never waits long
-    constexpr int kBatch = 50000;
+  while (true) {
+    // Catch up in short transactions (~tens of ms) with a pause between them: SQLite's busy
+    // handler polls, and the writer must find the lock free well within its busy timeout.
+    constexpr int kBatch = 10000;
     ASSIGN_OR_RETURN(uint64_t indexed, maintenance_store_->IndexPending(kBatch));
     total += indexed;
     if (indexed < static_cast<uint64_t>(kBatch)) return total;
+    absl::SleepFor(absl::Milliseconds(50));
   }
 }
 

@@ -81,7 +81,7 @@ echo "-- and now the same request is served:"
   --purpose sole-trader-support --category company.identity --category tax.good_standing
 
 step "transparency: the firm sees who read its data, and why"
-"$ONCEONLY" audit history 0552.627.113 "${AS_PORTAL[@]}"
+"$ONCEONLY" audit history 0552.627.113 --acting-for 0552.627.113 "${AS_PORTAL[@]}"
 
 step "auditing: an auditor queries the log, keeps a signed checkpoint, and verifies"
 AS_AUDITOR=(--gateway "localhost:$PORT" --pki "$RUN/pki" --member audit-office)

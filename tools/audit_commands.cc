@@ -115,15 +115,21 @@ std::string Time(const google::protobuf::Timestamp& ts) {
 // ---- verify ------------------------------------------------------------------------------
 
 int Verify(const std::vector<std::string>& args) {
-  auto cl = Parse(args, {"db", "file", "log", "public-key", "trusted-checkpoint"});
+  auto cl = Parse(args, {"db", "file", "log", "public-key", "trusted-checkpoint"},
+                  {"allow-unsigned"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
   if (!cl->Has("public-key")) {
     return Usage("audit verify needs --public-key PEM: the gateway's checkpoint.pub, obtained "
                  "out of band");
   }
-  auto public_key = ReadFileToString(cl->Get("public-key"));
-  if (!public_key.ok()) return Fail(public_key.status());
-  LogVerifier verifier(*public_key);
+  // Several keys for a log that spans a key rotation.
+  std::vector<std::string> public_keys;
+  for (const std::string& path : cl->GetAll("public-key")) {
+    auto key = ReadFileToString(path);
+    if (!key.ok()) return Fail(key.status());
+    public_keys.push_back(*std::move(key));
+  }
+  LogVerifier verifier(std::move(public_keys));
   for (const std::string& path : cl->GetAll("trusted-checkpoint")) {
     auto json = ReadFileToString(path);
     if (!json.ok()) return Fail(json.status());
@@ -203,9 +209,16 @@ int Verify(const std::vector<std::string>& args) {
                 << (report->leaves - report->latest_checkpoint->tree_size() == 1 ? " entry is" : " entries are") << " not signed yet)";
     }
     std::cout << "\n";
-  } else {
+  } else if (cl->Has("allow-unsigned")) {
     std::cout << "no checkpoint: the entries are consistent, but nothing signed vouches for "
                  "them\n";
+  } else {
+    // A gateway stores a checkpoint as soon as it starts: none at all means they were removed.
+    std::cerr << "onceonly: audit verify FAILED for " << source
+              << ": no checkpoint at all, so nothing signed vouches for these " << report->leaves
+              << " entries (a gateway signs one at start; were they deleted?). --allow-unsigned "
+                 "accepts that\n";
+    return 1;
   }
   return 0;
 }
@@ -356,8 +369,9 @@ int Query(const std::vector<std::string>& args) {
 int History(const std::vector<std::string>& args) {
   auto cl = Parse(args, {"acting-for", "limit"}, {"json"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
-  if (cl->positional().size() != 1) {
-    return Usage("audit history NUMBER [--acting-for NUMBER] (as the firm portal)");
+  if (cl->positional().size() != 1 || !cl->Has("acting-for")) {
+    return Usage("audit history NUMBER --acting-for NUMBER (as the firm portal: the firm whose "
+                 "representative is signed in)");
   }
   int limit = 100;
   if (cl->Has("limit") && (!absl::SimpleAtoi(cl->Get("limit"), &limit) || limit < 1)) {
@@ -373,8 +387,9 @@ int History(const std::vector<std::string>& args) {
     request.set_page_size(std::min(1000, limit - static_cast<int>(records.size())));
     grpc::ClientContext context;
     if (absl::Status s = PrepareContext(*cl, context); !s.ok()) return Usage(std::string(s.message()));
-    // The firm whose representative the portal signed in; by default the one asked about.
-    context.AddMetadata("x-onceonly-acting-for", cl->Get("acting-for", cl->positional()[0]));
+    // The firm whose representative the portal signed in: said explicitly, so the gateway's
+    // check against the subject asked for means something.
+    context.AddMetadata("x-onceonly-acting-for", cl->Get("acting-for"));
     v1::GetAccessHistoryResponse response;
     grpc::Status status = stub->GetAccessHistory(&context, request, &response);
     if (!status.ok()) return RpcFailed("GetAccessHistory", status);
@@ -462,7 +477,14 @@ int Show(const std::vector<std::string>& args) {
   auto records = (*store)->Read(*log_id, from, limit);
   if (!records.ok()) return Fail(records.status());
   if (records->empty()) {
-    std::cerr << "onceonly: no access records in log " << *log_id << " from " << from << "\n";
+    if (from < *size) {
+      std::cerr << "onceonly: record " << from << " of log " << *log_id
+                << " was pruned by retention: its leaf hash remains, so the log still verifies, "
+                   "but its content is gone\n";
+    } else {
+      std::cerr << "onceonly: log " << *log_id << " has " << *size << " records; there is no "
+                << from << "\n";
+    }
     return 1;
   }
   for (const auto& r : *records) {
