@@ -167,6 +167,18 @@ TEST_F(LogVerifierTest, ARecordRehashedToMatchIsCaughtByTheCheckpoint) {
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
 }
 
+TEST_F(LogVerifierTest, ADamagedLeafHashStopsTheGatewayWithoutCrashingIt) {
+  SetBlob("leaf_hash", 3, "short");
+  db_.reset();
+  auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path_), "gw-1", 4);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(log.status().message(), HasSubstr("leaf 3 is damaged"));
+  auto report = VerifyStore();
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(report.status().message(), HasSubstr("entry 3"));
+}
+
 TEST_F(LogVerifierTest, ADeletedRecordIsNamed) {
   ASSERT_TRUE(db_->Exec("DELETE FROM access_log WHERE leaf_index = 23").ok());
   auto report = VerifyStore();

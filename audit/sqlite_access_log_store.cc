@@ -166,7 +166,14 @@ class SqliteAccessLogStore : public AccessLogStore {
                                                 " has no leaf ", expected,
                                                 "; run `onceonly audit verify`"));
       }
-      fn(stmt.ColumnBlob(1));
+      const absl::string_view hash = stmt.ColumnBlob(1);
+      if (hash.size() != 32) {
+        return absl::DataLossError(absl::StrCat(db_->path(), ": log ", log_id, ": the leaf hash "
+                                                "of leaf ", expected, " is damaged (",
+                                                hash.size(), " bytes, not 32); run `onceonly "
+                                                "audit verify`"));
+      }
+      fn(hash);
       ++expected;
     }
     return absl::OkStatus();
