@@ -38,6 +38,8 @@ struct AccessQuery {
   v1::Decision decision = v1::DECISION_UNSPECIFIED;  // unspecified: both
   absl::Time from = absl::InfinitePast();            // inclusive
   absl::Time until = absl::InfiniteFuture();         // exclusive
+  // Only records of requests for data (they name a purpose), not of AuditService calls.
+  bool data_accesses_only = false;
   uint64_t after_position = 0;  // 0: from the start
   int limit = 100;
 };

@@ -223,8 +223,9 @@ absl::StatusOr<LogVerifyReport> LogVerifier::Finish() {
     const auto& [checkpoint, trusted] = pending_.begin()->second;
     return Fail(absl::DataLossError(absl::StrCat(
         trusted ? "trusted " : "", Describe(checkpoint), " covers ", checkpoint.tree_size(),
-        " entries but the log ends after ", report_.leaves,
-        ": entries from ", report_.leaves, " on were deleted")));
+        " entries but the log ends after ", report_.leaves, ": entries from ",
+        report_.leaves, " on were deleted (or, for an export older than this checkpoint, the "
+        "export ends before it: export again)")));
   }
   report_.root = Root();
   return report_;

@@ -116,6 +116,7 @@ class SqliteAccessLogStore : public AccessLogStore {
   }
 
   absl::Status Init(bool read_only) {
+    read_only_ = read_only;
     RETURN_IF_ERROR(CheckLayout());
     if (read_only) return absl::OkStatus();
     RETURN_IF_ERROR(db_->Exec(kSchema));
@@ -233,6 +234,7 @@ class SqliteAccessLogStore : public AccessLogStore {
     if (!q.member.empty()) where += " AND a.member = ?5";
     if (!q.purpose.empty()) where += " AND a.purpose = ?6";
     if (q.decision != v1::DECISION_UNSPECIFIED) where += " AND a.decision = ?7";
+    if (q.data_accesses_only) where += " AND a.purpose <> ''";  // audit calls have none
     const char* index_table = !q.subject.empty() ? "access_log_by_subject"
                               : !q.member.empty() ? "access_log_by_member"
                                                   : nullptr;
@@ -390,6 +392,9 @@ class SqliteAccessLogStore : public AccessLogStore {
                                     "'table' AND name = 'access_log'), (SELECT COUNT(*) FROM "
                                     "pragma_table_info('access_log') WHERE name = 'seq')"));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row && stmt.ColumnInt(0) == 0 && read_only_) {
+      return absl::NotFoundError(absl::StrCat(db_->path(), " holds no onceonly access log"));
+    }
     if (row && stmt.ColumnInt(0) == 1 && stmt.ColumnInt(1) == 0) {
       return absl::FailedPreconditionError(absl::StrCat(
           db_->path(), " holds an access log of an earlier onceonly layout (no seq column); "
@@ -479,6 +484,7 @@ class SqliteAccessLogStore : public AccessLogStore {
 
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<SqliteStatement> insert_;
+  bool read_only_ = false;
   int lock_fd_ = -1;
 };
 

@@ -184,6 +184,9 @@ grpc::ServerUnaryReactor* AuditServiceImpl::QueryAccessLog(
       query.until = FromProto(request->until());
       described.push_back(absl::StrCat("until=", absl::FormatTime(query.until)));
     }
+    if (query.from >= query.until) {
+      return InvalidField("until", "EMPTY_TIME_RANGE", "until must be after from");
+    }
     ASSIGN_OR_RETURN(query.limit, PageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
     RETURN_IF_ERROR(ApplyPageToken(request->page_token(), query));
     if (query.after_position > 0) described.push_back("next page");
@@ -244,6 +247,9 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetAccessHistory(
     }
     ASSIGN_OR_RETURN(query.limit, PageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
     RETURN_IF_ERROR(ApplyPageToken(request->page_token(), query));
+    // Accesses to the firm's data: the records of audit calls about it (an auditor's
+    // queries) are the auditors' business, and the firm's own history reads are its own.
+    query.data_accesses_only = true;
     AccessQueryResult found;
     {
       absl::MutexLock lock(&reader_mu_);

@@ -90,8 +90,8 @@ absl::Status PublicStatus(absl::Status status, const CallInfo& call) {
                 << "\",\"method\":\"" << call.method << "\",\"detail\":\""
                 << JsonEscape(status.message()) << "\"}\n";
       return absl::Status(status.code(),
-                          "the gateway could not complete this; the operator's log has the "
-                          "details under this request id");
+                          absl::StrCat("the gateway could not complete this; the operator's log "
+                                       "has the details under request id ", call.request_id));
     default:
       return status;
   }

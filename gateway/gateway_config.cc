@@ -65,7 +65,8 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
   }
   if (c.audit().has_retention() && c.audit().retention().seconds() < 3600) {
     return src.InvalidArgument("audit.retention",
-                               "at least 1h; leave it unset to keep records forever");
+                               "at least 3600s (durations are written in seconds, e.g. 31536000s for a year); leave "
+                               "it unset to keep records forever");
   }
   if (c.authz_store().sqlite_path().empty()) {
     return src.InvalidArgument("authz_store.sqlite_path",

@@ -1,5 +1,7 @@
 #include "tools/audit_commands.h"
 
+#include <climits>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -14,6 +16,7 @@
 #include "audit/access_log_store.h"
 #include "audit/log_export.h"
 #include "audit/log_verifier.h"
+#include "common/ed25519.h"
 #include "common/enterprise_number.h"
 #include "common/grpc_status.h"
 #include "common/proto_time.h"
@@ -39,9 +42,15 @@ absl::StatusOr<CommandLine> Parse(const std::vector<std::string>& args,
 
 // The log of --log, or the only log of the database.
 absl::StatusOr<std::string> PickLog(AccessLogStore& store, const CommandLine& cl) {
-  if (cl.Has("log")) return cl.Get("log");
   auto ids = store.LogIds();
   if (!ids.ok()) return ids.status();
+  if (cl.Has("log")) {
+    if (std::find(ids->begin(), ids->end(), cl.Get("log")) == ids->end()) {
+      return absl::NotFoundError(absl::StrCat(cl.Get("db"), " holds no log \"", cl.Get("log"),
+                                              "\"; it holds: ", absl::StrJoin(*ids, ", ")));
+    }
+    return cl.Get("log");
+  }
   if (ids->empty()) {
     return absl::NotFoundError(absl::StrCat(cl.Get("db"), " holds no access records"));
   }
@@ -127,6 +136,11 @@ int Verify(const std::vector<std::string>& args) {
   for (const std::string& path : cl->GetAll("public-key")) {
     auto key = ReadFileToString(path);
     if (!key.ok()) return Fail(key.status());
+    // A wrong file must not read as a bad signature, i.e. as tampering.
+    if (VerifyEd25519(*key, "", "").code() == absl::StatusCode::kInvalidArgument) {
+      return Usage(path + " is not an Ed25519 public key (PEM); give the gateway's "
+                          "checkpoint.pub");
+    }
     public_keys.push_back(*std::move(key));
   }
   LogVerifier verifier(std::move(public_keys));
@@ -188,6 +202,13 @@ int Verify(const std::vector<std::string>& args) {
   }
   absl::StatusOr<LogVerifyReport> report =
       fed.ok() ? verifier.Finish() : absl::StatusOr<LogVerifyReport>(fed);
+  if (report.ok() && !report->latest_checkpoint.has_value() && !cl->Has("allow-unsigned")) {
+    // A gateway stores a checkpoint as soon as it starts: none at all means they were removed.
+    report = absl::DataLossError(absl::StrCat(
+        "no checkpoint of the log itself, so nothing it signed vouches for these ",
+        report->leaves, " entries (a gateway signs one at start; were they deleted?); "
+        "--allow-unsigned accepts that"));
+  }
   if (!report.ok()) {
     std::cerr << "onceonly: audit verify FAILED for " << source << ": "
               << report.status().message() << "\n";
@@ -200,25 +221,23 @@ int Verify(const std::vector<std::string>& args) {
             << report->leaves << " entries (" << report->records << " records checked, "
             << report->pruned << " pruned, hash only), " << report->checkpoints
             << " checkpoints: signatures valid, roots recomputed\n";
+  if (cl->Has("trusted-checkpoint")) {
+    std::cout << "the " << cl->GetAll("trusted-checkpoint").size()
+              << " trusted checkpoint(s) given match the log\n";
+  }
   std::cout << "root at size " << report->leaves << ": " << Hex(report->root) << "\n";
   if (report->latest_checkpoint.has_value()) {
+    const uint64_t unsigned_tail = report->leaves - report->latest_checkpoint->tree_size();
     std::cout << "latest checkpoint: size " << report->latest_checkpoint->tree_size()
               << ", signed " << Time(report->latest_checkpoint->time()) << " UTC";
-    if (report->latest_checkpoint->tree_size() < report->leaves) {
-      std::cout << " (the last " << report->leaves - report->latest_checkpoint->tree_size()
-                << (report->leaves - report->latest_checkpoint->tree_size() == 1 ? " entry is" : " entries are") << " not signed yet)";
+    if (unsigned_tail > 0) {
+      std::cout << " (the last " << unsigned_tail
+                << (unsigned_tail == 1 ? " entry is" : " entries are") << " not signed yet)";
     }
     std::cout << "\n";
-  } else if (cl->Has("allow-unsigned")) {
-    std::cout << "no checkpoint: the entries are consistent, but nothing signed vouches for "
-                 "them\n";
   } else {
-    // A gateway stores a checkpoint as soon as it starts: none at all means they were removed.
-    std::cerr << "onceonly: audit verify FAILED for " << source
-              << ": no checkpoint at all, so nothing signed vouches for these " << report->leaves
-              << " entries (a gateway signs one at start; were they deleted?). --allow-unsigned "
-                 "accepts that\n";
-    return 1;
+    std::cout << "no checkpoint: the entries are consistent, but nothing signed vouches for "
+                 "them (--allow-unsigned)\n";
   }
   return 0;
 }
@@ -228,10 +247,13 @@ int Verify(const std::vector<std::string>& args) {
 int Export(const std::vector<std::string>& args) {
   auto cl = Parse(args, {"db", "log", "out"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
+  // Into a temporary file renamed at the end: a failed export leaves no file that could be
+  // mistaken for a (short) log.
   std::ofstream file;
+  const std::string partial = cl->Get("out") + ".partial";
   if (cl->Has("out")) {
-    file.open(cl->Get("out"), std::ios::trunc);
-    if (!file) return Fail(absl::UnavailableError("cannot write " + cl->Get("out")));
+    file.open(partial, std::ios::trunc);
+    if (!file) return Fail(absl::UnavailableError("cannot write " + partial));
   }
   std::ostream& out = cl->Has("out") ? file : std::cout;
   uint64_t leaves = 0;
@@ -241,9 +263,16 @@ int Export(const std::vector<std::string>& args) {
     if (cl->Has("out")) std::cerr << "  exported " << leaves << " entries\r";
     return out ? absl::OkStatus() : absl::UnavailableError("write failed");
   });
-  if (!s.ok()) return FailWithReason(s);
   out.flush();
-  if (!out) return Fail(absl::UnavailableError("cannot write the export"));
+  if (s.ok() && !out) s = absl::UnavailableError("cannot write the export");
+  if (cl->Has("out")) {
+    file.close();
+    if (!s.ok() || std::rename(partial.c_str(), cl->Get("out").c_str()) != 0) {
+      std::remove(partial.c_str());
+      if (s.ok()) s = absl::UnavailableError("cannot rename " + partial);
+    }
+  }
+  if (!s.ok()) return FailWithReason(s);
   if (cl->Has("out")) {
     std::cerr << "\n";
     std::cout << "exported " << leaves << " entries to " << cl->Get("out") << "\n";
@@ -288,16 +317,17 @@ int Query(const std::vector<std::string>& args) {
                          "until", "limit"},
                   {"json"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
-  int limit = 100;
+  int limit = INT_MAX;  // every match, page by page, unless capped
   if (cl->Has("limit") && (!absl::SimpleAtoi(cl->Get("limit"), &limit) || limit < 1)) {
     return Usage("--limit takes a number >= 1");
   }
   v1::Decision decision = v1::DECISION_UNSPECIFIED;
   if (cl->Has("decision")) {
     const std::string d = cl->Get("decision");
-    if (d == "ALLOW" || d == "allow") {
+    // As typed, or as the records print it (DECISION_DENY).
+    if (d == "ALLOW" || d == "allow" || d == "DECISION_ALLOW") {
       decision = v1::DECISION_ALLOW;
-    } else if (d == "DENY" || d == "deny") {
+    } else if (d == "DENY" || d == "deny" || d == "DECISION_DENY") {
       decision = v1::DECISION_DENY;
     } else {
       return Usage("--decision takes ALLOW or DENY");
@@ -316,6 +346,7 @@ int Query(const std::vector<std::string>& args) {
   if (cl->Has("until")) {
     if (absl::Status s = TimeFlag(*cl, "until", &until); !s.ok()) return Usage(std::string(s.message()));
   }
+  if (from >= until) return Usage("--from must be before --until");
   std::vector<v1::AccessRecord> records;
   if (cl->Has("db")) {
     auto store = OpenForReading(*cl);
@@ -328,10 +359,15 @@ int Query(const std::vector<std::string>& args) {
     query.decision = decision;
     query.from = from;
     query.until = until;
-    query.limit = limit;
-    auto found = (*store)->Query(query);
-    if (!found.ok()) return Fail(found.status());
-    records = std::move(found->records);
+    while (static_cast<int>(records.size()) < limit) {
+      query.limit = std::min(1000, limit - static_cast<int>(records.size()));
+      auto found = (*store)->Query(query);
+      if (!found.ok()) return Fail(found.status());
+      const bool full = static_cast<int>(found->records.size()) == query.limit;
+      for (auto& r : found->records) records.push_back(std::move(r));
+      if (!full) break;
+      query.after_position = found->last_position;
+    }
   } else {
     auto channel = GatewayChannel(*cl);
     if (!channel.ok()) return Usage(std::string(channel.status().message()));
@@ -361,7 +397,9 @@ int Query(const std::vector<std::string>& args) {
   } else {
     PrintTable(records);
     std::cout << records.size() << " record" << (records.size() == 1 ? "" : "s")
-              << (static_cast<int>(records.size()) == limit ? " (--limit reached)" : "") << "\n";
+              << (static_cast<int>(records.size()) == limit ? " (--limit reached; there may be more)"
+                                                             : "")
+              << "\n";
   }
   return 0;
 }
@@ -373,10 +411,12 @@ int History(const std::vector<std::string>& args) {
     return Usage("audit history NUMBER --acting-for NUMBER (as the firm portal: the firm whose "
                  "representative is signed in)");
   }
-  int limit = 100;
+  int limit = INT_MAX;  // the whole history unless capped
   if (cl->Has("limit") && (!absl::SimpleAtoi(cl->Get("limit"), &limit) || limit < 1)) {
     return Usage("--limit takes a number >= 1");
   }
+  auto canonical = CanonicalEnterpriseNumber(cl->positional()[0]);
+  if (!canonical.ok()) return Usage(std::string(canonical.status().message()));
   auto channel = GatewayChannel(*cl);
   if (!channel.ok()) return Usage(std::string(channel.status().message()));
   auto stub = v1::AuditService::NewStub(*channel);
@@ -402,7 +442,10 @@ int History(const std::vector<std::string>& args) {
   } else {
     PrintTable(records);
     std::cout << records.size() << " access" << (records.size() == 1 ? "" : "es") << " to "
-              << cl->positional()[0] << "'s data\n";
+              << *canonical << "'s data"
+              << (static_cast<int>(records.size()) == limit ? " (--limit reached; there may be more)"
+                                                             : "")
+              << "\n";
   }
   return 0;
 }
@@ -441,10 +484,19 @@ int Prune(const std::vector<std::string>& args) {
   auto cl = Parse(args, {"db", "older-than"}, {}, /*gateway=*/false);
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
   absl::Duration age;
-  if (!cl->Has("db") || !absl::ParseDuration(cl->Get("older-than"), &age) ||
-      age < absl::Hours(1)) {
+  if (!cl->Has("db") || !cl->Has("older-than")) {
     return Usage("audit prune --db FILE --older-than DURATION (at least 1h, e.g. 8760h)");
   }
+  if (!absl::ParseDuration(cl->Get("older-than"), &age)) {
+    return Usage("--older-than takes a duration such as 8760h or 720h30m, not \"" +
+                 cl->Get("older-than") + "\"");
+  }
+  if (age < absl::Hours(1)) {
+    return Usage("--older-than " + cl->Get("older-than") + " is under the 1h minimum");
+  }
+  // Only an existing access log: opened read-only first, which refuses a missing file and a
+  // database that holds none.
+  if (auto existing = OpenForReading(*cl); !existing.ok()) return Fail(existing.status());
   auto store = OpenSqliteAccessLogStore(cl->Get("db"));
   if (!store.ok()) return Fail(store.status());
   auto pruned = (*store)->Prune(absl::Now() - age, 1000);

@@ -68,13 +68,14 @@ extern const char kUsage[] = R"(usage: onceonly COMMAND ...
                           needed only when several gateways share the database)
   audit query (--db FILE | gateway flags) [--subject N] [--by-member M] [--purpose P]
               [--decision ALLOW|DENY] [--from RFC3339] [--until RFC3339] [--limit N] [--json]
+              [--log ID]  (every match unless --limit; gateway default localhost:8443)
                           access records as a table (through the gateway: auditors see all,
                           other members their own)
   audit history NUMBER --acting-for NUMBER [gateway flags] [--limit N] [--json]
                           as the firm portal: every access to one firm's data
   audit export (--db FILE | gateway flags) [--log ID] [--out FILE]
                           the log as JSON lines: records, pruned leaves, signed checkpoints
-  audit verify (--db FILE | --file EXPORT | gateway flags) --public-key PEM...
+  audit verify (--db FILE [--log ID] | --file EXPORT | gateway flags) --public-key PEM...
                [--trusted-checkpoint FILE]... [--allow-unsigned]
                           recompute every leaf and root, check every checkpoint; names the
                           first entry that does not match (exit 1)

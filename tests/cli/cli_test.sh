@@ -117,14 +117,24 @@ expect "the auditor verifies the live log" 0 "log gateway-1 verified from localh
   "$ONCEONLY" audit verify "${AS_AUDITOR[@]}" --public-key "$WORK/audit/pki/checkpoint.pub"
 expect "audit query through the gateway" 0 "audit-office +GetCheckpoint" -- \
   "$ONCEONLY" audit query "${AS_AUDITOR[@]}" --decision ALLOW --limit 3
+expect "history names the firm the portal acts for" 2 "needs? .*--acting-for|--acting-for NUMBER" -- \
+  "$ONCEONLY" audit history 0403.170.701 "${AS_AUDITOR[@]}"
+expect "a refused export leaves no file" 1 "ROLE_REQUIRED" -- \
+  "$ONCEONLY" audit export --gateway "localhost:$(cat "$WORK/audit/port")" \
+  --pki "$WORK/audit/pki" --member brussels-economy --out "$WORK/refused.jsonl"
+if [ -e "$WORK/refused.jsonl" ] || [ -e "$WORK/refused.jsonl.partial" ]; then
+  echo "FAIL a refused export left a file"; failed=$((failed + 1))
+else
+  echo "ok   no file after a refused export"; passed=$((passed + 1))
+fi
 kill -TERM $GATEWAY; wait $GATEWAY
 DB="$WORK/audit/audit.db"
 PUB=(--public-key "$WORK/audit/pki/checkpoint.pub")
 expect "verify needs the public key" 2 "needs --public-key" -- "$ONCEONLY" audit verify --db "$DB"
-expect "an untouched log verifies" 0 "verified .* 12 entries .* checkpoints" -- \
+expect "an untouched log verifies" 0 "verified .* 13 entries .* checkpoints" -- \
   "$ONCEONLY" audit verify --db "$DB" "${PUB[@]}"
-expect "export" 0 "exported 12 entries" -- "$ONCEONLY" audit export --db "$DB" --out "$WORK/export.jsonl"
-expect "an export verifies" 0 "verified from .*export.jsonl: 12 entries" -- \
+expect "export" 0 "exported 13 entries" -- "$ONCEONLY" audit export --db "$DB" --out "$WORK/export.jsonl"
+expect "an export verifies" 0 "verified from .*export.jsonl: 13 entries" -- \
   "$ONCEONLY" audit verify --file "$WORK/export.jsonl" "${PUB[@]}"
 expect "query table" 0 "11 +[0-9: -]+ audit-office +(ExportAccessLog|QueryAccessLog|GetCheckpoint)" -- \
   "$ONCEONLY" audit query --db "$DB"
@@ -145,6 +155,23 @@ expect "a deleted record is named" 1 "FAILED .*entry 7 is missing" -- \
 sed -n '1,4p;6,$p' "$WORK/export.jsonl" > "$WORK/cut.jsonl"
 expect "a line cut from an export is named" 1 "cut.jsonl:6: entry 3 is missing" -- \
   "$ONCEONLY" audit verify --file "$WORK/cut.jsonl" "${PUB[@]}"
+expect "a key that is not a public key is named, not taken for tampering" 2 \
+  "ca.crt is not an Ed25519 public key" -- \
+  "$ONCEONLY" audit verify --db "$DB" --public-key "$WORK/audit/pki/ca.crt"
+expect "prune refuses a file that is not an access log" 1 "no onceonly access log|No such file|unable to open" -- \
+  "$ONCEONLY" audit prune --db "$WORK/kbo.db" --older-than 24h
+expect "prune refuses a missing file" 1 "nope.db" -- \
+  "$ONCEONLY" audit prune --db "$WORK/nope.db" --older-than 24h
+[ ! -e "$WORK/nope.db" ] || { echo "FAIL prune created nope.db"; failed=$((failed + 1)); }
+cp "$DB" "$WORK/unsigned.db"
+sqlite3 "$WORK/unsigned.db" "DELETE FROM access_log_checkpoint"
+out=$("$ONCEONLY" audit verify --db "$WORK/unsigned.db" "${PUB[@]}" 2>/dev/null); rc=$?
+if [ "$rc" -eq 1 ] && ! grep -q verified <<<"$out"; then
+  echo "ok   a log stripped of its checkpoints fails, and stdout does not say verified"
+  passed=$((passed + 1))
+else
+  echo "FAIL a log without checkpoints: exit $rc, stdout: $out"; failed=$((failed + 1))
+fi
 "$ONCEONLY" pki init "$WORK/other-pki" >/dev/null
 expect "another key's verify fails on the first checkpoint" 1 "signature does not verify" -- \
   "$ONCEONLY" audit verify --db "$DB" --public-key "$WORK/other-pki/checkpoint.pub"

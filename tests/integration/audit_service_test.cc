@@ -116,6 +116,14 @@ TEST_F(AuditServiceTest, AConsumerSeesOnlyItsOwnAccesses) {
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(r.info.reason(), "NOT_OWN_ACCESSES");
 
+  // An empty time range is a mistake worth naming.
+  v1::QueryAccessLogRequest backwards;
+  backwards.mutable_from()->set_seconds(absl::ToUnixSeconds(kNow));
+  backwards.mutable_until()->set_seconds(absl::ToUnixSeconds(kNow) - 3600);
+  r = Query("urban-brussels", backwards, &response);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(r.info.reason(), "EMPTY_TIME_RANGE");
+
   // A member not in the policy sees nothing at all.
   r = Query("stranger", {}, &response);
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -123,6 +131,13 @@ TEST_F(AuditServiceTest, AConsumerSeesOnlyItsOwnAccesses) {
 }
 
 TEST_F(AuditServiceTest, AFirmSeesItsOwnHistoryOnly) {
+  // An auditor looking into the firm reads the log, not the firm's data: that is not part of
+  // the firm's history (it is in the auditors' own records).
+  v1::QueryAccessLogRequest about_the_firm;
+  about_the_firm.set_subject(kNonProfit);
+  v1::QueryAccessLogResponse seen;
+  ASSERT_TRUE(Query("audit-office", about_the_firm, &seen).status.ok());
+  ASSERT_EQ(seen.records_size(), 2);
   v1::GetAccessHistoryResponse response;
   RichStatus r = History("firm-portal", "1029.028.161", kNonProfit, &response);
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
