@@ -3,6 +3,7 @@
 #include <climits>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 
@@ -311,6 +312,39 @@ void PrintTable(const std::vector<v1::AccessRecord>& records) {
   }
 }
 
+// Pages through a gateway listing (QueryAccessLog, GetAccessHistory) until `limit` records or
+// the last page. `call` sends one request with a fresh context.
+template <typename Request, typename Response>
+grpc::Status FetchPages(
+    Request request, int limit, std::vector<v1::AccessRecord>& records,
+    const std::function<grpc::Status(grpc::ClientContext&, const Request&, Response*)>& call) {
+  while (static_cast<int>(records.size()) < limit) {
+    request.set_page_size(std::min(1000, limit - static_cast<int>(records.size())));
+    grpc::ClientContext context;
+    Response response;
+    grpc::Status status = call(context, request, &response);
+    if (!status.ok()) return status;
+    records.insert(records.end(), response.records().begin(), response.records().end());
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  return grpc::Status::OK;
+}
+
+// The records as JSON lines or as a table with a count of `what`.
+void PrintRecords(const CommandLine& cl, const std::vector<v1::AccessRecord>& records, int limit,
+                  const std::string& what) {
+  if (cl.Has("json")) {
+    for (const auto& r : records) std::cout << JsonLine(r) << "\n";
+    return;
+  }
+  PrintTable(records);
+  std::cout << records.size() << " " << what
+            << (static_cast<int>(records.size()) == limit ? " (--limit reached; there may be more)"
+                                                           : "")
+            << "\n";
+}
+
 int Query(const std::vector<std::string>& args) {
   // --by-member, not --member: that flag picks the caller's certificate.
   auto cl = Parse(args, {"db", "log", "subject", "by-member", "purpose", "decision", "from",
@@ -380,27 +414,19 @@ int Query(const std::vector<std::string>& args) {
     request.set_log_id(cl->Get("log"));
     if (cl->Has("from")) *request.mutable_from() = ToProto(from);
     if (cl->Has("until")) *request.mutable_until() = ToProto(until);
-    while (static_cast<int>(records.size()) < limit) {
-      request.set_page_size(std::min(1000, limit - static_cast<int>(records.size())));
-      grpc::ClientContext context;
-      if (absl::Status s = PrepareContext(*cl, context); !s.ok()) return Usage(std::string(s.message()));
-      v1::QueryAccessLogResponse response;
-      grpc::Status status = stub->QueryAccessLog(&context, request, &response);
-      if (!status.ok()) return RpcFailed("QueryAccessLog", status);
-      records.insert(records.end(), response.records().begin(), response.records().end());
-      if (response.next_page_token().empty()) break;
-      request.set_page_token(response.next_page_token());
+    if (grpc::ClientContext probe; !PrepareContext(*cl, probe).ok()) {
+      return Usage(std::string(PrepareContext(*cl, probe).message()));
     }
+    grpc::Status status = FetchPages<v1::QueryAccessLogRequest, v1::QueryAccessLogResponse>(
+        request, limit, records,
+        [&](grpc::ClientContext& context, const v1::QueryAccessLogRequest& r,
+            v1::QueryAccessLogResponse* response) {
+          PrepareContext(*cl, context).IgnoreError();  // checked once before the first page
+          return stub->QueryAccessLog(&context, r, response);
+        });
+    if (!status.ok()) return RpcFailed("QueryAccessLog", status);
   }
-  if (cl->Has("json")) {
-    for (const auto& r : records) std::cout << JsonLine(r) << "\n";
-  } else {
-    PrintTable(records);
-    std::cout << records.size() << " record" << (records.size() == 1 ? "" : "s")
-              << (static_cast<int>(records.size()) == limit ? " (--limit reached; there may be more)"
-                                                             : "")
-              << "\n";
-  }
+  PrintRecords(*cl, records, limit, records.size() == 1 ? "record" : "records");
   return 0;
 }
 
@@ -422,31 +448,24 @@ int History(const std::vector<std::string>& args) {
   auto stub = v1::AuditService::NewStub(*channel);
   v1::GetAccessHistoryRequest request;
   request.set_subject(cl->positional()[0]);
+  if (grpc::ClientContext probe; !PrepareContext(*cl, probe).ok()) {
+    return Usage(std::string(PrepareContext(*cl, probe).message()));
+  }
   std::vector<v1::AccessRecord> records;
-  while (static_cast<int>(records.size()) < limit) {
-    request.set_page_size(std::min(1000, limit - static_cast<int>(records.size())));
-    grpc::ClientContext context;
-    if (absl::Status s = PrepareContext(*cl, context); !s.ok()) return Usage(std::string(s.message()));
-    // The firm whose representative the portal signed in: said explicitly, so the gateway's
-    // check against the subject asked for means something.
-    context.AddMetadata("x-onceonly-acting-for", cl->Get("acting-for"));
-    v1::GetAccessHistoryResponse response;
-    grpc::Status status = stub->GetAccessHistory(&context, request, &response);
-    if (!status.ok()) return RpcFailed("GetAccessHistory", status);
-    records.insert(records.end(), response.records().begin(), response.records().end());
-    if (response.next_page_token().empty()) break;
-    request.set_page_token(response.next_page_token());
-  }
-  if (cl->Has("json")) {
-    for (const auto& r : records) std::cout << JsonLine(r) << "\n";
-  } else {
-    PrintTable(records);
-    std::cout << records.size() << " access" << (records.size() == 1 ? "" : "es") << " to "
-              << *canonical << "'s data"
-              << (static_cast<int>(records.size()) == limit ? " (--limit reached; there may be more)"
-                                                             : "")
-              << "\n";
-  }
+  grpc::Status status = FetchPages<v1::GetAccessHistoryRequest, v1::GetAccessHistoryResponse>(
+      request, limit, records,
+      [&](grpc::ClientContext& context, const v1::GetAccessHistoryRequest& r,
+          v1::GetAccessHistoryResponse* response) {
+        PrepareContext(*cl, context).IgnoreError();  // checked once before the first page
+        // The firm whose representative the portal signed in: said explicitly, so the
+        // gateway's check against the subject asked for means something.
+        context.AddMetadata("x-onceonly-acting-for", cl->Get("acting-for"));
+        return stub->GetAccessHistory(&context, r, response);
+      });
+  if (!status.ok()) return RpcFailed("GetAccessHistory", status);
+  PrintRecords(*cl, records, limit,
+               absl::StrCat(records.size() == 1 ? "access" : "accesses", " to ", *canonical,
+                            "'s data"));
   return 0;
 }
 
