@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "audit/checkpoint.h"
 #include "common/json_escape.h"
+#include "common/proto_time.h"
 #include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -32,7 +33,7 @@ PreparedRecord PrepareRecord(v1::AccessRecord record) {
   PreparedRecord prepared;
   prepared.log_id = record.log_id();
   prepared.access_id = record.access_id();
-  prepared.time_micros = record.time().seconds() * 1000000 + record.time().nanos() / 1000;
+  prepared.time_micros = absl::ToUnixMicros(FromProto(record.time()));
   prepared.member = record.member();
   prepared.purpose = record.purpose();
   prepared.subject = record.subject();
@@ -105,30 +106,33 @@ AccessLog::~AccessLog() {
   writer_.join();
 }
 
-void AccessLog::Append(v1::AccessRecord record, DoneCallback done) {
-  std::vector<v1::AccessRecord> one;
-  one.push_back(std::move(record));
-  AppendAll(std::move(one), std::move(done));
-}
-
-void AccessLog::AppendAll(std::vector<v1::AccessRecord> records, DoneCallback done) {
+AccessLog::Pending AccessLog::PrepareNext(v1::AccessRecord record, DoneCallback done) {
   // The id fixes the bytes, and the queue order fixes the id. Serializing and hashing here
   // (about 1.5 µs a record) spares the writer thread, which would do it for every record of
   // every batch.
+  record.set_log_id(log_id_);
+  record.set_access_id(next_assigned_++);
+  if (record.salt().empty()) {
+    // Without randomness (never seen once OpenSSL is seeded) a record goes unsalted rather
+    // than unlogged.
+    unsigned char salt[16];
+    if (RAND_bytes(salt, sizeof(salt)) == 1) record.set_salt(salt, sizeof(salt));
+  }
+  return Pending{PrepareRecord(std::move(record)), std::move(done)};
+}
+
+void AccessLog::Append(v1::AccessRecord record, DoneCallback done) {
+  absl::MutexLock order(&append_mu_);
+  Pending pending = PrepareNext(std::move(record), std::move(done));
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(pending));
+}
+
+void AccessLog::AppendAll(std::vector<v1::AccessRecord> records, DoneCallback done) {
   absl::MutexLock order(&append_mu_);
   std::vector<Pending> prepared;
   prepared.reserve(records.size());
-  for (v1::AccessRecord& record : records) {
-    record.set_log_id(log_id_);
-    record.set_access_id(next_assigned_++);
-    if (record.salt().empty()) {
-      // Without randomness (never seen once OpenSSL is seeded) a record goes unsalted rather
-      // than unlogged.
-      unsigned char salt[16];
-      if (RAND_bytes(salt, sizeof(salt)) == 1) record.set_salt(salt, sizeof(salt));
-    }
-    prepared.push_back(Pending{PrepareRecord(std::move(record)), done});
-  }
+  for (v1::AccessRecord& record : records) prepared.push_back(PrepareNext(std::move(record), done));
   absl::MutexLock lock(&mu_);
   for (Pending& p : prepared) queue_.push_back(std::move(p));
 }

@@ -94,6 +94,9 @@ class AccessLog {
   };
   AccessLog(std::unique_ptr<AccessLogStore> store, std::string log_id, AccessLogOptions options,
             MerkleTree tree, std::optional<v1::Checkpoint> latest);
+  // Gives `record` the next access_id and prepares it (on the caller's thread).
+  Pending PrepareNext(v1::AccessRecord record, DoneCallback done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   void WriterLoop();
   // Writer thread: signs and stores a checkpoint of the current tree if one is due (or
   // `force` and the tree grew). A failure is logged and retried on the next occasion.

@@ -11,6 +11,17 @@ namespace {
 
 constexpr int kFeedPage = 10000;
 
+// A leaf whose record retention pruned, as an export carries it.
+v1::LogEntry PrunedEntry(const std::string& log_id, const StoredLeaf& leaf) {
+  v1::LogEntry entry;
+  v1::PrunedLeaf* pruned = entry.mutable_pruned();
+  pruned->set_log_id(log_id);
+  pruned->set_access_id(leaf.index);
+  *pruned->mutable_time() = ToProto(leaf.time);
+  entry.set_leaf_hash(leaf.leaf_hash);
+  return entry;
+}
+
 }  // namespace
 
 absl::StatusOr<LogPage> ReadLogPage(AccessLogStore& store, const std::string& log_id,
@@ -44,20 +55,17 @@ absl::StatusOr<LogPage> ReadLogPage(AccessLogStore& store, const std::string& lo
   };
   emit_checkpoints_up_to(start);
   for (StoredLeaf& leaf : leaves) {
-    v1::LogEntry& entry = page.entries.emplace_back();
-    if (leaf.record.has_value()) {
+    if (!leaf.record.has_value()) {
+      page.entries.push_back(PrunedEntry(log_id, leaf));
+    } else {
+      v1::LogEntry& entry = page.entries.emplace_back();
       if (!entry.mutable_record()->ParseFromString(*leaf.record)) {
         return absl::DataLossError(absl::StrCat("entry ", leaf.index, " of log ", log_id,
                                                 ": the stored record is not a valid "
                                                 "AccessRecord; run `onceonly audit verify`"));
       }
-    } else {
-      v1::PrunedLeaf* pruned = entry.mutable_pruned();
-      pruned->set_log_id(log_id);
-      pruned->set_access_id(leaf.index);
-      *pruned->mutable_time() = ToProto(leaf.time);
+      entry.set_leaf_hash(std::move(leaf.leaf_hash));
     }
-    entry.set_leaf_hash(std::move(leaf.leaf_hash));
     emit_checkpoints_up_to(leaf.index + 1);
   }
   emit_checkpoints_up_to(UINT64_MAX);
@@ -96,13 +104,7 @@ absl::Status FeedStoredLog(AccessLogStore& store, const std::string& log_id,
       if (leaf.record.has_value()) {
         RETURN_IF_ERROR(verifier.AddRecordBytes(*leaf.record, leaf.leaf_hash));
       } else {
-        v1::LogEntry entry;
-        v1::PrunedLeaf* pruned = entry.mutable_pruned();
-        pruned->set_log_id(log_id);
-        pruned->set_access_id(leaf.index);
-        *pruned->mutable_time() = ToProto(leaf.time);
-        entry.set_leaf_hash(leaf.leaf_hash);
-        RETURN_IF_ERROR(verifier.Add(entry));
+        RETURN_IF_ERROR(verifier.Add(PrunedEntry(log_id, leaf)));
       }
       RETURN_IF_ERROR(feed_checkpoints_up_to(leaf.index + 1));
       if (progress && (leaf.index + 1) % 100000 == 0) progress(leaf.index + 1);

@@ -357,7 +357,9 @@ TEST_F(LogVerifierTest, QueryPagesInWriteOrderWithFiltersAcrossTheIndexWatermark
   auto indexer = *OpenSqliteAccessLogStore(path_);
   const std::vector<uint64_t> want = {11, 13, 15, 17, 19, 21, 23, 25, 27, 29};
   for (int indexed_upto : {0, 16, 50}) {  // none, part (16 more), all
-    if (indexed_upto > 0) ASSERT_TRUE(indexer->IndexPending(indexed_upto).ok());
+    if (indexed_upto > 0) {
+      ASSERT_TRUE(indexer->IndexPending(indexed_upto).ok());
+    }
     AccessQuery query;
     query.member = "brussels-economy";
     query.from = absl::FromUnixSeconds(kStartSeconds + 10);

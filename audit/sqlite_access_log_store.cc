@@ -143,13 +143,7 @@ class SqliteAccessLogStore : public AccessLogStore {
   }
 
   absl::Status AppendBatch(const std::vector<PreparedRecord>& records) override {
-    RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-    absl::Status status = InsertAll(records);
-    if (status.ok()) status = db_->Exec("COMMIT");
-    if (!status.ok()) {
-      db_->Exec("ROLLBACK").IgnoreError();  // the failure above is what the caller needs
-    }
-    return status;
+    return db_->InTransaction([&] { return InsertAll(records); });
   }
 
   absl::Status ForEachLeafHash(const std::string& log_id, uint64_t from,
@@ -289,14 +283,11 @@ class SqliteAccessLogStore : public AccessLogStore {
   }
 
   absl::StatusOr<uint64_t> IndexPending(int max_records) override {
-    RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-    absl::StatusOr<uint64_t> indexed = IndexPendingLocked(max_records < 1 ? 1 : max_records);
-    absl::Status status = indexed.status();
-    if (status.ok()) status = db_->Exec("COMMIT");
-    if (!status.ok()) {
-      db_->Exec("ROLLBACK").IgnoreError();
-      return status;
-    }
+    absl::StatusOr<uint64_t> indexed;
+    RETURN_IF_ERROR(db_->InTransaction([&] {
+      indexed = IndexPendingLocked(max_records < 1 ? 1 : max_records);
+      return indexed.status();
+    }));
     return indexed;
   }
 
@@ -356,14 +347,11 @@ class SqliteAccessLogStore : public AccessLogStore {
     uint64_t pruned = 0;
     while (true) {
       // Short transactions, with a pause between them, so the writer gets its turn.
-      RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-      absl::StatusOr<int64_t> changed = PruneBatch(bound, batch_rows < 1 ? 1 : batch_rows);
-      absl::Status status = changed.status();
-      if (status.ok()) status = db_->Exec("COMMIT");
-      if (!status.ok()) {
-        db_->Exec("ROLLBACK").IgnoreError();
-        return status;
-      }
+      absl::StatusOr<int64_t> changed;
+      RETURN_IF_ERROR(db_->InTransaction([&] {
+        changed = PruneBatch(bound, batch_rows < 1 ? 1 : batch_rows);
+        return changed.status();
+      }));
       pruned += *changed;
       if (*changed == 0) break;
       absl::SleepFor(absl::Milliseconds(20));

@@ -62,6 +62,14 @@ absl::Status SqliteDb::Error(absl::string_view what, int rc) const {
   }
 }
 
+absl::Status SqliteDb::InTransaction(const std::function<absl::Status()>& body) {
+  if (absl::Status begun = Exec("BEGIN IMMEDIATE"); !begun.ok()) return begun;
+  absl::Status status = body();
+  if (status.ok()) status = Exec("COMMIT");
+  if (!status.ok()) Exec("ROLLBACK").IgnoreError();  // the failure above is what matters
+  return status;
+}
+
 absl::Status SqliteDb::Exec(absl::string_view sql) {
   std::string copy(sql);
   char* err = nullptr;

@@ -6,6 +6,7 @@
 #define ONCEONLY_COMMON_SQLITE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,8 @@ class SqliteDb {
 
   // Runs one or more statements that return no rows.
   absl::Status Exec(absl::string_view sql);
+  // BEGIN IMMEDIATE, `body`, COMMIT; ROLLBACK if either fails (the first error is returned).
+  absl::Status InTransaction(const std::function<absl::Status()>& body);
   absl::StatusOr<SqliteStatement> Prepare(absl::string_view sql);
   int64_t LastInsertRowId() const;
   // Rows changed by the last INSERT, UPDATE or DELETE.

@@ -19,29 +19,11 @@ namespace onceonly {
 namespace {
 
 using config::v1::Member;
-using config::v1::Role;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 constexpr int kDefaultExportPage = 1000;
 constexpr int kMaxExportPage = 10000;
-
-absl::StatusOr<const Member*> Caller(const PolicySnapshot& policy, const CallInfo& call) {
-  if (!call.identity.ok()) return call.identity.status();
-  const Member* member = policy.FindMember(*call.identity);
-  if (member == nullptr) {
-    return ErrorWithReason(absl::StatusCode::kPermissionDenied, "UNKNOWN_MEMBER",
-                           absl::StrCat(call.identity->uri, " is not a member in the policy"));
-  }
-  return member;
-}
-
-absl::Status RequireRole(const Member& member, Role role) {
-  if (HasRole(member, role)) return absl::OkStatus();
-  return ErrorWithReason(absl::StatusCode::kPermissionDenied, "ROLE_REQUIRED",
-                         absl::StrCat("member ", member.id(), " lacks the ",
-                                      config::v1::Role_Name(role), " role for this call"));
-}
 
 absl::Status RequireOwnLog(const AccessLog& log, const std::string& log_id) {
   if (!log_id.empty() && log_id != log.log_id()) {
@@ -76,14 +58,6 @@ absl::Status ApplyPageToken(const std::string& token, AccessQuery& query) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> CanonicalSubject(const std::string& number, absl::string_view field) {
-  absl::StatusOr<std::string> subject = CanonicalEnterpriseNumber(number);
-  if (!subject.ok()) {
-    return InvalidField(field, "INVALID_ENTERPRISE_NUMBER", subject.status().message());
-  }
-  return subject;
-}
-
 absl::Status ValidTime(const google::protobuf::Timestamp& t, absl::string_view field) {
   if (t.seconds() < -62135596800 || t.seconds() > 253402300799 || t.nanos() < 0 ||
       t.nanos() > 999999999) {
@@ -112,21 +86,10 @@ grpc::ServerUnaryReactor* AuditServiceImpl::RunLogged(grpc::CallbackServerContex
   Asked asked;
   const absl::Status status = PublicStatus(body(call, asked), call);
 
-  v1::AccessRecord record;
-  *record.mutable_time() = ToProto(ctx_.clock.Now());
-  if (call.identity.ok()) {
-    record.set_identity(call.identity->uri);
-    record.set_subsystem(call.identity->subsystem);
-    if (const Member* m = ctx_.pipeline.policy()->FindMember(*call.identity); m != nullptr) {
-      record.set_member(m->id());
-    }
-  } else {
-    record.set_identity(call.peer_description);
+  v1::AccessRecord record = CallRecord(call, ctx_.clock.Now());
+  if (auto member = CallerMember(*ctx_.pipeline.policy(), call); member.ok()) {
+    record.set_member((*member)->id());
   }
-  record.set_user(call.user);
-  record.set_case_ref(call.case_ref);
-  record.set_request_id(call.request_id);
-  record.set_method(call.method);
   record.set_subject(asked.subject);
   record.set_query(asked.query);
   record.set_decision(status.ok() ? v1::DECISION_ALLOW : v1::DECISION_DENY);
@@ -193,7 +156,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::QueryAccessLog(
     asked.query = absl::StrJoin(described, " ");
 
     auto policy = ctx_.pipeline.policy();
-    ASSIGN_OR_RETURN(const Member* member, Caller(*policy, call));
+    ASSIGN_OR_RETURN(const Member* member, CallerMember(*policy, call));
     if (!HasRole(*member, config::v1::AUDITOR)) {
       // Everyone else sees their own accesses, and only those.
       if (!query.member.empty() && query.member != member->id()) {
@@ -229,8 +192,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetAccessHistory(
     asked.query = absl::StrCat("history of ", query.subject,
                                request->page_token().empty() ? "" : " (next page)");
     auto policy = ctx_.pipeline.policy();
-    ASSIGN_OR_RETURN(const Member* member, Caller(*policy, call));
-    RETURN_IF_ERROR(RequireRole(*member, config::v1::FIRM_PORTAL));
+    RETURN_IF_ERROR(CallerWithRole(*policy, call, config::v1::FIRM_PORTAL).status());
     // The portal authenticates the firm; the gateway holds it to the one firm it says it
     // acts for, so that a mix-up in the portal cannot show one firm another's history.
     if (call.acting_for.empty()) {
@@ -274,8 +236,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::ExportAccessLog(
     const std::string log_id = request->log_id().empty() ? log_.log_id() : request->log_id();
     asked.query = absl::StrCat("export ", log_id, " from ", request->start_index());
     auto policy = ctx_.pipeline.policy();
-    ASSIGN_OR_RETURN(const Member* member, Caller(*policy, call));
-    RETURN_IF_ERROR(RequireRole(*member, config::v1::AUDITOR));
+    RETURN_IF_ERROR(CallerWithRole(*policy, call, config::v1::AUDITOR).status());
     ASSIGN_OR_RETURN(int page_size,
                      PageSize(request->page_size(), kDefaultExportPage, kMaxExportPage));
     LogPage page;
@@ -303,7 +264,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetCheckpoint(
                    [&](const CallInfo& call, Asked& asked) -> absl::Status {
     asked.query = "checkpoint";
     auto policy = ctx_.pipeline.policy();
-    RETURN_IF_ERROR(Caller(*policy, call).status());  // any member: hashes only
+    RETURN_IF_ERROR(CallerMember(*policy, call).status());  // any member: hashes only
     RETURN_IF_ERROR(RequireOwnLog(log_, request->log_id()));
     std::optional<v1::Checkpoint> checkpoint = log_.LatestCheckpoint();
     if (!checkpoint.has_value()) {
@@ -323,7 +284,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetInclusionProof(
     asked.query = absl::StrCat("inclusion of ", request->leaf_index(), " in ",
                                request->tree_size());
     auto policy = ctx_.pipeline.policy();
-    RETURN_IF_ERROR(Caller(*policy, call).status());
+    RETURN_IF_ERROR(CallerMember(*policy, call).status());
     RETURN_IF_ERROR(RequireOwnLog(log_, request->log_id()));
     absl::StatusOr<std::vector<std::string>> proof =
         log_.InclusionProof(request->leaf_index(), request->tree_size());
@@ -346,7 +307,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetConsistencyProof(
     asked.query = absl::StrCat("consistency of ", request->first_size(), " with ",
                                request->second_size());
     auto policy = ctx_.pipeline.policy();
-    RETURN_IF_ERROR(Caller(*policy, call).status());
+    RETURN_IF_ERROR(CallerMember(*policy, call).status());
     RETURN_IF_ERROR(RequireOwnLog(log_, request->log_id()));
     absl::StatusOr<std::vector<std::string>> proof =
         log_.ConsistencyProof(request->first_size(), request->second_size());

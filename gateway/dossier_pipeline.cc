@@ -19,10 +19,7 @@
 
 namespace onceonly {
 
-namespace {
-
-v1::AccessRecord BaseRecord(const CallInfo& call, const AccessRequest& access,
-                            const AccessDecision& decision, absl::Time now) {
+v1::AccessRecord CallRecord(const CallInfo& call, absl::Time now) {
   v1::AccessRecord r;
   *r.mutable_time() = ToProto(now);
   if (call.identity.ok()) {
@@ -35,6 +32,14 @@ v1::AccessRecord BaseRecord(const CallInfo& call, const AccessRequest& access,
   r.set_case_ref(call.case_ref);
   r.set_request_id(call.request_id);
   r.set_method(call.method);
+  return r;
+}
+
+namespace {
+
+v1::AccessRecord BaseRecord(const CallInfo& call, const AccessRequest& access,
+                            const AccessDecision& decision, absl::Time now) {
+  v1::AccessRecord r = CallRecord(call, now);
   r.set_member(decision.member_id);
   r.set_purpose(access.purpose);
   r.set_legal_basis(decision.legal_basis);

@@ -40,6 +40,10 @@ struct CallInfo {
   absl::Time deadline = absl::InfiniteFuture();
 };
 
+// The part of an access record every call has: when, who (certificate identity, subsystem,
+// user, case reference) and how (request id, method).
+v1::AccessRecord CallRecord(const CallInfo& call, absl::Time now);
+
 struct RegistryEndpoint {
   std::unique_ptr<RegistryConnector> connector;
   absl::Duration timeout = absl::Seconds(2);

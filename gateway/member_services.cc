@@ -22,31 +22,6 @@ using config::v1::Role;
 
 constexpr absl::Duration kDefaultMaxRegistration = absl::Hours(24 * 365);
 
-// The calling member, if its certificate names one with `role`.
-absl::StatusOr<const Member*> CallerWithRole(const PolicySnapshot& policy, const CallInfo& call,
-                                             Role role) {
-  if (!call.identity.ok()) return call.identity.status();
-  const Member* member = policy.FindMember(*call.identity);
-  if (member == nullptr) {
-    return ErrorWithReason(absl::StatusCode::kPermissionDenied, "UNKNOWN_MEMBER",
-                           absl::StrCat("certificate identity ", call.identity->uri,
-                                        " is not a member in the policy"));
-  }
-  if (!HasRole(*member, role)) {
-    return ErrorWithReason(absl::StatusCode::kPermissionDenied, "ROLE_REQUIRED",
-                           absl::StrCat("member ", member->id(), " lacks the ",
-                                        config::v1::Role_Name(role), " role for this call"));
-  }
-  return member;
-}
-
-absl::StatusOr<std::string> Subject(absl::string_view number, absl::string_view field) {
-  absl::StatusOr<std::string> subject = CanonicalEnterpriseNumber(number);
-  if (!subject.ok()) {
-    return InvalidField(field, "INVALID_ENTERPRISE_NUMBER", subject.status().message());
-  }
-  return subject;
-}
 
 
 // Within google.protobuf.Timestamp's range: years 0001 to 9999, nanos in [0, 1e9).
@@ -77,6 +52,36 @@ v1::SignedReceipt SignReceipt(const ServiceContext& ctx, const v1::Consent& cons
 
 }  // namespace
 
+absl::StatusOr<const Member*> CallerMember(const PolicySnapshot& policy, const CallInfo& call) {
+  if (!call.identity.ok()) return call.identity.status();
+  const Member* member = policy.FindMember(*call.identity);
+  if (member == nullptr) {
+    return ErrorWithReason(absl::StatusCode::kPermissionDenied, "UNKNOWN_MEMBER",
+                           absl::StrCat("certificate identity ", call.identity->uri,
+                                        " is not a member in the policy"));
+  }
+  return member;
+}
+
+absl::StatusOr<const Member*> CallerWithRole(const PolicySnapshot& policy, const CallInfo& call,
+                                             Role role) {
+  ASSIGN_OR_RETURN(const Member* member, CallerMember(policy, call));
+  if (!HasRole(*member, role)) {
+    return ErrorWithReason(absl::StatusCode::kPermissionDenied, "ROLE_REQUIRED",
+                           absl::StrCat("member ", member->id(), " lacks the ",
+                                        config::v1::Role_Name(role), " role for this call"));
+  }
+  return member;
+}
+
+absl::StatusOr<std::string> CanonicalSubject(absl::string_view number, absl::string_view field) {
+  absl::StatusOr<std::string> subject = CanonicalEnterpriseNumber(number);
+  if (!subject.ok()) {
+    return InvalidField(field, "INVALID_ENTERPRISE_NUMBER", subject.status().message());
+  }
+  return subject;
+}
+
 // ---- RegistrationService ------------------------------------------------------------------
 
 grpc::ServerUnaryReactor* RegistrationServiceImpl::RegisterCase(
@@ -86,7 +91,7 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::RegisterCase(
                [&](const CallInfo& call) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
     ASSIGN_OR_RETURN(const Member* member, CallerWithRole(*policy, call, config::v1::CONSUMER));
-    ASSIGN_OR_RETURN(std::string subject, Subject(request->subject(), "subject"));
+    ASSIGN_OR_RETURN(std::string subject, CanonicalSubject(request->subject(), "subject"));
     const config::v1::Purpose* purpose = policy->FindPurpose(request->purpose());
     if (purpose == nullptr) {
       return InvalidField("purpose", "UNKNOWN_PURPOSE",
@@ -173,7 +178,7 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::ListRegistrations(
     ASSIGN_OR_RETURN(const Member* member, CallerWithRole(*policy, call, config::v1::CONSUMER));
     std::string subject;
     if (!request->subject().empty()) {
-      ASSIGN_OR_RETURN(subject, Subject(request->subject(), "subject"));
+      ASSIGN_OR_RETURN(subject, CanonicalSubject(request->subject(), "subject"));
     }
     for (v1::Registration& r : ctx_.authz_store.ListRegistrations(
              member->id(), subject, request->include_inactive(), ctx_.clock.Now())) {
@@ -194,7 +199,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GrantConsent(grpc::CallbackServerC
     ASSIGN_OR_RETURN(const Member* portal,
                      CallerWithRole(*policy, call, config::v1::FIRM_PORTAL));
     const v1::Consent& in = request->consent();
-    ASSIGN_OR_RETURN(std::string subject, Subject(in.subject(), "consent.subject"));
+    ASSIGN_OR_RETURN(std::string subject, CanonicalSubject(in.subject(), "consent.subject"));
     const Member* grantee = policy->FindMemberById(in.grantee_member());
     if (grantee == portal) {
       return ErrorWithReason(absl::StatusCode::kPermissionDenied, "SELF_CONSENT",
@@ -264,9 +269,8 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::RevokeConsent(
   return RunUnary(context, ctx_, "/onceonly.v1.ConsentService/RevokeConsent",
                [&](const CallInfo& call) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
-    ASSIGN_OR_RETURN(const Member* portal,
-                     CallerWithRole(*policy, call, config::v1::FIRM_PORTAL));
-    ASSIGN_OR_RETURN(std::string subject, Subject(request->subject(), "subject"));
+    RETURN_IF_ERROR(CallerWithRole(*policy, call, config::v1::FIRM_PORTAL).status());
+    ASSIGN_OR_RETURN(std::string subject, CanonicalSubject(request->subject(), "subject"));
     // In force for the very next request: the store's index changes before this returns.
     ASSIGN_OR_RETURN(v1::Consent revoked, ctx_.authz_store.RevokeConsent(
                                               request->consent_id(), subject, ctx_.clock.Now()));
@@ -283,7 +287,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ListConsents(grpc::CallbackServerC
                [&](const CallInfo& call) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
     RETURN_IF_ERROR(CallerWithRole(*policy, call, config::v1::FIRM_PORTAL).status());
-    ASSIGN_OR_RETURN(std::string subject, Subject(request->subject(), "subject"));
+    ASSIGN_OR_RETURN(std::string subject, CanonicalSubject(request->subject(), "subject"));
     for (v1::Consent& c :
          ctx_.authz_store.ListConsents(subject, request->include_inactive(), ctx_.clock.Now())) {
       *response->add_consents() = std::move(c);

@@ -33,6 +33,16 @@ struct ServiceContext {
   RevocationList* revocations;  // null when no CRL is configured
 };
 
+// The calling member (UNKNOWN_MEMBER if its certificate names none), and the same requiring
+// `role` (ROLE_REQUIRED).
+absl::StatusOr<const config::v1::Member*> CallerMember(const PolicySnapshot& policy,
+                                                       const CallInfo& call);
+absl::StatusOr<const config::v1::Member*> CallerWithRole(const PolicySnapshot& policy,
+                                                         const CallInfo& call,
+                                                         config::v1::Role role);
+// The canonical form of an enterprise number sent in `field` (INVALID_ENTERPRISE_NUMBER).
+absl::StatusOr<std::string> CanonicalSubject(absl::string_view number, absl::string_view field);
+
 // Runs `body(call)` for a unary call on the callback API, then finishes the call with its
 // (public) status and one log line. The body runs synchronously, before Finish.
 template <typename Body>

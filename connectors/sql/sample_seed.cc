@@ -460,13 +460,7 @@ absl::StatusOr<SeedSummary> SeedSampleRegistries(const std::vector<Enterprise>& 
   {
     ASSIGN_OR_RETURN(std::unique_ptr<SqlRegistryWriter> writer,
                      SqlRegistryWriter::Create(db.get()));
-    RETURN_IF_ERROR(db->Exec("BEGIN IMMEDIATE"));
-    absl::Status written = WriteAll(sorted, *writer, &summary);
-    if (!written.ok()) {
-      db->Exec("ROLLBACK").IgnoreError();  // the error that matters is `written`
-      return written;
-    }
-    RETURN_IF_ERROR(db->Exec("COMMIT"));
+    RETURN_IF_ERROR(db->InTransaction([&] { return WriteAll(sorted, *writer, &summary); }));
   }
   // Leave a self-contained file (no -wal/-shm) that read-only connectors can open even from
   // a read-only mount. Needs exclusive access: while connectors hold the file open the mode
