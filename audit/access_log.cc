@@ -2,7 +2,9 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <iostream>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,31 +19,37 @@
 
 namespace onceonly {
 
-// The bytes stored for a record: deterministic serialization, the future Merkle leaf data.
-std::string SerializeAccessRecord(const v1::AccessRecord& record) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
+// The bytes stored for a record: deterministic serialization, the Merkle leaf data. Sized
+// first and written once, with no regrowing.
+namespace {
+
+void SerializeInto(const v1::AccessRecord& record, std::string* out) {
+  out->resize(record.ByteSizeLong());
+  google::protobuf::io::ArrayOutputStream stream(out->data(), static_cast<int>(out->size()));
   google::protobuf::io::CodedOutputStream coded(&stream);
   coded.SetSerializationDeterministic(true);
-  record.SerializeToCodedStream(&coded);
-  coded.Trim();
+  record.SerializeWithCachedSizes(&coded);
+}
+
+// Spare buffers kept for appenders: a few batches' worth, so memory stays bounded.
+constexpr size_t kMaxSpareBatches = 4;
+
+}  // namespace
+
+std::string SerializeAccessRecord(const v1::AccessRecord& record) {
+  std::string out;
+  SerializeInto(record, &out);
   return out;
 }
 
-
-PreparedRecord PrepareRecord(v1::AccessRecord record) {
+PreparedRecord PrepareRecord(const v1::AccessRecord& record, std::string buffer) {
   PreparedRecord prepared;
-  prepared.log_id = record.log_id();
   prepared.access_id = record.access_id();
   prepared.time_micros = absl::ToUnixMicros(FromProto(record.time()));
-  prepared.member = record.member();
-  prepared.purpose = record.purpose();
-  prepared.subject = record.subject();
-  prepared.decision = record.decision();
-  prepared.reason = record.reason();
-  prepared.data = SerializeAccessRecord(record);
-  prepared.leaf_hash = MerkleLeafHash(prepared.data);
-  return prepared;  // `record` is freed here, on the caller's thread
+  prepared.data = std::move(buffer);
+  SerializeInto(record, &prepared.data);
+  prepared.leaf_hash = MerkleLeafDigest(prepared.data);
+  return prepared;
 }
 
 absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Create(
@@ -60,7 +68,7 @@ absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Create(
   // Rebuild the tree from the stored leaf hashes: O(n) hashing at start, O(log n) per append.
   MerkleTree tree;
   RETURN_IF_ERROR(store->ForEachLeafHash(
-      log_id, 0, [&tree](absl::string_view leaf) { tree.AppendLeafHash(std::string(leaf)); }));
+      log_id, 0, [&tree](absl::string_view leaf) { tree.AppendLeafHash(leaf); }));
   // The last checkpoint binds what the log held when it was signed: serving on top of records
   // that no longer match it would sign a rewritten history.
   ASSIGN_OR_RETURN(std::optional<v1::Checkpoint> latest, store->LatestCheckpoint(log_id));
@@ -106,7 +114,19 @@ AccessLog::~AccessLog() {
   writer_.join();
 }
 
-AccessLog::Pending AccessLog::PrepareNext(v1::AccessRecord record, DoneCallback done) {
+std::vector<std::string> AccessLog::TakeSpareBuffers(size_t n) {
+  std::vector<std::string> taken;
+  absl::MutexLock lock(&mu_);
+  n = std::min(n, spare_buffers_.size());
+  taken.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    taken.push_back(std::move(spare_buffers_.back()));
+    spare_buffers_.pop_back();
+  }
+  return taken;
+}
+
+PreparedRecord AccessLog::PrepareNext(v1::AccessRecord& record, std::string buffer) {
   // The id fixes the bytes, and the queue order fixes the id. Serializing and hashing here
   // (about 1.5 µs a record) spares the writer thread, which would do it for every record of
   // every batch.
@@ -118,23 +138,43 @@ AccessLog::Pending AccessLog::PrepareNext(v1::AccessRecord record, DoneCallback 
     unsigned char salt[16];
     if (RAND_bytes(salt, sizeof(salt)) == 1) record.set_salt(salt, sizeof(salt));
   }
-  return Pending{PrepareRecord(std::move(record)), std::move(done)};
+  return PrepareRecord(record, std::move(buffer));
 }
 
 void AccessLog::Append(v1::AccessRecord record, DoneCallback done) {
   absl::MutexLock order(&append_mu_);
-  Pending pending = PrepareNext(std::move(record), std::move(done));
+  std::vector<std::string> buffer = TakeSpareBuffers(1);
+  PreparedRecord prepared =
+      PrepareNext(record, buffer.empty() ? std::string() : std::move(buffer.front()));
   absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(pending));
+  queued_records_.push_back(std::move(prepared));
+  queued_done_.push_back(std::move(done));
 }
 
 void AccessLog::AppendAll(std::vector<v1::AccessRecord> records, DoneCallback done) {
-  absl::MutexLock order(&append_mu_);
-  std::vector<Pending> prepared;
+  std::vector<PreparedRecord> prepared;
+  std::vector<DoneCallback> dones;
   prepared.reserve(records.size());
-  for (v1::AccessRecord& record : records) prepared.push_back(PrepareNext(std::move(record), done));
+  dones.reserve(records.size());
+  absl::MutexLock order(&append_mu_);
+  std::vector<std::string> buffers = TakeSpareBuffers(records.size());
+  for (v1::AccessRecord& record : records) {
+    std::string buffer;
+    if (!buffers.empty()) {
+      buffer = std::move(buffers.back());
+      buffers.pop_back();
+    }
+    prepared.push_back(PrepareNext(record, std::move(buffer)));
+    dones.push_back(done);
+  }
   absl::MutexLock lock(&mu_);
-  for (Pending& p : prepared) queue_.push_back(std::move(p));
+  if (queued_records_.empty()) {
+    queued_records_.swap(prepared);
+    queued_done_.swap(dones);
+    return;
+  }
+  std::move(prepared.begin(), prepared.end(), std::back_inserter(queued_records_));
+  std::move(dones.begin(), dones.end(), std::back_inserter(queued_done_));
 }
 
 absl::StatusOr<uint64_t> AccessLog::AppendAndWait(v1::AccessRecord record) {
@@ -234,13 +274,20 @@ void AccessLog::MaybeCheckpoint(bool force) {
 
 void AccessLog::WriterLoop() {
   MaybeCheckpoint(/*force=*/true);  // a log that grew since its last checkpoint, or a new one
+  std::vector<PreparedRecord> records;
+  std::vector<DoneCallback> dones;
   while (true) {
-    std::vector<Pending> batch;
     {
       absl::MutexLock lock(&mu_);
+      // The last batch's buffers go back to the appenders (moved, not freed, here).
+      const size_t keep = kMaxSpareBatches * static_cast<size_t>(options_.max_batch);
+      for (PreparedRecord& spent : records) {
+        if (spare_buffers_.size() >= keep) break;
+        spare_buffers_.push_back(std::move(spent.data));
+      }
       const absl::Condition work(
           +[](AccessLog* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(log->mu_) {
-            return log->stopping_ || !log->queue_.empty();
+            return log->stopping_ || !log->queued_records_.empty();
           },
           this);
       if (uncovered_since_.has_value() && options_.checkpoint_signer != nullptr) {
@@ -248,34 +295,41 @@ void AccessLog::WriterLoop() {
       } else {
         mu_.Await(work);
       }
-      if (queue_.empty() && stopping_) break;
-      while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      if (queued_records_.empty() && stopping_) break;
+      records.clear();  // their buffers are spare now: nothing left to free
+      // Taking the whole queue is a swap; only a longer one is split.
+      const size_t take = std::min(queued_records_.size(), static_cast<size_t>(options_.max_batch));
+      if (take == queued_records_.size()) {
+        records.swap(queued_records_);
+        dones.swap(queued_done_);
+      } else {
+        records.assign(std::make_move_iterator(queued_records_.begin()),
+                       std::make_move_iterator(queued_records_.begin() + take));
+        dones.assign(std::make_move_iterator(queued_done_.begin()),
+                     std::make_move_iterator(queued_done_.begin() + take));
+        queued_records_.erase(queued_records_.begin(), queued_records_.begin() + take);
+        queued_done_.erase(queued_done_.begin(), queued_done_.begin() + take);
       }
     }
-    if (batch.empty()) {  // the checkpoint interval ran out
+    if (records.empty()) {  // the checkpoint interval ran out
       MaybeCheckpoint(/*force=*/false);
       continue;
     }
-    std::vector<PreparedRecord> records;
-    records.reserve(batch.size());
-    for (Pending& p : batch) records.push_back(std::move(p.prepared));  // done() stays
     absl::Status status;
     {
       absl::MutexLock lock(&store_mu_);
-      status = store_->AppendBatch(records);
+      status = store_->AppendBatch(log_id_, records);
       if (!status.ok()) {
         // The store may hold more than we think (a COMMIT that failed late, another writer
         // on the same log id): start again from what it really holds...
         {
           // ... the tree catches up with it, and the next id is the tree's size: if reading
-          // failed half way, the store holds more, the next insert hits its unique index, fails,
-          // and this runs again; ids never run ahead of the tree.
+          // failed half way, the store holds more, the next batch does not start at its size,
+          // is refused, and this runs again; ids never run ahead of the tree.
           absl::MutexLock tree_lock(&tree_mu_);
           store_->ForEachLeafHash(log_id_, tree_.size(), [this](absl::string_view leaf) {
             tree_mu_.AssertHeld();
-            tree_.AppendLeafHash(std::string(leaf));
+            tree_.AppendLeafHash(leaf);
           }).IgnoreError();
           next_index_ = tree_.size();
         }
@@ -283,11 +337,11 @@ void AccessLog::WriterLoop() {
         absl::MutexLock order(&append_mu_);
         absl::MutexLock queue_lock(&mu_);
         next_assigned_ = next_index_;
-        for (Pending& p : queue_) {
+        for (PreparedRecord& queued : queued_records_) {
           v1::AccessRecord record;
-          record.ParseFromString(p.prepared.data);  // our own bytes: they parse
+          record.ParseFromString(queued.data);  // our own bytes: they parse
           record.set_access_id(next_assigned_++);
-          p.prepared = PrepareRecord(std::move(record));
+          queued = PrepareRecord(record);
         }
       }
     }
@@ -295,10 +349,11 @@ void AccessLog::WriterLoop() {
       {
         // The tree follows the store: a record is a leaf once, and only once, committed.
         absl::MutexLock lock(&tree_mu_);
-        for (PreparedRecord& r : records) tree_.AppendLeafHash(std::move(r.leaf_hash));
+        for (const PreparedRecord& r : records) tree_.AppendLeafHash(AsView(r.leaf_hash));
       }
-      for (size_t i = 0; i < batch.size(); ++i) batch[i].done(next_index_ + i);
-      next_index_ += batch.size();
+      for (size_t i = 0; i < dones.size(); ++i) dones[i](next_index_ + i);
+      dones.clear();  // outside mu_: a callback's captures may take long to destroy
+      next_index_ += records.size();
       if (!uncovered_since_.has_value()) uncovered_since_ = absl::Now();
       MaybeCheckpoint(/*force=*/false);
     } else {
@@ -307,10 +362,11 @@ void AccessLog::WriterLoop() {
       std::cerr << absl::StrFormat(
           "{\"event\":\"access_log_write_failed\",\"log_id\":\"%s\",\"records\":%d,"
           "\"detail\":\"%s\"}\n",
-          JsonEscape(log_id_), batch.size(), JsonEscape(status.message()));
+          JsonEscape(log_id_), records.size(), JsonEscape(status.message()));
       absl::Status unavailable = absl::UnavailableError(
           "the access log cannot be written, so nothing is released; try again later");
-      for (Pending& p : batch) p.done(unavailable);
+      for (DoneCallback& done : dones) done(unavailable);
+      dones.clear();
     }
   }
   MaybeCheckpoint(/*force=*/true);  // a clean stop leaves everything covered

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "audit/merkle_tree.h"
 #include "onceonly/v1/audit.pb.h"
 
 namespace onceonly {
@@ -49,20 +50,14 @@ struct AccessQueryResult {
   uint64_t last_position = 0;  // of the last record returned: the next page's after_position
 };
 
-// A record ready to be appended: its access_id set, its leaf data and leaf hash computed, and
-// the columns the store indexes copied out (by AccessLog::Append, on the caller's thread, so
-// the writer thread only writes, and frees a few strings instead of a whole message).
+// A record ready to be appended: its access_id set, its leaf data and leaf hash computed (by
+// AccessLog::Append, on the caller's thread, so the writer thread only writes). One heap
+// buffer per record: the writer frees one string, not a message.
 struct PreparedRecord {
-  std::string log_id;
-  uint64_t access_id = 0;
+  uint64_t access_id = 0;  // its leaf index
   int64_t time_micros = 0;
-  std::string member;
-  std::string purpose;
-  std::string subject;
-  v1::Decision decision = v1::DECISION_UNSPECIFIED;
-  std::string reason;
-  std::string data;       // SerializeAccessRecord(record): the leaf data, stored as is
-  std::string leaf_hash;  // MerkleLeafHash(data)
+  std::string data;         // SerializeAccessRecord(record): the leaf data, stored as is
+  MerkleDigest leaf_hash;   // MerkleLeafDigest(data)
 };
 
 class AccessLogStore {
@@ -76,9 +71,11 @@ class AccessLogStore {
   virtual absl::StatusOr<std::vector<std::string>> LogIds() = 0;
   // Number of leaves already in the log `log_id` (the next leaf index).
   virtual absl::StatusOr<uint64_t> Size(const std::string& log_id) = 0;
-  // Appends records whose access_id are consecutive from Size(), durably and atomically:
-  // after OK they survive a crash; after an error none of them is in the log.
-  virtual absl::Status AppendBatch(const std::vector<PreparedRecord>& records) = 0;
+  // Appends records of `log_id` whose access_id are consecutive from Size(), durably and
+  // atomically: after OK they survive a crash; after an error none of them is in the log.
+  // FailedPrecondition if the first access_id is not Size().
+  virtual absl::Status AppendBatch(const std::string& log_id,
+                                   const std::vector<PreparedRecord>& records) = 0;
   // Calls `fn` with each leaf hash of `log_id` from index `from` on, in order, streaming (to
   // rebuild the Merkle tree at start without holding every hash twice). DataLoss if an index
   // is missing.
@@ -119,10 +116,9 @@ class AccessLogStore {
   virtual absl::StatusOr<std::optional<v1::Checkpoint>> LatestCheckpoint(
       const std::string& log_id) = 0;
 
-  // Retention: drops the content (record bytes, the member, subject, purpose and reason
-  // columns and their index entries) of the records written before `before`, oldest first and
-  // in write order up to the first younger one (so pruned leaves are a prefix of each log),
-  // keeping their index, time and leaf hash,
+  // Retention: drops the content (the record's bytes and its query index entries) of the
+  // records written before `before`, oldest first and in write order up to the first younger
+  // one (so pruned leaves are a prefix of each log), keeping their index, time and leaf hash,
   // so every tree size stays provable. Works in short transactions of `batch_rows`, so the
   // writer is never held up long. Returns how many records it pruned.
   virtual absl::StatusOr<uint64_t> Prune(absl::Time before, int batch_rows) = 0;

@@ -162,7 +162,7 @@ TEST(AccessLogTest, RecoversWhenTheStoreHoldsMoreThanItThought) {
     v1::AccessRecord r = Record("0403.170.701");
     r.set_log_id("gw");
     r.set_access_id(1);
-    ASSERT_TRUE((*other)->AppendBatch({PrepareRecord(r)}).ok());
+    ASSERT_TRUE((*other)->AppendBatch("gw", {PrepareRecord(r)}).ok());
   }
   EXPECT_EQ((*log)->AppendAndWait(Record("0403.170.701")).status().code(),
             absl::StatusCode::kUnavailable);

@@ -89,6 +89,7 @@ absl::Status FeedStoredLog(AccessLogStore& store, const std::string& log_id,
   };
   RETURN_IF_ERROR(feed_checkpoints_up_to(0));
   uint64_t from = 0;
+  uint64_t after_last = 0;  // one past the last leaf row seen
   while (true) {
     // Page by position, not by index: a deleted row must show up as a gap, not be skipped.
     ASSIGN_OR_RETURN(std::vector<StoredLeaf> leaves, store.ReadLeaves(log_id, from, kFeedPage));
@@ -107,12 +108,22 @@ absl::Status FeedStoredLog(AccessLogStore& store, const std::string& log_id,
         RETURN_IF_ERROR(verifier.Add(PrunedEntry(log_id, leaf)));
       }
       RETURN_IF_ERROR(feed_checkpoints_up_to(leaf.index + 1));
+      after_last = leaf.index + 1;
       if (progress && (leaf.index + 1) % 100000 == 0) progress(leaf.index + 1);
     }
     from += kFeedPage;
   }
   // Checkpoints beyond the last leaf: the verifier reports the records they miss.
-  return feed_checkpoints_up_to(UINT64_MAX);
+  RETURN_IF_ERROR(feed_checkpoints_up_to(UINT64_MAX));
+  // Rows cut from the end while the store's own bookkeeping still counts them.
+  ASSIGN_OR_RETURN(uint64_t size, store.Size(log_id));
+  if (after_last < size) {
+    return absl::DataLossError(absl::StrCat("log ", log_id, ": entries from ", after_last,
+                                            " on were deleted (the store locates ", size,
+                                            " leaves, the last row found is entry ",
+                                            static_cast<int64_t>(after_last) - 1, ")"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace onceonly

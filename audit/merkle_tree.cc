@@ -73,7 +73,11 @@ size_t CeilLog2(uint64_t n) { return n <= 1 ? 0 : 64 - __builtin_clzll(n - 1); }
 }  // namespace
 
 std::string MerkleLeafHash(absl::string_view leaf_data) {
-  std::string out(MerkleTree::kHashSize, '\0');
+  return std::string(AsView(MerkleLeafDigest(leaf_data)));
+}
+
+MerkleDigest MerkleLeafDigest(absl::string_view leaf_data) {
+  MerkleDigest out;
   Sha256Into({absl::string_view("\x00", 1), leaf_data},
              reinterpret_cast<unsigned char*>(out.data()));
   return out;
@@ -102,7 +106,7 @@ void MerkleTree::Level::Append(const Hash& hash) {
   ++size_;
 }
 
-uint64_t MerkleTree::AppendLeafHash(std::string leaf_hash) {
+uint64_t MerkleTree::AppendLeafHash(absl::string_view leaf_hash) {
   if (leaf_hash.size() != kHashSize) {
     std::fprintf(stderr, "merkle_tree: a leaf hash of %zu bytes, not %zu\n", leaf_hash.size(),
                  kHashSize);

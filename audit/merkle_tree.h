@@ -22,6 +22,12 @@ namespace onceonly {
 
 // 32-byte SHA-256 digests, as raw bytes.
 std::string MerkleLeafHash(absl::string_view leaf_data);
+// The same leaf hash without a heap allocation (the access log's hot path).
+using MerkleDigest = std::array<char, 32>;
+MerkleDigest MerkleLeafDigest(absl::string_view leaf_data);
+inline absl::string_view AsView(const MerkleDigest& digest) {
+  return absl::string_view(digest.data(), digest.size());
+}
 std::string MerkleNodeHash(absl::string_view left, absl::string_view right);
 // The hash of the empty tree: SHA-256 of nothing.
 std::string MerkleEmptyRoot();
@@ -32,7 +38,7 @@ class MerkleTree {
 
   // Appends the leaf whose hash is `leaf_hash` (see MerkleLeafHash); returns its index.
   // `leaf_hash` must be kHashSize bytes (aborts otherwise: a caller's broken invariant).
-  uint64_t AppendLeafHash(std::string leaf_hash);
+  uint64_t AppendLeafHash(absl::string_view leaf_hash);
   uint64_t size() const { return levels_.empty() ? 0 : levels_[0].size(); }
 
   // MTH of the first `tree_size` leaves. InvalidArgument if tree_size > size().

@@ -21,24 +21,30 @@ namespace onceonly {
 namespace {
 
 constexpr char kSchema[] = R"sql(
--- One row per leaf, appended in order. Everything on the commit path appends at the end of a
--- B-tree (the table by seq, the leaf and time indexes), so a batch dirties few pages.
+-- One row per leaf, appended in order, holding only what the tree and the time index need:
+-- the record is its protobuf bytes, not copied into columns. The commit path appends at the
+-- end of two B-trees (the table by seq, the time index), so a batch dirties few pages.
 CREATE TABLE IF NOT EXISTS access_log (
   seq         INTEGER PRIMARY KEY,  -- write order in this file: query order and page cursor
   log_id      TEXT    NOT NULL,
   leaf_index  INTEGER NOT NULL,
   time_micros INTEGER NOT NULL,
-  member      TEXT    NOT NULL,
-  purpose     TEXT    NOT NULL,
-  subject     TEXT    NOT NULL,
-  decision    TEXT    NOT NULL,
-  reason      TEXT    NOT NULL,
   record      BLOB,               -- deterministic protobuf of onceonly.v1.AccessRecord;
                                   -- NULL once retention pruned it
   leaf_hash   BLOB    NOT NULL    -- RFC 9162 leaf hash of record: SHA-256(0x00 || record)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS access_log_leaf ON access_log(log_id, leaf_index);
 CREATE INDEX IF NOT EXISTS access_log_time ON access_log(time_micros);
+-- Where each log's leaves are: leaves [first_leaf, first_leaf + leaves) of log_id are the rows
+-- seq [first_seq, first_seq + leaves). One row per run of batches nobody else interleaved
+-- (usually one per gateway start), extended by each batch; it replaces a (log_id, leaf_index)
+-- index on every row.
+CREATE TABLE IF NOT EXISTS access_log_span (
+  log_id     TEXT    NOT NULL,
+  first_leaf INTEGER NOT NULL,
+  first_seq  INTEGER NOT NULL,
+  leaves     INTEGER NOT NULL,
+  PRIMARY KEY (log_id, first_leaf)
+) WITHOUT ROWID;
 -- Random-key indexes, filled behind the writer in sorted batches (IndexPending): inline,
 -- each record would dirty a page of its own. Rows with seq <= upto_seq are indexed.
 CREATE TABLE IF NOT EXISTS access_log_by_subject (
@@ -61,6 +67,22 @@ CREATE TABLE IF NOT EXISTS access_log_checkpoint (
   PRIMARY KEY (log_id, tree_size)
 ) WITHOUT ROWID;
 )sql";
+
+// A run of consecutive leaves stored at consecutive seqs.
+struct Span {
+  int64_t first_leaf = 0;
+  int64_t first_seq = 0;
+  int64_t leaves = 0;
+};
+
+// Whether `record` passes the filters of `q` that SQL could only narrow down.
+bool Matches(const AccessQuery& q, const v1::AccessRecord& record) {
+  return (q.subject.empty() || record.subject() == q.subject) &&
+         (q.member.empty() || record.member() == q.member) &&
+         (q.purpose.empty() || record.purpose() == q.purpose) &&
+         (q.decision == v1::DECISION_UNSPECIFIED || record.decision() == q.decision) &&
+         (!q.data_accesses_only || !record.purpose().empty());  // audit calls have none
+}
 
 v1::Checkpoint CheckpointFromRow(const SqliteStatement& stmt) {
   v1::Checkpoint checkpoint;
@@ -100,8 +122,9 @@ class SqliteAccessLogStore : public AccessLogStore {
   }
 
   absl::StatusOr<std::vector<std::string>> LogIds() override {
-    // One index probe per log (a DISTINCT would read every row of the index).
-    ASSIGN_OR_RETURN(auto next, db_->Prepare("SELECT MIN(log_id) FROM access_log WHERE log_id > ?"));
+    // One probe per log in the span table (a DISTINCT over the rows would read them all).
+    ASSIGN_OR_RETURN(auto next, db_->Prepare("SELECT MIN(log_id) FROM access_log_span "
+                                             "WHERE log_id > ?"));
     std::vector<std::string> ids;
     std::string after;
     while (true) {
@@ -125,115 +148,132 @@ class SqliteAccessLogStore : public AccessLogStore {
     // content is overwritten, not just unlinked (secure_delete).
     RETURN_IF_ERROR(db_->Exec("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384; "
                               "PRAGMA secure_delete = ON;"));
-    ASSIGN_OR_RETURN(
-        auto insert,
-        db_->Prepare("INSERT INTO access_log (log_id, leaf_index, time_micros, member, "
-                     "purpose, subject, decision, reason, record, leaf_hash) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(auto insert,
+                     db_->Prepare("INSERT INTO access_log (seq, log_id, leaf_index, time_micros, "
+                                  "record, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(auto next_seq,
+                     db_->Prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM access_log"));
+    ASSIGN_OR_RETURN(auto extend, db_->Prepare("UPDATE access_log_span SET leaves = leaves + ? "
+                                               "WHERE log_id = ? AND first_leaf = ?"));
+    ASSIGN_OR_RETURN(auto add_span, db_->Prepare("INSERT INTO access_log_span (log_id, "
+                                                 "first_leaf, first_seq, leaves) "
+                                                 "VALUES (?, ?, ?, ?)"));
     insert_ = std::make_unique<SqliteStatement>(std::move(insert));
+    next_seq_ = std::make_unique<SqliteStatement>(std::move(next_seq));
+    extend_span_ = std::make_unique<SqliteStatement>(std::move(extend));
+    add_span_ = std::make_unique<SqliteStatement>(std::move(add_span));
     return absl::OkStatus();
   }
 
   absl::StatusOr<uint64_t> Size(const std::string& log_id) override {
-    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM "
-                                             "access_log WHERE log_id = ?"));
-    stmt.Bind(1, log_id);
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    return row ? static_cast<uint64_t>(stmt.ColumnInt(0)) : 0;
+    ASSIGN_OR_RETURN(std::optional<Span> last, LastSpan(log_id));
+    return last.has_value() ? static_cast<uint64_t>(last->first_leaf + last->leaves) : 0;
   }
 
-  absl::Status AppendBatch(const std::vector<PreparedRecord>& records) override {
-    return db_->InTransaction([&] { return InsertAll(records); });
+  absl::Status AppendBatch(const std::string& log_id,
+                           const std::vector<PreparedRecord>& records) override {
+    if (records.empty()) return absl::OkStatus();
+    return db_->InTransaction([&] { return InsertAll(log_id, records); });
   }
 
   absl::Status ForEachLeafHash(const std::string& log_id, uint64_t from,
                                const std::function<void(absl::string_view)>& fn) override {
-    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT leaf_index, leaf_hash FROM access_log "
-                                             "WHERE log_id = ? AND leaf_index >= ? "
-                                             "ORDER BY leaf_index"));
-    stmt.Bind(1, log_id).Bind(2, static_cast<int64_t>(from));
+    ASSIGN_OR_RETURN(std::vector<Span> spans, SpansIn(log_id, from, INT64_MAX));
     int64_t expected = static_cast<int64_t>(from);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      if (stmt.ColumnInt(0) != expected) {
-        return absl::DataLossError(absl::StrCat(db_->path(), ": log ", log_id,
-                                                " has no leaf ", expected,
-                                                "; run `onceonly audit verify`"));
+    auto missing = [&] {
+      return absl::DataLossError(absl::StrCat(db_->path(), ": log ", log_id, " has no leaf ",
+                                              expected, "; run `onceonly audit verify`"));
+    };
+    ASSIGN_OR_RETURN(auto rows, db_->Prepare("SELECT seq, leaf_index, leaf_hash FROM access_log "
+                                             "WHERE seq >= ? AND seq < ? ORDER BY seq"));
+    for (const Span& span : spans) {
+      if (span.first_leaf + span.leaves <= expected) continue;
+      if (span.first_leaf > expected) return missing();
+      const int64_t first_seq = span.first_seq + (expected - span.first_leaf);
+      const int64_t end_leaf = span.first_leaf + span.leaves;
+      rows.Bind(1, first_seq).Bind(2, span.first_seq + span.leaves);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, rows.Step());
+        if (!row) break;
+        // A row deleted or moved shows as a seq or leaf index out of step.
+        if (rows.ColumnInt(0) != span.first_seq + (expected - span.first_leaf) ||
+            rows.ColumnInt(1) != expected) {
+          return missing();
+        }
+        const absl::string_view hash = rows.ColumnBlob(2);
+        if (hash.size() != MerkleTree::kHashSize) {
+          return absl::DataLossError(absl::StrCat(db_->path(), ": log ", log_id, ": the leaf "
+                                                  "hash of leaf ", expected, " is damaged (",
+                                                  hash.size(), " bytes, not 32); run "
+                                                  "`onceonly audit verify`"));
+        }
+        fn(hash);
+        ++expected;
       }
-      const absl::string_view hash = stmt.ColumnBlob(1);
-      if (hash.size() != 32) {
-        return absl::DataLossError(absl::StrCat(db_->path(), ": log ", log_id, ": the leaf hash "
-                                                "of leaf ", expected, " is damaged (",
-                                                hash.size(), " bytes, not 32); run `onceonly "
-                                                "audit verify`"));
-      }
-      fn(hash);
-      ++expected;
+      rows.Reset();
+      if (expected < end_leaf) return missing();
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& log_id, uint64_t from,
                                                      int limit) override {
-    ASSIGN_OR_RETURN(auto stmt,
-                     db_->Prepare("SELECT record FROM access_log WHERE log_id = ? AND "
-                                  "leaf_index >= ? AND leaf_index < ? AND record IS NOT NULL "
-                                  "ORDER BY leaf_index"));
-    stmt.Bind(1, log_id)
-        .Bind(2, static_cast<int64_t>(from))
-        .Bind(3, static_cast<int64_t>(from) + limit);
+    ASSIGN_OR_RETURN(std::vector<StoredLeaf> leaves, ReadLeaves(log_id, from, limit));
     std::vector<v1::AccessRecord> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      v1::AccessRecord record;
-      if (!record.ParseFromString(stmt.ColumnText(0))) {
+    for (const StoredLeaf& leaf : leaves) {
+      if (!leaf.record.has_value()) continue;
+      if (!out.emplace_back().ParseFromString(*leaf.record)) {
         return absl::DataLossError(
-            absl::StrCat(db_->path(), ": access record ", from + out.size(), " is corrupt"));
+            absl::StrCat(db_->path(), ": access record ", leaf.index, " is corrupt"));
       }
-      out.push_back(std::move(record));
     }
     return out;
   }
 
   absl::StatusOr<std::vector<StoredLeaf>> ReadLeaves(const std::string& log_id, uint64_t from,
                                                      int limit) override {
-    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT leaf_index, time_micros, record, leaf_hash "
-                                             "FROM access_log WHERE log_id = ? AND "
-                                             "leaf_index >= ? AND leaf_index < ? "
-                                             "ORDER BY leaf_index"));
-    stmt.Bind(1, log_id)
-        .Bind(2, static_cast<int64_t>(from))
-        .Bind(3, static_cast<int64_t>(from) + limit);
+    const int64_t begin = static_cast<int64_t>(std::min<uint64_t>(from, INT64_MAX - limit));
+    const int64_t end = begin + std::max(limit, 0);
+    ASSIGN_OR_RETURN(std::vector<Span> spans, SpansIn(log_id, begin, end));
+    ASSIGN_OR_RETURN(auto rows, db_->Prepare("SELECT leaf_index, time_micros, record, leaf_hash "
+                                             "FROM access_log WHERE seq >= ? AND seq < ? "
+                                             "ORDER BY seq"));
     std::vector<StoredLeaf> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      StoredLeaf& leaf = out.emplace_back();
-      leaf.index = static_cast<uint64_t>(stmt.ColumnInt(0));
-      leaf.time = absl::FromUnixMicros(stmt.ColumnInt(1));
-      if (!stmt.ColumnIsNull(2)) leaf.record = stmt.ColumnText(2);
-      leaf.leaf_hash = stmt.ColumnText(3);
+    for (const Span& span : spans) {
+      // The rows at the seqs where leaves [begin, end) belong, whatever they hold now.
+      const int64_t lo = std::max(begin, span.first_leaf);
+      const int64_t hi = std::min(end, span.first_leaf + span.leaves);
+      if (lo >= hi) continue;
+      rows.Bind(1, span.first_seq + (lo - span.first_leaf))
+          .Bind(2, span.first_seq + (hi - span.first_leaf));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, rows.Step());
+        if (!row) break;
+        StoredLeaf& leaf = out.emplace_back();
+        leaf.index = static_cast<uint64_t>(rows.ColumnInt(0));
+        leaf.time = absl::FromUnixMicros(rows.ColumnInt(1));
+        if (!rows.ColumnIsNull(2)) leaf.record = std::string(rows.ColumnBlob(2));
+        leaf.leaf_hash = std::string(rows.ColumnBlob(3));
+      }
+      rows.Reset();
     }
     return out;
   }
 
   absl::StatusOr<AccessQueryResult> Query(const AccessQuery& q) override {
-    // Filters other than the one an index serves apply to the row. Placeholders are fixed
-    // (?1..?9), so caller input never becomes SQL.
+    // SQL narrows the rows by what they hold (log, time) and by a byte search for each wanted
+    // string in the record's bytes (a protobuf keeps strings verbatim); the parsed record
+    // decides. Placeholders are fixed (?1..?8), so caller input never becomes SQL.
     std::string where = " AND a.record IS NOT NULL AND a.time_micros >= ?1 AND a.time_micros < ?2";
     if (!q.log_id.empty()) where += " AND a.log_id = ?3";
-    if (!q.subject.empty()) where += " AND a.subject = ?4";
-    if (!q.member.empty()) where += " AND a.member = ?5";
-    if (!q.purpose.empty()) where += " AND a.purpose = ?6";
-    if (q.decision != v1::DECISION_UNSPECIFIED) where += " AND a.decision = ?7";
-    if (q.data_accesses_only) where += " AND a.purpose <> ''";  // audit calls have none
-    const char* index_table = !q.subject.empty() ? "access_log_by_subject"
-                              : !q.member.empty() ? "access_log_by_member"
-                                                  : nullptr;
-    const char* index_key = !q.subject.empty() ? "?4" : "?5";
+    if (!q.subject.empty()) where += " AND instr(a.record, ?4) > 0";
+    if (!q.member.empty()) where += " AND instr(a.record, ?5) > 0";
+    if (!q.purpose.empty()) where += " AND instr(a.record, ?6) > 0";
+    // A subject or member query starts from its index.
+    const bool by_subject = !q.subject.empty();
+    const bool indexed_query = by_subject || !q.member.empty();
     AccessQueryResult result;
+    const size_t limit = static_cast<size_t>(std::max(q.limit, 0));
     auto run = [&](const std::string& sql) -> absl::Status {
       ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
       const int64_t from =
@@ -242,42 +282,45 @@ class SqliteAccessLogStore : public AccessLogStore {
           q.until == absl::InfiniteFuture() ? INT64_MAX : absl::ToUnixMicros(q.until);
       stmt.Bind(1, from).Bind(2, until);
       if (!q.log_id.empty()) stmt.Bind(3, q.log_id);
-      if (!q.subject.empty()) stmt.Bind(4, q.subject);
-      if (!q.member.empty()) stmt.Bind(5, q.member);
-      if (!q.purpose.empty()) stmt.Bind(6, q.purpose);
-      if (q.decision != v1::DECISION_UNSPECIFIED) stmt.Bind(7, v1::Decision_Name(q.decision));
-      stmt.Bind(8, static_cast<int64_t>(std::max<uint64_t>(q.after_position, result.last_position)));
-      stmt.Bind(9, int64_t{q.limit} - static_cast<int64_t>(result.records.size()));
-      while (true) {
+      if (!q.subject.empty()) stmt.BindBlob(4, q.subject);
+      if (!q.member.empty()) stmt.BindBlob(5, q.member);
+      if (!q.purpose.empty()) stmt.BindBlob(6, q.purpose);
+      stmt.Bind(7, static_cast<int64_t>(std::max<uint64_t>(q.after_position, result.last_position)));
+      if (indexed_query) stmt.Bind(8, by_subject ? q.subject : q.member);
+      v1::AccessRecord record;
+      while (result.records.size() < limit) {
         ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) break;
-        v1::AccessRecord& record = result.records.emplace_back();
         const absl::string_view bytes = stmt.ColumnBlob(1);
         if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
           return absl::DataLossError(absl::StrCat(db_->path(), ": the access record at seq ",
                                                   stmt.ColumnInt(0), " is corrupt"));
         }
+        if (!Matches(q, record)) continue;
+        result.records.push_back(std::move(record));
+        record.Clear();
         result.last_position = static_cast<uint64_t>(stmt.ColumnInt(0));
       }
       return absl::OkStatus();
     };
-    if (index_table == nullptr) {
-      RETURN_IF_ERROR(run(absl::StrCat("SELECT a.seq, a.record FROM access_log a WHERE a.seq > ?8",
-                                       where, " ORDER BY a.seq LIMIT ?9")));
+    if (limit == 0) return result;
+    if (!indexed_query) {
+      RETURN_IF_ERROR(run(absl::StrCat("SELECT a.seq, a.record FROM access_log a WHERE a.seq > ?7",
+                                       where, " ORDER BY a.seq")));
       return result;
     }
     // The indexed part, then the tail the indexer has not reached. The watermark is read
     // first: rows indexed meanwhile are still in the tail, so nothing is missed or repeated.
     ASSIGN_OR_RETURN(int64_t indexed, IndexedUpTo());
+    const char* column = by_subject ? "subject" : "member";
     RETURN_IF_ERROR(run(absl::StrCat(
-        "SELECT a.seq, a.record FROM ", index_table, " i JOIN access_log a ON a.seq = i.seq "
-        "WHERE i.", index_table == std::string("access_log_by_subject") ? "subject" : "member",
-        " = ", index_key, " AND i.seq > ?8 AND i.seq <= ", indexed, where,
-        " ORDER BY i.seq LIMIT ?9")));
-    if (static_cast<int>(result.records.size()) < q.limit) {
+        "SELECT a.seq, a.record FROM access_log_by_", column, " i JOIN access_log a ON a.seq = "
+        "i.seq WHERE i.", column, " = ?8 AND i.seq > ?7 AND i.seq <= ", indexed, where,
+        " ORDER BY i.seq")));
+    if (result.records.size() < limit) {
       result.last_position = std::max<uint64_t>(result.last_position, indexed);
       RETURN_IF_ERROR(run(absl::StrCat("SELECT a.seq, a.record FROM access_log a WHERE "
-                                       "a.seq > ?8", where, " ORDER BY a.seq LIMIT ?9")));
+                                       "a.seq > ?7", where, " ORDER BY a.seq")));
     }
     return result;
   }
@@ -337,23 +380,17 @@ class SqliteAccessLogStore : public AccessLogStore {
   absl::StatusOr<uint64_t> Prune(absl::Time before, int batch_rows) override {
     // In write order, up to the first record written at or after `before`: the pruned leaves
     // stay a prefix of every log, which is what lets a verifier tell retention from erasure.
-    ASSIGN_OR_RETURN(auto first_young,
-                     db_->Prepare("SELECT seq FROM access_log WHERE time_micros >= ? "
-                                  "ORDER BY time_micros LIMIT 1"));
-    first_young.Bind(1, absl::ToUnixMicros(before));
-    ASSIGN_OR_RETURN(bool young, first_young.Step());
-    const int64_t bound = young ? first_young.ColumnInt(0) : INT64_MAX;
-    first_young.Reset();
+    const int64_t bound = absl::ToUnixMicros(before);
     uint64_t pruned = 0;
     while (true) {
       // Short transactions, with a pause between them, so the writer gets its turn.
-      absl::StatusOr<int64_t> changed;
+      absl::StatusOr<PruneProgress> batch;
       RETURN_IF_ERROR(db_->InTransaction([&] {
-        changed = PruneBatch(bound, batch_rows < 1 ? 1 : batch_rows);
-        return changed.status();
+        batch = PruneBatch(bound, batch_rows < 1 ? 1 : batch_rows);
+        return batch.status();
       }));
-      pruned += *changed;
-      if (*changed == 0) break;
+      pruned += batch->pruned;
+      if (batch->reached_young || batch->pruned == 0) break;
       absl::SleepFor(absl::Milliseconds(20));
     }
     // Old WAL frames still hold the content: copy back and truncate (best effort: a reader
@@ -366,27 +403,61 @@ class SqliteAccessLogStore : public AccessLogStore {
   static constexpr char kCheckpointColumns[] =
       "SELECT log_id, tree_size, root_hash, time_secs, signature FROM access_log_checkpoint";
 
+  struct PruneProgress {
+    uint64_t pruned = 0;
+    bool reached_young = false;  // met a record written at or after the bound
+  };
+
   absl::StatusOr<int64_t> IndexedUpTo() {
     ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT upto_seq FROM access_log_indexed"));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     return row ? stmt.ColumnInt(0) : 0;
   }
 
-  // Refuses a database of an earlier layout (before `seq`), rather than failing later on
-  // every query with "no such column".
+  absl::StatusOr<std::optional<Span>> LastSpan(const std::string& log_id) {
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT first_leaf, first_seq, leaves FROM "
+                                             "access_log_span WHERE log_id = ? ORDER BY "
+                                             "first_leaf DESC LIMIT 1"));
+    stmt.Bind(1, log_id);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::nullopt;
+    return Span{stmt.ColumnInt(0), stmt.ColumnInt(1), stmt.ColumnInt(2)};
+  }
+
+  // The spans of `log_id` holding leaves in [from, to), in leaf order.
+  absl::StatusOr<std::vector<Span>> SpansIn(const std::string& log_id, int64_t from,
+                                            int64_t to) {
+    ASSIGN_OR_RETURN(auto stmt,
+                     db_->Prepare("SELECT first_leaf, first_seq, leaves FROM access_log_span "
+                                  "WHERE log_id = ?1 AND first_leaf < ?3 AND first_leaf >= "
+                                  "COALESCE((SELECT MAX(first_leaf) FROM access_log_span WHERE "
+                                  "log_id = ?1 AND first_leaf <= ?2), 0) ORDER BY first_leaf"));
+    stmt.Bind(1, log_id).Bind(2, from).Bind(3, to);
+    std::vector<Span> spans;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      spans.push_back(Span{stmt.ColumnInt(0), stmt.ColumnInt(1), stmt.ColumnInt(2)});
+    }
+    return spans;
+  }
+
+  // Refuses a database of an earlier layout, rather than failing later on every query with
+  // "no such column".
   absl::Status CheckLayout() {
     ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
                                     "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = "
                                     "'table' AND name = 'access_log'), (SELECT COUNT(*) FROM "
-                                    "pragma_table_info('access_log') WHERE name = 'seq')"));
+                                    "sqlite_master WHERE type = 'table' AND name = "
+                                    "'access_log_span')"));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (row && stmt.ColumnInt(0) == 0 && read_only_) {
       return absl::NotFoundError(absl::StrCat(db_->path(), " holds no onceonly access log"));
     }
     if (row && stmt.ColumnInt(0) == 1 && stmt.ColumnInt(1) == 0) {
       return absl::FailedPreconditionError(absl::StrCat(
-          db_->path(), " holds an access log of an earlier onceonly layout (no seq column); "
-          "keep it as it is for the record and point audit.sqlite_path at a new file"));
+          db_->path(), " holds an access log of an earlier onceonly layout (no access_log_span "
+          "table); keep it as it is for the record and point audit.sqlite_path at a new file"));
     }
     return absl::OkStatus();
   }
@@ -398,15 +469,33 @@ class SqliteAccessLogStore : public AccessLogStore {
     const int64_t newest = row ? last.ColumnInt(0) : 0;
     const int64_t upto = std::min<int64_t>(newest, from + max_records);
     if (upto <= from) return 0;
-    // Sorted by key, each index page is written once per batch, not once per record.
-    for (const char* column : {"subject", "member"}) {
-      ASSIGN_OR_RETURN(auto insert,
-                       db_->Prepare(absl::StrCat(
-                           "INSERT OR IGNORE INTO access_log_by_", column, " SELECT ", column,
-                           ", seq FROM access_log WHERE seq > ?1 AND seq <= ?2 AND record IS "
-                           "NOT NULL ORDER BY 1, 2")));
-      insert.Bind(1, from).Bind(2, upto);
-      RETURN_IF_ERROR(insert.Run());
+    // The keys are inside the records: read them out, then insert sorted by key, so each index
+    // page is written once per batch, not once per record.
+    ASSIGN_OR_RETURN(auto rows, db_->Prepare("SELECT seq, record FROM access_log WHERE seq > ? "
+                                             "AND seq <= ? AND record IS NOT NULL"));
+    rows.Bind(1, from).Bind(2, upto);
+    std::vector<std::pair<std::string, int64_t>> by_subject, by_member;
+    v1::AccessRecord record;
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, rows.Step());
+      if (!more) break;
+      const absl::string_view bytes = rows.ColumnBlob(1);
+      if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        return absl::DataLossError(absl::StrCat(db_->path(), ": the access record at seq ",
+                                                rows.ColumnInt(0), " is corrupt"));
+      }
+      by_subject.emplace_back(record.subject(), rows.ColumnInt(0));
+      by_member.emplace_back(record.member(), rows.ColumnInt(0));
+    }
+    for (auto [column, keys] : {std::pair("subject", &by_subject), std::pair("member", &by_member)}) {
+      std::sort(keys->begin(), keys->end());
+      ASSIGN_OR_RETURN(auto insert, db_->Prepare(absl::StrCat(
+                                        "INSERT OR IGNORE INTO access_log_by_", column,
+                                        " VALUES (?, ?)")));
+      for (const auto& [key, seq] : *keys) {
+        insert.Bind(1, key).Bind(2, seq);
+        RETURN_IF_ERROR(insert.Run());
+      }
     }
     ASSIGN_OR_RETURN(auto mark, db_->Prepare("UPDATE access_log_indexed SET upto_seq = ?"));
     mark.Bind(1, upto);
@@ -414,32 +503,41 @@ class SqliteAccessLogStore : public AccessLogStore {
     return static_cast<uint64_t>(upto - from);
   }
 
-  absl::StatusOr<int64_t> PruneBatch(int64_t bound, int batch_rows) {
-    ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT seq, subject, member FROM access_log "
+  absl::StatusOr<PruneProgress> PruneBatch(int64_t bound_micros, int batch_rows) {
+    ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT seq, time_micros, record FROM access_log "
                                                "WHERE seq > (SELECT upto_seq FROM "
-                                               "access_log_pruned) AND seq < ? ORDER BY seq "
-                                               "LIMIT ?"));
-    select.Bind(1, bound).Bind(2, int64_t{batch_rows});
+                                               "access_log_pruned) ORDER BY seq LIMIT ?"));
+    select.Bind(1, int64_t{batch_rows});
     ASSIGN_OR_RETURN(auto by_subject, db_->Prepare("DELETE FROM access_log_by_subject WHERE "
                                                    "subject = ? AND seq = ?"));
     ASSIGN_OR_RETURN(auto by_member, db_->Prepare("DELETE FROM access_log_by_member WHERE "
                                                   "member = ? AND seq = ?"));
-    ASSIGN_OR_RETURN(auto clear, db_->Prepare("UPDATE access_log SET record = NULL, member = '', "
-                                              "purpose = '', subject = '', reason = '', "
-                                              "decision = '' WHERE seq = ?"));
+    ASSIGN_OR_RETURN(auto clear, db_->Prepare("UPDATE access_log SET record = NULL WHERE seq = ?"));
     // Read the batch first: rows are not changed under a running SELECT.
     struct Row {
       int64_t seq;
       std::string subject, member;
     };
     std::vector<Row> rows;
+    PruneProgress progress;
+    v1::AccessRecord record;
     while (true) {
       ASSIGN_OR_RETURN(bool row, select.Step());
       if (!row) break;
-      rows.push_back(Row{select.ColumnInt(0), select.ColumnText(1), select.ColumnText(2)});
+      if (select.ColumnInt(1) >= bound_micros) {
+        progress.reached_young = true;
+        break;
+      }
+      Row& r = rows.emplace_back(Row{select.ColumnInt(0), "", ""});
+      // The index keys are in the record; a record that no longer parses has none to drop.
+      const absl::string_view bytes = select.ColumnBlob(2);
+      if (!bytes.empty() && record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        r.subject = record.subject();
+        r.member = record.member();
+      }
     }
     select.Reset();
-    if (rows.empty()) return 0;
+    if (rows.empty()) return progress;
     ASSIGN_OR_RETURN(auto mark, db_->Prepare("UPDATE access_log_pruned SET upto_seq = ?"));
     mark.Bind(1, rows.back().seq);
     RETURN_IF_ERROR(mark.Run());
@@ -451,27 +549,44 @@ class SqliteAccessLogStore : public AccessLogStore {
       clear.Bind(1, row.seq);
       RETURN_IF_ERROR(clear.Run());
     }
-    return static_cast<int64_t>(rows.size());
+    progress.pruned = rows.size();
+    return progress;
   }
 
-  absl::Status InsertAll(const std::vector<PreparedRecord>& records) {
-    for (const PreparedRecord& r : records) {
-      insert_->Bind(1, r.log_id)
-          .Bind(2, static_cast<int64_t>(r.access_id))
-          .Bind(3, r.time_micros)
-          .Bind(4, r.member)
-          .Bind(5, r.purpose)
-          .Bind(6, r.subject)
-          .Bind(7, v1::Decision_Name(r.decision))
-          .Bind(8, r.reason);
-      insert_->BindBlob(9, r.data).BindBlob(10, r.leaf_hash);
+  // Inside the batch's transaction: the rows, then the span that locates them.
+  absl::Status InsertAll(const std::string& log_id, const std::vector<PreparedRecord>& records) {
+    ASSIGN_OR_RETURN(std::optional<Span> last, LastSpan(log_id));
+    const int64_t size = last.has_value() ? last->first_leaf + last->leaves : 0;
+    ASSIGN_OR_RETURN(bool row, next_seq_->Step());
+    const int64_t first_seq = row ? next_seq_->ColumnInt(0) : 1;
+    next_seq_->Reset();
+    const int64_t n = static_cast<int64_t>(records.size());
+    for (int64_t i = 0; i < n; ++i) {
+      const PreparedRecord& r = records[i];
+      if (r.access_id != static_cast<uint64_t>(size + i)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "access log ", log_id, " holds ", size, " leaves in ", db_->path(),
+            ": a batch cannot put leaf ", r.access_id, " at index ", size + i));
+      }
+      // The bytes are the caller's and outlive the statement's use of them (Run resets it).
+      insert_->Bind(1, first_seq + i)
+          .BindTextUncopied(2, log_id)
+          .Bind(3, size + i)
+          .Bind(4, r.time_micros)
+          .BindBlobUncopied(5, r.data)
+          .BindBlobUncopied(6, AsView(r.leaf_hash));
       RETURN_IF_ERROR(insert_->Run());
     }
-    return absl::OkStatus();
+    if (last.has_value() && last->first_seq + last->leaves == first_seq) {
+      extend_span_->Bind(1, n).Bind(2, log_id).Bind(3, last->first_leaf);
+      return extend_span_->Run();
+    }
+    add_span_->Bind(1, log_id).Bind(2, size).Bind(3, first_seq).Bind(4, n);
+    return add_span_->Run();
   }
 
   std::unique_ptr<SqliteDb> db_;
-  std::unique_ptr<SqliteStatement> insert_;
+  std::unique_ptr<SqliteStatement> insert_, next_seq_, extend_span_, add_span_;
   bool read_only_ = false;
   int lock_fd_ = -1;
 };

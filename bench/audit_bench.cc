@@ -125,9 +125,9 @@ int64_t RecordTimeMicros(uint64_t index) { return kBaseMicros + static_cast<int6
 struct Records {
   std::vector<v1::AccessRecord> protos;  // log_id set; time, subject and access_id per use
   std::vector<std::string> subjects;     // canonical enterprise numbers
-  // The protos as the store's row values, for the SQLite baselines (subject and time per use).
+  // The protos as the store's row values, for the SQLite baselines (time per use).
   struct Row {
-    std::string member, purpose, decision, reason, record, leaf_hash;
+    std::string record, leaf_hash;
   };
   std::vector<Row> rows;
   double mean_record_bytes = 0;
@@ -220,10 +220,6 @@ const Records& TheRecords() {
       v1::AccessRecord stored = r->Make(static_cast<uint64_t>(i));
       stored.set_access_id(static_cast<uint64_t>(i));
       Records::Row row;
-      row.member = stored.member();
-      row.purpose = stored.purpose();
-      row.decision = v1::Decision_Name(stored.decision());
-      row.reason = stored.reason();
       row.record = SerializeAccessRecord(stored);
       row.leaf_hash = MerkleLeafHash(row.record);
       total_bytes += static_cast<int64_t>(row.record.size());
@@ -327,30 +323,11 @@ class RawSqlite {
     if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) Fail(sql);
   }
   // (name, CREATE INDEX statement) of each explicit index of `table`.
-  std::vector<std::pair<std::string, std::string>> Indexes(const std::string& table) {
-    std::vector<std::pair<std::string, std::string>> out;
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_,
-                           "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                           "tbl_name = ? AND sql IS NOT NULL",
-                           -1, &stmt, nullptr) != SQLITE_OK) {
-      Fail("list indexes");
-      return out;
-    }
-    sqlite3_bind_text(stmt, 1, table.c_str(), -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
-      out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)),
-                       reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1)));
-    }
-    sqlite3_finalize(stmt);
-    return out;
-  }
   void PrepareInsert(const std::string& table) {
     if (!ok()) return;
     const std::string sql = absl::StrCat(
         "INSERT INTO ", table,
-        " (log_id, leaf_index, time_micros, member, purpose, subject, decision, reason, "
-        "record, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        " (log_id, leaf_index, time_micros, record, leaf_hash) VALUES (?, ?, ?, ?, ?)");
     if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) !=
         SQLITE_OK) {
       Fail(sql);
@@ -367,14 +344,9 @@ class RawSqlite {
     text(1, log_id);
     sqlite3_bind_int64(insert_, 2, static_cast<int64_t>(index));
     sqlite3_bind_int64(insert_, 3, RecordTimeMicros(index));
-    text(4, row.member);
-    text(5, row.purpose);
-    text(6, records.SubjectFor(index));
-    text(7, row.decision);
-    text(8, row.reason);
-    sqlite3_bind_blob(insert_, 9, row.record.data(), static_cast<int>(row.record.size()),
+    sqlite3_bind_blob(insert_, 4, row.record.data(), static_cast<int>(row.record.size()),
                       SQLITE_STATIC);
-    sqlite3_bind_blob(insert_, 10, row.leaf_hash.data(), static_cast<int>(row.leaf_hash.size()),
+    sqlite3_bind_blob(insert_, 5, row.leaf_hash.data(), static_cast<int>(row.leaf_hash.size()),
                       SQLITE_STATIC);
     if (sqlite3_step(insert_) != SQLITE_DONE) Fail("insert");
     sqlite3_reset(insert_);
@@ -390,10 +362,10 @@ class RawSqlite {
   std::string error_;
 };
 
+// The store's row (audit/sqlite_access_log_store.cc) without its key, index and spans.
 constexpr char kBareTable[] =
     "CREATE TABLE plain (log_id TEXT NOT NULL, leaf_index INTEGER NOT NULL, time_micros "
-    "INTEGER NOT NULL, member TEXT NOT NULL, purpose TEXT NOT NULL, subject TEXT NOT NULL, "
-    "decision TEXT NOT NULL, reason TEXT NOT NULL, record BLOB, leaf_hash BLOB NOT NULL)";
+    "INTEGER NOT NULL, record BLOB, leaf_hash BLOB NOT NULL)";
 
 uint64_t PrefillRows() {
   const char* env = std::getenv("ONCEONLY_BENCH_PREFILL");
@@ -402,39 +374,52 @@ uint64_t PrefillRows() {
 
 // Creates the database of a run: the bare table, or the store's own schema (created by
 // OpenSqliteAccessLogStore, so it is always the production one) holding `prefill` records
-// already. The prefill goes in fast (no fsync, indexes dropped and rebuilt after) and is not
-// part of any measurement. The store's query indexes (filled behind the writer in
-// production) are brought up to date, as the gateway's indexer would have.
+// already. The prefill is not part of any measurement: the bare table's goes in without
+// fsync; the store's through AppendBatch in large batches (the production path, so spans
+// and rows are as the writer leaves them), then its query indexes are brought up to date,
+// as the gateway's indexer would have.
 absl::Status CreateDatabase(const std::string& path, bool access_log, uint64_t prefill) {
+  const Records& records = TheRecords();
+  const auto t0 = Clock::now();
   if (access_log) {
     absl::StatusOr<std::unique_ptr<AccessLogStore>> store = OpenSqliteAccessLogStore(path);
     if (!store.ok()) return store.status();
+    constexpr uint64_t kPrefillBatch = 20000;
+    std::vector<PreparedRecord> batch;
+    for (uint64_t i = 0; i < prefill;) {
+      batch.clear();
+      for (; i < prefill && batch.size() < kPrefillBatch; ++i) {
+        v1::AccessRecord record = records.Make(i);
+        record.set_access_id(i);
+        batch.push_back(PrepareRecord(record));
+      }
+      if (absl::Status s = (*store)->AppendBatch(kLogId, batch); !s.ok()) return s;
+      if (i % 200000 == 0) Progress("  prefill: %d records (%.1f s)", i, Seconds(t0));
+    }
+    uint64_t indexed = 0;
+    while (true) {
+      absl::StatusOr<uint64_t> n = (*store)->IndexPending(200000);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      indexed += *n;
+    }
+    if (prefill > 0) {
+      Progress("  prefill: %d records, %d indexed, in %.1f s", prefill, indexed, Seconds(t0));
+    }
+    return absl::OkStatus();
   }
   RawSqlite db(path);
-  const std::string table = access_log ? "access_log" : "plain";
-  if (!access_log) db.Exec(kBareTable);
-  const std::vector<std::pair<std::string, std::string>> indexes = db.Indexes(table);
-  for (const auto& [name, sql] : indexes) db.Exec(absl::StrCat("DROP INDEX ", name));
+  db.Exec(kBareTable);
   if (prefill > 0) {
-    const Records& records = TheRecords();
-    const auto t0 = Clock::now();
     db.Exec("PRAGMA synchronous=OFF");
-    db.PrepareInsert(table);
+    db.PrepareInsert("plain");
     for (uint64_t i = 0; i < prefill; ++i) {
       if (i % 100000 == 0) db.Exec(i == 0 ? "BEGIN" : "COMMIT; BEGIN");
       db.Insert(records, i);
       if ((i + 1) % 250000 == 0) Progress("  prefill: %d rows (%.1f s)", i + 1, Seconds(t0));
     }
     db.Exec("COMMIT");
-    Progress("  prefill: %d rows in %.1f s; building the indexes", prefill, Seconds(t0));
-  }
-  for (const auto& [name, sql] : indexes) {
-    db.Exec(sql);
-  }
-  if (access_log && prefill > 0) {
-    db.Exec("INSERT INTO access_log_by_subject SELECT subject, seq FROM access_log ORDER BY 1, 2;"
-            "INSERT INTO access_log_by_member SELECT member, seq FROM access_log ORDER BY 1, 2;"
-            "UPDATE access_log_indexed SET upto_seq = (SELECT MAX(seq) FROM access_log);");
+    Progress("  prefill: %d rows in %.1f s", prefill, Seconds(t0));
   }
   db.Exec("PRAGMA synchronous=FULL; PRAGMA wal_checkpoint(TRUNCATE)");
   if (!db.ok()) return absl::InternalError(db.error());
@@ -515,10 +500,10 @@ void BM_StoreAppendBatch(benchmark::State& state) {
       for (int i = 0; i < batch; ++i) {
         v1::AccessRecord record = records.Make(index);
         record.set_access_id(index++);
-        batch_records.push_back(PrepareRecord(std::move(record)));
+        batch_records.push_back(PrepareRecord(record));
       }
       state.ResumeTiming();
-      absl::Status appended = (*store)->AppendBatch(batch_records);
+      absl::Status appended = (*store)->AppendBatch(kLogId, batch_records);
       if (!appended.ok()) {
         state.SkipWithError(appended.ToString().c_str());
         break;

@@ -121,6 +121,16 @@ SqliteStatement& SqliteStatement::BindBlob(int index, absl::string_view bytes) {
   return *this;
 }
 
+SqliteStatement& SqliteStatement::BindBlobUncopied(int index, absl::string_view bytes) {
+  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::BindTextUncopied(int index, absl::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  return *this;
+}
+
 SqliteStatement& SqliteStatement::BindNull(int index) {
   sqlite3_bind_null(stmt_, index);
   return *this;

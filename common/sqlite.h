@@ -62,6 +62,10 @@ class SqliteStatement {
   SqliteStatement& Bind(int index, absl::string_view text);
   SqliteStatement& Bind(int index, int64_t value);
   SqliteStatement& BindBlob(int index, absl::string_view bytes);
+  // Binds without copying: `bytes` must stay alive and unchanged until the statement is
+  // reset or the parameter rebound (hot loops over caller-owned buffers).
+  SqliteStatement& BindBlobUncopied(int index, absl::string_view bytes);
+  SqliteStatement& BindTextUncopied(int index, absl::string_view text);
   SqliteStatement& BindNull(int index);
 
   // True if a row is ready, false when done; an error status otherwise.

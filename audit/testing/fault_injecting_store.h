@@ -23,9 +23,10 @@ class FaultInjectingStore : public AccessLogStore {
                                const std::function<void(absl::string_view)>& fn) override {
     return inner_->ForEachLeafHash(id, from, fn);
   }
-  absl::Status AppendBatch(const std::vector<PreparedRecord>& records) override {
+  absl::Status AppendBatch(const std::string& id,
+                           const std::vector<PreparedRecord>& records) override {
     if (fail_appends) return absl::UnavailableError("database or disk is full (injected)");
-    return inner_->AppendBatch(records);
+    return inner_->AppendBatch(id, records);
   }
   absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& id, uint64_t from,
                                                      int limit) override {
