@@ -15,6 +15,8 @@
 #include "audit/merkle_tree.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace onceonly {
 
@@ -74,6 +76,33 @@ struct Span {
   int64_t first_seq = 0;
   int64_t leaves = 0;
 };
+
+// The query index keys of a stored record (its member and subject fields), read off the wire
+// without parsing the rest: the indexer does this for every record. False if the bytes are
+// not a valid message.
+bool ReadIndexKeys(absl::string_view bytes, std::string* member, std::string* subject) {
+  using google::protobuf::internal::WireFormatLite;
+  constexpr int kMemberField = v1::AccessRecord::kMemberFieldNumber;
+  constexpr int kSubjectField = v1::AccessRecord::kSubjectFieldNumber;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  member->clear();
+  subject->clear();
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) return in.CurrentPosition() == static_cast<int>(bytes.size());  // end, or a bad tag
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const bool wanted = field == kMemberField || field == kSubjectField;
+    if (wanted && WireFormatLite::GetTagWireType(tag) ==
+                      WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::ReadString(&in, field == kMemberField ? member : subject)) {
+        return false;
+      }
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return false;
+    }
+  }
+}
 
 // Whether `record` passes the filters of `q` that SQL could only narrow down.
 bool Matches(const AccessQuery& q, const v1::AccessRecord& record) {
@@ -415,13 +444,21 @@ class SqliteAccessLogStore : public AccessLogStore {
   }
 
   absl::StatusOr<std::optional<Span>> LastSpan(const std::string& log_id) {
-    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT first_leaf, first_seq, leaves FROM "
-                                             "access_log_span WHERE log_id = ? ORDER BY "
-                                             "first_leaf DESC LIMIT 1"));
-    stmt.Bind(1, log_id);
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return std::nullopt;
-    return Span{stmt.ColumnInt(0), stmt.ColumnInt(1), stmt.ColumnInt(2)};
+    if (last_span_ == nullptr) {  // prepared once per connection: the writer asks every batch
+      ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT first_leaf, first_seq, leaves FROM "
+                                               "access_log_span WHERE log_id = ? ORDER BY "
+                                               "first_leaf DESC LIMIT 1"));
+      last_span_ = std::make_unique<SqliteStatement>(std::move(stmt));
+    }
+    last_span_->Bind(1, log_id);
+    absl::StatusOr<bool> row = last_span_->Step();
+    std::optional<Span> span;
+    if (row.ok() && *row) {
+      span = Span{last_span_->ColumnInt(0), last_span_->ColumnInt(1), last_span_->ColumnInt(2)};
+    }
+    last_span_->Reset();
+    if (!row.ok()) return row.status();
+    return span;
   }
 
   // The spans of `log_id` holding leaves in [from, to), in leaf order.
@@ -475,17 +512,16 @@ class SqliteAccessLogStore : public AccessLogStore {
                                              "AND seq <= ? AND record IS NOT NULL"));
     rows.Bind(1, from).Bind(2, upto);
     std::vector<std::pair<std::string, int64_t>> by_subject, by_member;
-    v1::AccessRecord record;
+    std::string member, subject;
     while (true) {
       ASSIGN_OR_RETURN(bool more, rows.Step());
       if (!more) break;
-      const absl::string_view bytes = rows.ColumnBlob(1);
-      if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      if (!ReadIndexKeys(rows.ColumnBlob(1), &member, &subject)) {
         return absl::DataLossError(absl::StrCat(db_->path(), ": the access record at seq ",
                                                 rows.ColumnInt(0), " is corrupt"));
       }
-      by_subject.emplace_back(record.subject(), rows.ColumnInt(0));
-      by_member.emplace_back(record.member(), rows.ColumnInt(0));
+      by_subject.emplace_back(subject, rows.ColumnInt(0));
+      by_member.emplace_back(member, rows.ColumnInt(0));
     }
     for (auto [column, keys] : {std::pair("subject", &by_subject), std::pair("member", &by_member)}) {
       std::sort(keys->begin(), keys->end());
@@ -520,7 +556,6 @@ class SqliteAccessLogStore : public AccessLogStore {
     };
     std::vector<Row> rows;
     PruneProgress progress;
-    v1::AccessRecord record;
     while (true) {
       ASSIGN_OR_RETURN(bool row, select.Step());
       if (!row) break;
@@ -530,10 +565,9 @@ class SqliteAccessLogStore : public AccessLogStore {
       }
       Row& r = rows.emplace_back(Row{select.ColumnInt(0), "", ""});
       // The index keys are in the record; a record that no longer parses has none to drop.
-      const absl::string_view bytes = select.ColumnBlob(2);
-      if (!bytes.empty() && record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-        r.subject = record.subject();
-        r.member = record.member();
+      if (!ReadIndexKeys(select.ColumnBlob(2), &r.member, &r.subject)) {
+        r.member.clear();
+        r.subject.clear();
       }
     }
     select.Reset();
@@ -586,7 +620,7 @@ class SqliteAccessLogStore : public AccessLogStore {
   }
 
   std::unique_ptr<SqliteDb> db_;
-  std::unique_ptr<SqliteStatement> insert_, next_seq_, extend_span_, add_span_;
+  std::unique_ptr<SqliteStatement> insert_, next_seq_, extend_span_, add_span_, last_span_;
   bool read_only_ = false;
   int lock_fd_ = -1;
 };

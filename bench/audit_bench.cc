@@ -620,11 +620,14 @@ void RunAccessLog(benchmark::State& state, const char* name, uint64_t prefill,
         absl::StatusOr<std::unique_ptr<AccessLogStore>> index_store =
             OpenSqliteAccessLogStore(path);
         if (!index_store.ok()) return;
+        // As GatewayServer::IndexAccessLog: 10,000 at a time, 50 ms apart, every 250 ms.
         do {
           while (true) {
-            absl::StatusOr<uint64_t> n = (*index_store)->IndexPending(50000);
+            absl::StatusOr<uint64_t> n = (*index_store)->IndexPending(10000);
             if (!n.ok() || *n == 0) break;
             indexed += *n;
+            if (*n < 10000) break;
+            absl::SleepFor(absl::Milliseconds(50));
           }
         } while (!stop_indexing.WaitForNotificationWithTimeout(absl::Milliseconds(250)));
       });

@@ -5,8 +5,24 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace onceonly {
+namespace {
+
+// Waits for a lock held by another connection: polls every 500 µs for up to 5 s. SQLite's
+// own busy timeout sleeps up to 100 ms between polls, so a writer blocked by a short
+// transaction (the access log's indexer) would idle long after the lock was released.
+constexpr int kBusyPollMicros = 500;
+constexpr int kBusyTimeoutMicros = 5000000;
+
+int PollWhileBusy(void*, int attempts) {
+  if (static_cast<int64_t>(attempts) * kBusyPollMicros >= kBusyTimeoutMicros) return 0;
+  absl::SleepFor(absl::Microseconds(kBusyPollMicros));
+  return 1;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Mode mode) {
   int flags = SQLITE_OPEN_NOMUTEX;
@@ -29,7 +45,7 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
     return absl::UnavailableError(absl::StrCat("cannot open database ", path, ": ", msg));
   }
   std::unique_ptr<SqliteDb> db(new SqliteDb(raw, path));
-  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_busy_handler(raw, PollWhileBusy, nullptr);
   sqlite3_extended_result_codes(raw, 1);
   if (mode != Mode::kReadOnly) {
     absl::Status s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
