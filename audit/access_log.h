@@ -2,10 +2,11 @@
 // durably before the caller gets an answer.
 //
 // A single writer thread group-commits whatever is queued (up to max_batch records per
-// transaction), so callers share fsyncs instead of paying one each. Append gives the record its
-// access_id and serializes and hashes it on the caller's thread, so the writer only writes. Append() never blocks
-// the caller: `done` runs on the writer thread once the record's batch committed (with its
-// access_id, the leaf index) or failed (UNAVAILABLE; the caller must release nothing).
+// transaction), so callers share fsyncs instead of paying one each. Append gives the record
+// its access_id and serializes and hashes it on the caller's thread, so the writer only
+// writes. Append() never blocks the caller: `done` runs on the writer thread once the
+// record's batch committed (with its access_id, the leaf index) or failed (UNAVAILABLE; the
+// caller must release nothing).
 //
 // With a signer, the writer also signs a checkpoint (log id, tree size, root, time) and stores
 // it beside the records every `checkpoint_every` records, or `checkpoint_interval` after the

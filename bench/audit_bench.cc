@@ -8,9 +8,9 @@
 //   BM_SqlitePlain/B             B rows per transaction into a bare rowid table, no index
 //                                (WAL, synchronous=FULL): the same bytes as a record's row
 //   BM_SqliteAccessLogTable/B    the same rows into the store's own access_log table (schema
-//                                made by OpenSqliteAccessLogStore): + its two indexes
+//                                made by OpenSqliteAccessLogStore): + its time index
 //   BM_StoreAppendBatch/B        AccessLogStore::AppendBatch of B prepared records: the
-//                                writer thread's work (binding, insert, commit)
+//                                writer thread's work (binding, insert, span, commit)
 //   BM_AccessLogAppend/B         end to end: two producers AppendAll (serialize, hash) and the
 //                                writer commits (max_batch B) and extends the tree
 //   BM_AccessLogAppend_Checkpointed/B   the same with signed checkpoints (gateway defaults)
