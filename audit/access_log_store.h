@@ -98,6 +98,9 @@ class AccessLogStore {
   // parsing, no checks: that is the verifier's job).
   virtual absl::StatusOr<std::vector<StoredLeaf>> ReadLeaves(const std::string& log_id,
                                                              uint64_t from, int limit) = 0;
+  // Stored rows that are no leaf of any log (0 for an untouched store), counted in one
+  // snapshot: rows a query would serve that no verification covers.
+  virtual absl::StatusOr<int64_t> RowsOutsideLogs() = 0;
   // Records matching `query` (see AccessQuery).
   virtual absl::StatusOr<AccessQueryResult> Query(const AccessQuery& query) = 0;
   // Query indexes with random keys (subject, member) are kept behind the writer, off the

@@ -88,19 +88,14 @@ absl::Status FeedStoredLog(AccessLogStore& store, const std::string& log_id,
     return absl::OkStatus();
   };
   RETURN_IF_ERROR(feed_checkpoints_up_to(0));
-  uint64_t from = 0;
+  // The log as it stood when verification began (read after the checkpoints, so it covers
+  // them): a live gateway's later leaves are left for the next run. Pages go by position, so
+  // a deleted row shows up as a gap rather than being skipped.
+  ASSIGN_OR_RETURN(const uint64_t size, store.Size(log_id));
   uint64_t after_last = 0;  // one past the last leaf row seen
-  while (true) {
-    // Page by position, not by index: a deleted row must show up as a gap, not be skipped.
-    ASSIGN_OR_RETURN(std::vector<StoredLeaf> leaves, store.ReadLeaves(log_id, from, kFeedPage));
-    if (leaves.empty()) {
-      // A page of deleted rows must not end the log early: the verifier names the gap once
-      // it sees the rows after it.
-      ASSIGN_OR_RETURN(uint64_t size, store.Size(log_id));
-      if (from >= size) break;
-      from += kFeedPage;
-      continue;
-    }
+  for (uint64_t from = 0; from < size;) {
+    const int count = static_cast<int>(std::min<uint64_t>(kFeedPage, size - from));
+    ASSIGN_OR_RETURN(std::vector<StoredLeaf> leaves, store.ReadLeaves(log_id, from, count));
     for (const StoredLeaf& leaf : leaves) {
       if (leaf.record.has_value()) {
         RETURN_IF_ERROR(verifier.AddRecordBytes(*leaf.record, leaf.leaf_hash));
@@ -111,17 +106,24 @@ absl::Status FeedStoredLog(AccessLogStore& store, const std::string& log_id,
       after_last = leaf.index + 1;
       if (progress && (leaf.index + 1) % 100000 == 0) progress(leaf.index + 1);
     }
-    from += kFeedPage;
+    from += static_cast<uint64_t>(count);
   }
   // Checkpoints beyond the last leaf: the verifier reports the records they miss.
   RETURN_IF_ERROR(feed_checkpoints_up_to(UINT64_MAX));
   // Rows cut from the end while the store's own bookkeeping still counts them.
-  ASSIGN_OR_RETURN(uint64_t size, store.Size(log_id));
   if (after_last < size) {
     return absl::DataLossError(absl::StrCat("log ", log_id, ": entries from ", after_last,
                                             " on were deleted (the store locates ", size,
                                             " leaves, the last row found is entry ",
                                             static_cast<int64_t>(after_last) - 1, ")"));
+  }
+  // Rows that belong to no log: inserted behind the writer's back, they would be served by
+  // queries without ever being verified.
+  ASSIGN_OR_RETURN(const int64_t stray, store.RowsOutsideLogs());
+  if (stray > 0) {
+    return absl::DataLossError(absl::StrCat(
+        stray, " stored row(s) belong to no log's leaves: rows were inserted behind the "
+        "gateway's back; they are not part of any verified log"));
   }
   return absl::OkStatus();
 }

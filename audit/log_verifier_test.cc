@@ -186,11 +186,22 @@ TEST_F(LogVerifierTest, ADeletedRecordIsNamed) {
   EXPECT_THAT(report.status().message(), HasSubstr("entry 23 is missing"));
 }
 
-TEST_F(LogVerifierTest, RecordsDeletedAtTheEndAreCaughtByTheLastCheckpoint) {
+TEST_F(LogVerifierTest, RecordsDeletedAtTheEndAreNamed) {
   ASSERT_TRUE(db_->Exec("DELETE FROM access_log WHERE leaf_index >= 45").ok());
   auto report = VerifyStore();
   ASSERT_FALSE(report.ok());
   EXPECT_THAT(report.status().message(), HasSubstr("entries from 45 on were deleted"));
+}
+
+TEST_F(LogVerifierTest, ARowOutsideEveryLogIsReported) {
+  // A forged row slipped in behind the writer: queries would serve it, no log contains it.
+  ASSERT_TRUE(db_->Exec("INSERT INTO access_log (log_id, leaf_index, time_micros, record, "
+                        "leaf_hash) SELECT 'gw-forged', 0, time_micros, record, leaf_hash "
+                        "FROM access_log WHERE leaf_index = 3")
+                  .ok());
+  auto report = VerifyStore();
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(report.status().message(), HasSubstr("1 stored row(s) belong to no log's leaves"));
 }
 
 TEST_F(LogVerifierTest, TwoReorderedRecordsAreNamed) {

@@ -90,7 +90,7 @@ bool ReadIndexKeys(absl::string_view bytes, std::string* member, std::string* su
   subject->clear();
   while (true) {
     const uint32_t tag = in.ReadTag();
-    if (tag == 0) return in.CurrentPosition() == static_cast<int>(bytes.size());  // end, or a bad tag
+    if (tag == 0) return in.ConsumedEntireMessage();  // the end, not a zero tag
     const int field = WireFormatLite::GetTagFieldNumber(tag);
     const bool wanted = field == kMemberField || field == kSubjectField;
     if (wanted && WireFormatLite::GetTagWireType(tag) ==
@@ -261,8 +261,9 @@ class SqliteAccessLogStore : public AccessLogStore {
 
   absl::StatusOr<std::vector<StoredLeaf>> ReadLeaves(const std::string& log_id, uint64_t from,
                                                      int limit) override {
+    limit = std::max(limit, 0);
     const int64_t begin = static_cast<int64_t>(std::min<uint64_t>(from, INT64_MAX - limit));
-    const int64_t end = begin + std::max(limit, 0);
+    const int64_t end = begin + limit;
     ASSIGN_OR_RETURN(std::vector<Span> spans, SpansIn(log_id, begin, end));
     ASSIGN_OR_RETURN(auto rows, db_->Prepare("SELECT leaf_index, time_micros, record, leaf_hash "
                                              "FROM access_log WHERE seq >= ? AND seq < ? "
@@ -287,6 +288,14 @@ class SqliteAccessLogStore : public AccessLogStore {
       rows.Reset();
     }
     return out;
+  }
+
+  absl::StatusOr<int64_t> RowsOutsideLogs() override {
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT (SELECT COUNT(*) FROM access_log) - "
+                                             "(SELECT COALESCE(SUM(leaves), 0) FROM "
+                                             "access_log_span)"));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? stmt.ColumnInt(0) : 0;
   }
 
   absl::StatusOr<AccessQueryResult> Query(const AccessQuery& q) override {
@@ -516,10 +525,9 @@ class SqliteAccessLogStore : public AccessLogStore {
     while (true) {
       ASSIGN_OR_RETURN(bool more, rows.Step());
       if (!more) break;
-      if (!ReadIndexKeys(rows.ColumnBlob(1), &member, &subject)) {
-        return absl::DataLossError(absl::StrCat(db_->path(), ": the access record at seq ",
-                                                rows.ColumnInt(0), " is corrupt"));
-      }
+      // A record that does not parse is left out of the indexes (queries parse and refuse
+      // it; `audit verify` names it) rather than stopping the indexer for good.
+      if (!ReadIndexKeys(rows.ColumnBlob(1), &member, &subject)) continue;
       by_subject.emplace_back(subject, rows.ColumnInt(0));
       by_member.emplace_back(member, rows.ColumnInt(0));
     }
@@ -553,6 +561,7 @@ class SqliteAccessLogStore : public AccessLogStore {
     struct Row {
       int64_t seq;
       std::string subject, member;
+      bool keys_known;
     };
     std::vector<Row> rows;
     PruneProgress progress;
@@ -563,12 +572,10 @@ class SqliteAccessLogStore : public AccessLogStore {
         progress.reached_young = true;
         break;
       }
-      Row& r = rows.emplace_back(Row{select.ColumnInt(0), "", ""});
-      // The index keys are in the record; a record that no longer parses has none to drop.
-      if (!ReadIndexKeys(select.ColumnBlob(2), &r.member, &r.subject)) {
-        r.member.clear();
-        r.subject.clear();
-      }
+      Row& r = rows.emplace_back(Row{select.ColumnInt(0), "", "", true});
+      // The index keys are in the record; for one that no longer parses, every index entry
+      // of its seq goes (a scan, for a case that should never happen).
+      r.keys_known = ReadIndexKeys(select.ColumnBlob(2), &r.member, &r.subject);
     }
     select.Reset();
     if (rows.empty()) return progress;
@@ -576,6 +583,11 @@ class SqliteAccessLogStore : public AccessLogStore {
     mark.Bind(1, rows.back().seq);
     RETURN_IF_ERROR(mark.Run());
     for (const Row& row : rows) {
+      if (!row.keys_known) {
+        RETURN_IF_ERROR(db_->Exec(absl::StrCat(
+            "DELETE FROM access_log_by_subject WHERE seq = ", row.seq,
+            "; DELETE FROM access_log_by_member WHERE seq = ", row.seq)));
+      }
       by_subject.Bind(1, row.subject).Bind(2, row.seq);
       RETURN_IF_ERROR(by_subject.Run());
       by_member.Bind(1, row.member).Bind(2, row.seq);

@@ -406,6 +406,10 @@ absl::Status CreateDatabase(const std::string& path, bool access_log, uint64_t p
     if (prefill > 0) {
       Progress("  prefill: %d records, %d indexed, in %.1f s", prefill, indexed, Seconds(t0));
     }
+    store->reset();
+    RawSqlite db(path);  // start from an empty WAL, as the bare table does
+    db.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!db.ok()) return absl::InternalError(db.error());
     return absl::OkStatus();
   }
   RawSqlite db(path);

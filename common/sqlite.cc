@@ -10,15 +10,18 @@
 namespace onceonly {
 namespace {
 
-// Waits for a lock held by another connection: polls every 500 µs for up to 5 s. SQLite's
-// own busy timeout sleeps up to 100 ms between polls, so a writer blocked by a short
-// transaction (the access log's indexer) would idle long after the lock was released.
-constexpr int kBusyPollMicros = 500;
-constexpr int kBusyTimeoutMicros = 5000000;
+// Waits for a lock held by another connection: polls every 500 µs for up to 5 s of wall
+// time. SQLite's own busy timeout sleeps up to 100 ms between polls, so a writer blocked by a
+// short transaction (the access log's indexer) would idle long after the lock was released.
+constexpr absl::Duration kBusyPoll = absl::Microseconds(500);
+constexpr absl::Duration kBusyTimeout = absl::Seconds(5);
 
 int PollWhileBusy(void*, int attempts) {
-  if (static_cast<int64_t>(attempts) * kBusyPollMicros >= kBusyTimeoutMicros) return 0;
-  absl::SleepFor(absl::Microseconds(kBusyPollMicros));
+  // The handler runs on the thread whose statement is blocked; one wait at a time per thread.
+  thread_local absl::Time waiting_since;
+  if (attempts == 0) waiting_since = absl::Now();
+  if (absl::Now() - waiting_since >= kBusyTimeout) return 0;
+  absl::SleepFor(kBusyPoll);
   return 1;
 }
 

@@ -28,6 +28,7 @@ class FaultInjectingStore : public AccessLogStore {
     if (fail_appends) return absl::UnavailableError("database or disk is full (injected)");
     return inner_->AppendBatch(id, records);
   }
+  absl::StatusOr<int64_t> RowsOutsideLogs() override { return inner_->RowsOutsideLogs(); }
   absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& id, uint64_t from,
                                                      int limit) override {
     return inner_->Read(id, from, limit);
