@@ -19,10 +19,9 @@
 
 namespace onceonly {
 
-// The bytes stored for a record: deterministic serialization, the Merkle leaf data. Sized
-// first and written once, with no regrowing.
 namespace {
 
+// Sized first and written once, with no regrowing.
 void SerializeInto(const v1::AccessRecord& record, std::string* out) {
   out->resize(record.ByteSizeLong());
   google::protobuf::io::ArrayOutputStream stream(out->data(), static_cast<int>(out->size()));
@@ -36,6 +35,7 @@ constexpr size_t kMaxSpareBatches = 4;
 
 }  // namespace
 
+// The bytes stored for a record: deterministic serialization, the Merkle leaf data.
 std::string SerializeAccessRecord(const v1::AccessRecord& record) {
   std::string out;
   SerializeInto(record, &out);

@@ -52,7 +52,7 @@ struct AccessQueryResult {
 
 // A record ready to be appended: its access_id set, its leaf data and leaf hash computed (by
 // AccessLog::Append, on the caller's thread, so the writer thread only writes). One heap
-// buffer per record: the writer frees one string, not a message.
+// buffer per record, which AccessLog hands back to its appenders once committed.
 struct PreparedRecord {
   uint64_t access_id = 0;  // its leaf index
   int64_t time_micros = 0;
