@@ -28,7 +28,7 @@ class LogVerifierTest : public ::testing::Test {
  protected:
   void SetUp() override {
     path_ = ::testing::TempDir() + "/verify-" + std::to_string(getpid()) + ".db";
-    std::remove(path_.c_str());
+    RemoveFiles();
     auto signer = Ed25519Signer::Generate();
     ASSERT_TRUE(signer.ok()) << signer.status();
     signer_ = *std::move(signer);
@@ -56,7 +56,13 @@ class LogVerifierTest : public ::testing::Test {
   }
   void TearDown() override {
     db_.reset();
-    std::remove(path_.c_str());
+    RemoveFiles();
+  }
+  // The log, its query index file, and their WALs.
+  void RemoveFiles() {
+    for (const char* suffix : {"", "-wal", "-shm", ".index", ".index-wal", ".index-shm"}) {
+      std::remove((path_ + suffix).c_str());
+    }
   }
 
   absl::StatusOr<LogVerifyReport> VerifyStore() {
@@ -266,6 +272,7 @@ TEST_F(LogVerifierTest, ExportTamperingIsNamed) {
 
 TEST_F(LogVerifierTest, PrunedLogStillVerifiesAndHidesContent) {
   auto store = *OpenSqliteAccessLogStore(path_);
+  ASSERT_TRUE(store->IndexPending(20).ok());  // part of what is pruned is indexed already
   auto pruned = store->Prune(absl::FromUnixSeconds(kStartSeconds + 25), 8);
   ASSERT_TRUE(pruned.ok()) << pruned.status();
   EXPECT_EQ(*pruned, 25u);
@@ -282,18 +289,45 @@ TEST_F(LogVerifierTest, PrunedLogStillVerifiesAndHidesContent) {
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->records.size(), 25u);
   EXPECT_EQ(found->records.front().access_id(), 25u);
-  // Nor does the subject index: the pruned half indexed, the rest not yet, same answer.
+  // Nor does the subject index, now that it covers the rest: same answer.
   ASSERT_TRUE(store->IndexPending(1000).ok());
   found = store->Query(query);
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->records.size(), 25u);
-  ASSERT_TRUE(db_->Exec("SELECT 1").ok());
-  auto leftover = *db_->Prepare("SELECT COUNT(*) FROM access_log_by_subject");
+  // The query indexes live beside the log, in <log>.index.
+  auto index = *SqliteDb::Open(path_ + ".index", SqliteDb::Mode::kReadOnly);
+  auto leftover = *index->Prepare("SELECT COUNT(*) FROM access_log_by_subject");
   ASSERT_TRUE(*leftover.Step());
   EXPECT_EQ(leftover.ColumnInt(0), 25) << "a pruned record's subject stays in the index";
   // Their hashes still prove every past size: the gateway reopens on them.
   store.reset();
   EXPECT_TRUE(AccessLog::Create(*OpenSqliteAccessLogStore(path_), "gw-1", 4).ok());
+}
+
+TEST_F(LogVerifierTest, AnIndexFileLeftFromAnotherLogIsNotTrusted) {
+  ASSERT_TRUE((*OpenSqliteAccessLogStore(path_))->IndexPending(1000).ok());  // covers 50 rows
+  // The log is replaced (deleted, or restored from a backup); its index file stays behind.
+  db_.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path_ + suffix).c_str());
+  {
+    auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path_), "gw-1", 4);
+    ASSERT_TRUE(log.ok()) << log.status();
+    for (int i = 0; i < 3; ++i) {
+      v1::AccessRecord r;
+      r.set_member("actiris");
+      r.set_subject("0552.627.113");
+      r.mutable_time()->set_seconds(kStartSeconds + i);
+      ASSERT_TRUE((*log)->AppendAndWait(r).ok());
+    }
+  }
+  AccessQuery query;
+  query.subject = "0552.627.113";
+  for (StoreAccess access : {StoreAccess::kReadOnly, StoreAccess::kReadWrite}) {
+    auto store = *OpenSqliteAccessLogStore(path_, access);
+    auto found = store->Query(query);
+    ASSERT_TRUE(found.ok()) << found.status();
+    EXPECT_EQ(found->records.size(), 3u) << "the stale watermark hid the new log's records";
+  }
 }
 
 TEST_F(LogVerifierTest, ARecentRecordErasedAsIfPrunedIsNamed) {

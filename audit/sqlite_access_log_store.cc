@@ -47,15 +47,10 @@ CREATE TABLE IF NOT EXISTS access_log_span (
   leaves     INTEGER NOT NULL,
   PRIMARY KEY (log_id, first_leaf)
 ) WITHOUT ROWID;
--- Random-key indexes, filled behind the writer in sorted batches (IndexPending): inline,
--- each record would dirty a page of its own. Rows with seq <= upto_seq are indexed.
-CREATE TABLE IF NOT EXISTS access_log_by_subject (
-  subject TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (subject, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS access_log_by_member (
-  member TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (member, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS access_log_indexed (
-  one INTEGER PRIMARY KEY CHECK (one = 0), upto_seq INTEGER NOT NULL);
-INSERT OR IGNORE INTO access_log_indexed VALUES (0, 0);
+-- This file's identity, for the query index file beside it (kIndexSchema).
+CREATE TABLE IF NOT EXISTS access_log_file (
+  one INTEGER PRIMARY KEY CHECK (one = 0), id BLOB NOT NULL);
+INSERT OR IGNORE INTO access_log_file VALUES (0, randomblob(16));
 -- Retention prunes in write order: rows with seq <= upto_seq have lost their content.
 CREATE TABLE IF NOT EXISTS access_log_pruned (
   one INTEGER PRIMARY KEY CHECK (one = 0), upto_seq INTEGER NOT NULL);
@@ -112,6 +107,23 @@ bool Matches(const AccessQuery& q, const v1::AccessRecord& record) {
          (q.decision == v1::DECISION_UNSPECIFIED || record.decision() == q.decision) &&
          (!q.data_accesses_only || !record.purpose().empty());  // audit calls have none
 }
+
+// The query indexes, in a file of their own beside the log (IndexPath): the indexer writes
+// there under that file's lock and into its WAL, so it never holds up the writer's commits.
+// Random keys, filled behind the writer in sorted batches (IndexPending): inline, each record
+// would dirty a page of its own. Rows of the log with seq <= upto_seq are indexed. The file
+// holds nothing the log does not: deleted, it is rebuilt from the start.
+constexpr char kIndexSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS access_log_by_subject (
+  subject TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (subject, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS access_log_by_member (
+  member TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (member, seq)) WITHOUT ROWID;
+-- log_file_id: access_log_file.id of the log these indexes describe; an index file left
+-- beside another log (the log replaced, restored from a backup) is emptied, not trusted.
+CREATE TABLE IF NOT EXISTS access_log_indexed (
+  one INTEGER PRIMARY KEY CHECK (one = 0), upto_seq INTEGER NOT NULL, log_file_id BLOB NOT NULL);
+INSERT OR IGNORE INTO access_log_indexed VALUES (0, 0, x'');
+)sql";
 
 v1::Checkpoint CheckpointFromRow(const SqliteStatement& stmt) {
   v1::Checkpoint checkpoint;
@@ -307,25 +319,21 @@ class SqliteAccessLogStore : public AccessLogStore {
     if (!q.subject.empty()) where += " AND instr(a.record, ?4) > 0";
     if (!q.member.empty()) where += " AND instr(a.record, ?5) > 0";
     if (!q.purpose.empty()) where += " AND instr(a.record, ?6) > 0";
-    // A subject or member query starts from its index.
-    const bool by_subject = !q.subject.empty();
-    const bool indexed_query = by_subject || !q.member.empty();
     AccessQueryResult result;
     const size_t limit = static_cast<size_t>(std::max(q.limit, 0));
-    auto run = [&](const std::string& sql) -> absl::Status {
-      ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
-      const int64_t from =
-          q.from == absl::InfinitePast() ? INT64_MIN : absl::ToUnixMicros(q.from);
-      const int64_t until =
-          q.until == absl::InfiniteFuture() ? INT64_MAX : absl::ToUnixMicros(q.until);
+    const int64_t from = q.from == absl::InfinitePast() ? INT64_MIN : absl::ToUnixMicros(q.from);
+    const int64_t until =
+        q.until == absl::InfiniteFuture() ? INT64_MAX : absl::ToUnixMicros(q.until);
+    auto bind_filters = [&](SqliteStatement& stmt) {
       stmt.Bind(1, from).Bind(2, until);
       if (!q.log_id.empty()) stmt.Bind(3, q.log_id);
       if (!q.subject.empty()) stmt.BindBlob(4, q.subject);
       if (!q.member.empty()) stmt.BindBlob(5, q.member);
       if (!q.purpose.empty()) stmt.BindBlob(6, q.purpose);
-      stmt.Bind(7, static_cast<int64_t>(std::max<uint64_t>(q.after_position, result.last_position)));
-      if (indexed_query) stmt.Bind(8, by_subject ? q.subject : q.member);
-      v1::AccessRecord record;
+    };
+    // Takes the matching records of `stmt`'s rows (seq, record) until the page is full.
+    v1::AccessRecord record;
+    auto collect = [&](SqliteStatement& stmt) -> absl::Status {
       while (result.records.size() < limit) {
         ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) break;
@@ -339,34 +347,65 @@ class SqliteAccessLogStore : public AccessLogStore {
         record.Clear();
         result.last_position = static_cast<uint64_t>(stmt.ColumnInt(0));
       }
+      stmt.Reset();
       return absl::OkStatus();
     };
+    auto scan_after = [&](uint64_t after) -> absl::Status {
+      ASSIGN_OR_RETURN(auto scan, db_->Prepare(absl::StrCat(
+                                      "SELECT a.seq, a.record FROM access_log a WHERE a.seq > ?7",
+                                      where, " ORDER BY a.seq")));
+      bind_filters(scan);
+      scan.Bind(7, static_cast<int64_t>(after));
+      return collect(scan);
+    };
     if (limit == 0) return result;
-    if (!indexed_query) {
-      RETURN_IF_ERROR(run(absl::StrCat("SELECT a.seq, a.record FROM access_log a WHERE a.seq > ?7",
-                                       where, " ORDER BY a.seq")));
+    const bool by_subject = !q.subject.empty();
+    if (!by_subject && q.member.empty()) {
+      RETURN_IF_ERROR(scan_after(q.after_position));
       return result;
     }
-    // The indexed part, then the tail the indexer has not reached. The watermark is read
-    // first: rows indexed meanwhile are still in the tail, so nothing is missed or repeated.
-    ASSIGN_OR_RETURN(int64_t indexed, IndexedUpTo());
-    const char* column = by_subject ? "subject" : "member";
-    RETURN_IF_ERROR(run(absl::StrCat(
-        "SELECT a.seq, a.record FROM access_log_by_", column, " i JOIN access_log a ON a.seq = "
-        "i.seq WHERE i.", column, " = ?8 AND i.seq > ?7 AND i.seq <= ", indexed, where,
-        " ORDER BY i.seq")));
+    // A subject or member query: the indexed part, then the tail the indexer has not reached.
+    // The watermark is read first: rows indexed meanwhile are still in the tail, so nothing is
+    // missed or repeated. Index entries only name seqs; the row decides.
+    ASSIGN_OR_RETURN(SqliteDb* index, IndexDb());
+    int64_t indexed = 0;
+    if (index != nullptr) {
+      ASSIGN_OR_RETURN(indexed, IndexedUpTo(*index));
+    }
+    if (static_cast<int64_t>(q.after_position) < indexed) {
+      const char* column = by_subject ? "subject" : "member";
+      ASSIGN_OR_RETURN(auto candidates,
+                       index->Prepare(absl::StrCat("SELECT seq FROM access_log_by_", column,
+                                                   " WHERE ", column, " = ? AND seq > ? AND "
+                                                   "seq <= ? ORDER BY seq")));
+      candidates.Bind(1, by_subject ? q.subject : q.member)
+          .Bind(2, static_cast<int64_t>(q.after_position))
+          .Bind(3, indexed);
+      ASSIGN_OR_RETURN(auto at, db_->Prepare(absl::StrCat(
+                                    "SELECT a.seq, a.record FROM access_log a WHERE a.seq = ?7",
+                                    where)));
+      while (result.records.size() < limit) {
+        ASSIGN_OR_RETURN(bool row, candidates.Step());
+        if (!row) break;
+        bind_filters(at);  // Reset (in collect) clears every binding
+        at.Bind(7, candidates.ColumnInt(0));
+        RETURN_IF_ERROR(collect(at));
+      }
+    }
     if (result.records.size() < limit) {
-      result.last_position = std::max<uint64_t>(result.last_position, indexed);
-      RETURN_IF_ERROR(run(absl::StrCat("SELECT a.seq, a.record FROM access_log a WHERE "
-                                       "a.seq > ?7", where, " ORDER BY a.seq")));
+      const uint64_t after = std::max<uint64_t>(q.after_position, static_cast<uint64_t>(indexed));
+      result.last_position = std::max(result.last_position, after);
+      RETURN_IF_ERROR(scan_after(after));
     }
     return result;
   }
 
   absl::StatusOr<uint64_t> IndexPending(int max_records) override {
+    ASSIGN_OR_RETURN(SqliteDb* index, IndexDb());
+    if (index == nullptr) return 0;  // read-only, and nobody built the indexes
     absl::StatusOr<uint64_t> indexed;
-    RETURN_IF_ERROR(db_->InTransaction([&] {
-      indexed = IndexPendingLocked(max_records < 1 ? 1 : max_records);
+    RETURN_IF_ERROR(index->InTransaction([&] {
+      indexed = IndexPendingLocked(*index, max_records < 1 ? 1 : max_records);
       return indexed.status();
     }));
     return indexed;
@@ -422,18 +461,17 @@ class SqliteAccessLogStore : public AccessLogStore {
     uint64_t pruned = 0;
     while (true) {
       // Short transactions, with a pause between them, so the writer gets its turn.
-      absl::StatusOr<PruneProgress> batch;
-      RETURN_IF_ERROR(db_->InTransaction([&] {
-        batch = PruneBatch(bound, batch_rows < 1 ? 1 : batch_rows);
-        return batch.status();
-      }));
-      pruned += batch->pruned;
-      if (batch->reached_young || batch->pruned == 0) break;
+      ASSIGN_OR_RETURN(PruneProgress batch, PruneBatch(bound, batch_rows < 1 ? 1 : batch_rows));
+      pruned += batch.pruned;
+      if (batch.reached_young || batch.pruned == 0) break;
       absl::SleepFor(absl::Milliseconds(20));
     }
     // Old WAL frames still hold the content: copy back and truncate (best effort: a reader
     // holding an old snapshot defers it to the next prune).
-    if (pruned > 0) db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)").IgnoreError();
+    if (pruned > 0) {
+      db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)").IgnoreError();
+      if (index_db_ != nullptr) index_db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)").IgnoreError();
+    }
     return pruned;
   }
 
@@ -446,8 +484,48 @@ class SqliteAccessLogStore : public AccessLogStore {
     bool reached_young = false;  // met a record written at or after the bound
   };
 
-  absl::StatusOr<int64_t> IndexedUpTo() {
-    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT upto_seq FROM access_log_indexed"));
+  // <log file>.index: the query indexes (kIndexSchema).
+  std::string IndexPath() const { return db_->path() + ".index"; }
+
+  // The index file, opened on first use; nullptr for a read-only store when it does not
+  // exist (queries then scan).
+  absl::StatusOr<SqliteDb*> IndexDb() {
+    if (index_db_ != nullptr) return index_db_.get();
+    if (read_only_ && access(IndexPath().c_str(), F_OK) != 0) return nullptr;
+    ASSIGN_OR_RETURN(auto log_file, db_->Prepare("SELECT id FROM access_log_file"));
+    ASSIGN_OR_RETURN(bool has_id, log_file.Step());
+    const std::string log_file_id = has_id ? std::string(log_file.ColumnBlob(0)) : "";
+    ASSIGN_OR_RETURN(auto db, SqliteDb::Open(IndexPath(), read_only_
+                                                               ? SqliteDb::Mode::kReadOnly
+                                                               : SqliteDb::Mode::kReadWriteCreate));
+    if (!read_only_) {
+      RETURN_IF_ERROR(db->Exec(kIndexSchema));
+      RETURN_IF_ERROR(db->Exec("PRAGMA cache_size = -65536; PRAGMA secure_delete = ON;"));
+    }
+    auto described = db->Prepare("SELECT log_file_id FROM access_log_indexed");
+    bool same_log = false;
+    if (described.ok()) {
+      absl::StatusOr<bool> row = described->Step();
+      same_log = row.ok() && *row && described->ColumnBlob(0) == log_file_id;
+    }
+    if (!same_log) {
+      // Indexes of another log, or none yet: start over (a reader scans instead).
+      if (read_only_) return nullptr;
+      RETURN_IF_ERROR(db->InTransaction([&]() -> absl::Status {
+        RETURN_IF_ERROR(db->Exec("DELETE FROM access_log_by_subject; "
+                                 "DELETE FROM access_log_by_member"));
+        ASSIGN_OR_RETURN(auto reset, db->Prepare("UPDATE access_log_indexed SET upto_seq = 0, "
+                                                 "log_file_id = ?"));
+        reset.BindBlob(1, log_file_id);
+        return reset.Run();
+      }));
+    }
+    index_db_ = std::move(db);
+    return index_db_.get();
+  }
+
+  static absl::StatusOr<int64_t> IndexedUpTo(SqliteDb& index) {
+    ASSIGN_OR_RETURN(auto stmt, index.Prepare("SELECT upto_seq FROM access_log_indexed"));
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     return row ? stmt.ColumnInt(0) : 0;
   }
@@ -508,8 +586,9 @@ class SqliteAccessLogStore : public AccessLogStore {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<uint64_t> IndexPendingLocked(int max_records) {
-    ASSIGN_OR_RETURN(int64_t from, IndexedUpTo());
+  // Inside a transaction of `index`; reads the log outside any transaction of its own.
+  absl::StatusOr<uint64_t> IndexPendingLocked(SqliteDb& index, int max_records) {
+    ASSIGN_OR_RETURN(int64_t from, IndexedUpTo(index));
     ASSIGN_OR_RETURN(auto last, db_->Prepare("SELECT COALESCE(MAX(seq), 0) FROM access_log"));
     ASSIGN_OR_RETURN(bool row, last.Step());
     const int64_t newest = row ? last.ColumnInt(0) : 0;
@@ -533,7 +612,7 @@ class SqliteAccessLogStore : public AccessLogStore {
     }
     for (auto [column, keys] : {std::pair("subject", &by_subject), std::pair("member", &by_member)}) {
       std::sort(keys->begin(), keys->end());
-      ASSIGN_OR_RETURN(auto insert, db_->Prepare(absl::StrCat(
+      ASSIGN_OR_RETURN(auto insert, index.Prepare(absl::StrCat(
                                         "INSERT OR IGNORE INTO access_log_by_", column,
                                         " VALUES (?, ?)")));
       for (const auto& [key, seq] : *keys) {
@@ -541,23 +620,16 @@ class SqliteAccessLogStore : public AccessLogStore {
         RETURN_IF_ERROR(insert.Run());
       }
     }
-    ASSIGN_OR_RETURN(auto mark, db_->Prepare("UPDATE access_log_indexed SET upto_seq = ?"));
+    ASSIGN_OR_RETURN(auto mark, index.Prepare("UPDATE access_log_indexed SET upto_seq = ?"));
     mark.Bind(1, upto);
     RETURN_IF_ERROR(mark.Run());
     return static_cast<uint64_t>(upto - from);
   }
 
+  // One batch of Prune, in two files: the index entries go first, then the records (with the
+  // watermark). A crash in between leaves records that queries by subject or member no longer
+  // find, and the next prune finishes them; never index entries naming pruned content.
   absl::StatusOr<PruneProgress> PruneBatch(int64_t bound_micros, int batch_rows) {
-    ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT seq, time_micros, record FROM access_log "
-                                               "WHERE seq > (SELECT upto_seq FROM "
-                                               "access_log_pruned) ORDER BY seq LIMIT ?"));
-    select.Bind(1, int64_t{batch_rows});
-    ASSIGN_OR_RETURN(auto by_subject, db_->Prepare("DELETE FROM access_log_by_subject WHERE "
-                                                   "subject = ? AND seq = ?"));
-    ASSIGN_OR_RETURN(auto by_member, db_->Prepare("DELETE FROM access_log_by_member WHERE "
-                                                  "member = ? AND seq = ?"));
-    ASSIGN_OR_RETURN(auto clear, db_->Prepare("UPDATE access_log SET record = NULL WHERE seq = ?"));
-    // Read the batch first: rows are not changed under a running SELECT.
     struct Row {
       int64_t seq;
       std::string subject, member;
@@ -565,36 +637,58 @@ class SqliteAccessLogStore : public AccessLogStore {
     };
     std::vector<Row> rows;
     PruneProgress progress;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, select.Step());
-      if (!row) break;
-      if (select.ColumnInt(1) >= bound_micros) {
-        progress.reached_young = true;
-        break;
+    {
+      ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT seq, time_micros, record FROM "
+                                                 "access_log WHERE seq > (SELECT upto_seq FROM "
+                                                 "access_log_pruned) ORDER BY seq LIMIT ?"));
+      select.Bind(1, int64_t{batch_rows});
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, select.Step());
+        if (!row) break;
+        if (select.ColumnInt(1) >= bound_micros) {
+          progress.reached_young = true;
+          break;
+        }
+        Row& r = rows.emplace_back(Row{select.ColumnInt(0), "", "", true});
+        // The index keys are in the record; for one that no longer parses, every index entry
+        // of its seq goes (a scan, for a case that should never happen).
+        r.keys_known = ReadIndexKeys(select.ColumnBlob(2), &r.member, &r.subject);
       }
-      Row& r = rows.emplace_back(Row{select.ColumnInt(0), "", "", true});
-      // The index keys are in the record; for one that no longer parses, every index entry
-      // of its seq goes (a scan, for a case that should never happen).
-      r.keys_known = ReadIndexKeys(select.ColumnBlob(2), &r.member, &r.subject);
     }
-    select.Reset();
     if (rows.empty()) return progress;
-    ASSIGN_OR_RETURN(auto mark, db_->Prepare("UPDATE access_log_pruned SET upto_seq = ?"));
-    mark.Bind(1, rows.back().seq);
-    RETURN_IF_ERROR(mark.Run());
-    for (const Row& row : rows) {
-      if (!row.keys_known) {
-        RETURN_IF_ERROR(db_->Exec(absl::StrCat(
-            "DELETE FROM access_log_by_subject WHERE seq = ", row.seq,
-            "; DELETE FROM access_log_by_member WHERE seq = ", row.seq)));
-      }
-      by_subject.Bind(1, row.subject).Bind(2, row.seq);
-      RETURN_IF_ERROR(by_subject.Run());
-      by_member.Bind(1, row.member).Bind(2, row.seq);
-      RETURN_IF_ERROR(by_member.Run());
-      clear.Bind(1, row.seq);
-      RETURN_IF_ERROR(clear.Run());
+    ASSIGN_OR_RETURN(SqliteDb* index, IndexDb());
+    if (index != nullptr) {
+      RETURN_IF_ERROR(index->InTransaction([&]() -> absl::Status {
+        ASSIGN_OR_RETURN(auto by_subject, index->Prepare("DELETE FROM access_log_by_subject "
+                                                         "WHERE subject = ? AND seq = ?"));
+        ASSIGN_OR_RETURN(auto by_member, index->Prepare("DELETE FROM access_log_by_member "
+                                                        "WHERE member = ? AND seq = ?"));
+        for (const Row& row : rows) {
+          if (!row.keys_known) {
+            RETURN_IF_ERROR(index->Exec(absl::StrCat(
+                "DELETE FROM access_log_by_subject WHERE seq = ", row.seq,
+                "; DELETE FROM access_log_by_member WHERE seq = ", row.seq)));
+          }
+          by_subject.Bind(1, row.subject).Bind(2, row.seq);
+          RETURN_IF_ERROR(by_subject.Run());
+          by_member.Bind(1, row.member).Bind(2, row.seq);
+          RETURN_IF_ERROR(by_member.Run());
+        }
+        return absl::OkStatus();
+      }));
     }
+    RETURN_IF_ERROR(db_->InTransaction([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(auto clear,
+                       db_->Prepare("UPDATE access_log SET record = NULL WHERE seq = ?"));
+      for (const Row& row : rows) {
+        clear.Bind(1, row.seq);
+        RETURN_IF_ERROR(clear.Run());
+      }
+      ASSIGN_OR_RETURN(auto mark, db_->Prepare("UPDATE access_log_pruned SET upto_seq = ?1 "
+                                               "WHERE upto_seq < ?1"));
+      mark.Bind(1, rows.back().seq);
+      return mark.Run();
+    }));
     progress.pruned = rows.size();
     return progress;
   }
@@ -632,6 +726,7 @@ class SqliteAccessLogStore : public AccessLogStore {
   }
 
   std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<SqliteDb> index_db_;  // IndexDb()
   std::unique_ptr<SqliteStatement> insert_, next_seq_, extend_span_, add_span_, last_span_;
   bool read_only_ = false;
   int lock_fd_ = -1;
