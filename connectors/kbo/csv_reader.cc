@@ -58,6 +58,7 @@ bool CsvReader::Refill() {
   if (n == 0 && std::ferror(file_)) read_error_ = true;
   pos_ = 0;
   end_ = n;
+  refilled_bytes_ += static_cast<int64_t>(n);
   return n > 0;
 }
 

@@ -9,6 +9,7 @@
 #define ONCEONLY_CONNECTORS_KBO_CSV_READER_H_
 
 #include <cstdio>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,8 @@ class CsvReader {
   // 1-based physical line on which the last record read (or the failing one) starts.
   int line() const { return record_line_; }
   const std::string& path() const { return path_; }
+  // Bytes of the file consumed so far (for progress against the file's size).
+  int64_t bytes_consumed() const { return refilled_bytes_ - static_cast<int64_t>(end_ - pos_); }
 
  private:
   static constexpr int kEof = -1;
@@ -61,6 +64,7 @@ class CsvReader {
   bool failed_ = false;
   int physical_line_ = 1;
   int record_line_ = 0;
+  int64_t refilled_bytes_ = 0;  // bytes read from the file into the buffer, in all
 };
 
 }  // namespace onceonly

@@ -3,10 +3,16 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,8 +29,6 @@
 namespace onceonly {
 namespace {
 
-constexpr int64_t kProgressEvery = 1000000;
-
 // How a CSV column is validated and converted before it is stored.
 enum class Kind {
   kText,
@@ -35,11 +39,15 @@ enum class Kind {
   kDate,                 // "dd-mm-yyyy", stored ISO
   kOptionalDate,         // same, or empty
   kNaceVersion,          // 2003, 2008 or 2025
+  kCode,                 // a code of `code_category` in code.csv
+  kOptionalCode,         // same, or empty
+  kNaceCode,             // a code of category Nace<NaceVersion of the same row>
 };
 
 struct Column {
   const char* csv_name;
   Kind kind;
+  const char* code_category = nullptr;  // kCode, kOptionalCode
 };
 
 struct TableSpec {
@@ -55,11 +63,11 @@ const std::vector<TableSpec>& Tables() {
   static const auto* const kTables = new std::vector<TableSpec>{
       {"enterprise",
        {{"EnterpriseNumber", Kind::kEnterpriseNumber},
-        {"Status", Kind::kText},
-        {"JuridicalSituation", Kind::kText},
-        {"TypeOfEnterprise", Kind::kText},
-        {"JuridicalForm", Kind::kText},
-        {"JuridicalFormCAC", Kind::kText},
+        {"Status", Kind::kCode, "Status"},
+        {"JuridicalSituation", Kind::kCode, "JuridicalSituation"},
+        {"TypeOfEnterprise", Kind::kCode, "TypeOfEnterprise"},
+        {"JuridicalForm", Kind::kOptionalCode, "JuridicalForm"},
+        {"JuridicalFormCAC", Kind::kOptionalCode, "JuridicalForm"},
         {"StartDate", Kind::kDate}},
        {"enterprise_number", "status", "juridical_situation", "type_of_enterprise",
         "juridical_form", "juridical_form_cac", "start_date"},
@@ -76,8 +84,8 @@ const std::vector<TableSpec>& Tables() {
        "establishment_number"},
       {"denomination",
        {{"EntityNumber", Kind::kEntityNumber},
-        {"Language", Kind::kText},
-        {"TypeOfDenomination", Kind::kText},
+        {"Language", Kind::kCode, "Language"},
+        {"TypeOfDenomination", Kind::kCode, "TypeOfDenomination"},
         {"Denomination", Kind::kText}},
        {"entity_number", "language", "type", "value"},
        false,
@@ -85,7 +93,7 @@ const std::vector<TableSpec>& Tables() {
        "entity_number"},
       {"address",
        {{"EntityNumber", Kind::kEntityNumber},
-        {"TypeOfAddress", Kind::kText},
+        {"TypeOfAddress", Kind::kCode, "TypeOfAddress"},
         {"CountryNL", Kind::kText},
         {"CountryFR", Kind::kText},
         {"Zipcode", Kind::kText},
@@ -105,8 +113,8 @@ const std::vector<TableSpec>& Tables() {
        "entity_number"},
       {"contact",
        {{"EntityNumber", Kind::kEntityNumber},
-        {"EntityContact", Kind::kText},
-        {"ContactType", Kind::kText},
+        {"EntityContact", Kind::kCode, "EntityContact"},
+        {"ContactType", Kind::kCode, "ContactType"},
         {"Value", Kind::kText}},
        {"entity_number", "entity_contact", "contact_type", "value"},
        false,
@@ -114,10 +122,10 @@ const std::vector<TableSpec>& Tables() {
        "entity_number"},
       {"activity",
        {{"EntityNumber", Kind::kEntityNumber},
-        {"ActivityGroup", Kind::kText},
+        {"ActivityGroup", Kind::kCode, "ActivityGroup"},
         {"NaceVersion", Kind::kNaceVersion},
-        {"NaceCode", Kind::kText},
-        {"Classification", Kind::kText}},
+        {"NaceCode", Kind::kNaceCode},
+        {"Classification", Kind::kCode, "Classification"}},
        {"entity_number", "activity_group", "nace_version", "nace_code", "classification"},
        false,
        {"EntityNumber", Kind::kEntityNumber},
@@ -183,7 +191,10 @@ absl::StatusOr<std::string> EntityNumber(absl::string_view value) {
 absl::StatusOr<std::string> Convert(Kind kind, absl::string_view value) {
   switch (kind) {
     case Kind::kText:
-      return std::string(value);
+    case Kind::kCode:
+    case Kind::kOptionalCode:
+    case Kind::kNaceCode:
+      return std::string(value);  // checked against code.csv by the importer
     case Kind::kEnterpriseNumber:
       return CheckCanonical(CanonicalEnterpriseNumber(value), value);
     case Kind::kEstablishmentNumber:
@@ -210,18 +221,58 @@ absl::Status AtRow(const CsvReader& reader, absl::string_view column, const absl
       absl::StrCat(reader.path(), ":", reader.line(), ": ", column, ": ", status.message()));
 }
 
+// Where rows that fail validation go with --reject-file: one "file:line: column: reason" line
+// each, instead of stopping the import.
+class RejectSink {
+ public:
+  static absl::StatusOr<std::unique_ptr<RejectSink>> Open(const std::string& path) {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "w"),
+                                                         &std::fclose);
+    if (file == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--reject-file ", path, ": ", std::strerror(errno)));
+    }
+    return std::unique_ptr<RejectSink>(new RejectSink(path, std::move(file)));
+  }
+  absl::Status Add(absl::string_view reason) {
+    if (std::fprintf(file_.get(), "%.*s\n", static_cast<int>(reason.size()), reason.data()) < 0) {
+      return absl::UnavailableError(absl::StrCat("cannot write ", path_));
+    }
+    ++count_;
+    return absl::OkStatus();
+  }
+  absl::Status Close() {
+    if (std::fflush(file_.get()) != 0) return absl::UnavailableError("cannot write " + path_);
+    return absl::OkStatus();
+  }
+  int64_t count() const { return count_; }
+
+ private:
+  RejectSink(std::string path, std::unique_ptr<std::FILE, int (*)(std::FILE*)> file)
+      : path_(std::move(path)), file_(std::move(file)) {}
+  const std::string path_;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+  int64_t count_ = 0;
+};
+
 // Streams one CSV file: checks the header, then hands every row (column count checked) to
-// `row`. Reports progress per million rows and at the end.
+// `row`. A row that fails (INVALID_ARGUMENT) stops the load, or goes to `rejects` if set; a
+// file that is not valid CSV (an unterminated quote) stops it either way, as nothing after
+// it can be trusted. Reports progress (rows/s, share of the file, ETA) every few seconds and
+// at the end.
 class FileLoader {
  public:
-  explicit FileLoader(const std::function<void(absl::string_view)>& progress)
-      : progress_(progress) {}
+  FileLoader(const std::function<void(absl::string_view)>& progress, RejectSink* rejects)
+      : progress_(progress), rejects_(rejects) {}
 
   absl::StatusOr<int64_t> Load(
       const std::string& path, const std::vector<const char*>& header,
       const std::function<absl::Status(const CsvReader&, const std::vector<std::string>&)>& row) {
     absl::Time start = absl::Now();
+    absl::Time next_report = start + kReportEvery;
     ASSIGN_OR_RETURN(std::unique_ptr<CsvReader> reader, CsvReader::Open(path));
+    std::error_code ec;
+    const int64_t file_bytes = static_cast<int64_t>(std::filesystem::file_size(path, ec));
     std::vector<std::string> fields;
     ASSIGN_OR_RETURN(bool has_header, reader->Next(&fields));
     std::vector<std::string> expected(header.begin(), header.end());
@@ -234,29 +285,53 @@ class FileLoader {
     while (true) {
       ASSIGN_OR_RETURN(bool more, reader->Next(&fields));
       if (!more) break;
+      absl::Status status;
       if (fields.size() != expected.size()) {
-        return absl::InvalidArgumentError(absl::StrFormat(
+        status = absl::InvalidArgumentError(absl::StrFormat(
             "%s:%d: %s: row has %d columns, the header has %d", path, reader->line(),
             fields.size() < expected.size() ? expected[fields.size()] : "(extra column)",
             fields.size(), expected.size()));
+      } else {
+        status = row(*reader, fields);
       }
-      RETURN_IF_ERROR(row(*reader, fields));
-      if (++rows % kProgressEvery == 0) Report(path, rows, start, false);
+      if (!status.ok()) {
+        if (rejects_ == nullptr || status.code() != absl::StatusCode::kInvalidArgument) {
+          return status;
+        }
+        RETURN_IF_ERROR(rejects_->Add(status.message()));
+        continue;
+      }
+      ++rows;
+      if ((rows & 0xfff) == 0 && absl::Now() >= next_report) {
+        Report(path, rows, reader->bytes_consumed(), file_bytes, start, false);
+        next_report = absl::Now() + kReportEvery;
+      }
     }
-    Report(path, rows, start, true);
+    Report(path, rows, file_bytes, file_bytes, start, true);
     return rows;
   }
 
  private:
-  void Report(const std::string& path, int64_t rows, absl::Time start, bool done) {
+  static constexpr absl::Duration kReportEvery = absl::Seconds(2);
+
+  void Report(const std::string& path, int64_t rows, int64_t bytes, int64_t file_bytes,
+              absl::Time start, bool done) {
     if (!progress_) return;
-    double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-    double rate = seconds > 0 ? rows / seconds : 0;
-    progress_(absl::StrFormat("%s: %d rows%s in %.2f s (%.0f rows/s)", path, rows,
-                              done ? "" : " so far", seconds, rate));
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    const double rate = seconds > 0 ? rows / seconds : 0;
+    if (done) {
+      progress_(absl::StrFormat("%s: %d rows in %.2f s (%.0f rows/s)", path, rows, seconds,
+                                rate));
+      return;
+    }
+    const double share = file_bytes > 0 ? static_cast<double>(bytes) / file_bytes : 0;
+    const double eta = share > 0 ? seconds * (1 - share) / share : 0;
+    progress_(absl::StrFormat("%s: %d rows so far (%.0f rows/s), %.0f%% of the file, ETA %.0f s",
+                              path, rows, rate, 100 * share, eta));
   }
 
   const std::function<void(absl::string_view)>& progress_;
+  RejectSink* const rejects_;
 };
 
 struct Meta {
@@ -294,7 +369,7 @@ absl::StatusOr<Meta> ReadMeta(const std::string& extract_dir,
   }
   Meta meta;
   bool have_type = false, have_number = false, have_snapshot = false, have_timestamp = false;
-  FileLoader loader(progress);
+  FileLoader loader(progress, /*rejects=*/nullptr);  // a bad meta.csv stops the import
   RETURN_IF_ERROR(
       loader
           .Load(path, {"Variable", "Value"},
@@ -367,8 +442,21 @@ class Transaction {
 
 class Importer {
  public:
-  Importer(SqliteDb& db, std::string dir, const std::function<void(absl::string_view)>& progress)
-      : db_(db), dir_(std::move(dir)), loader_(progress) {}
+  Importer(SqliteDb& db, std::string dir, const std::function<void(absl::string_view)>& progress,
+           RejectSink* rejects)
+      : db_(db), dir_(std::move(dir)), loader_(progress, rejects) {}
+
+  // The codes every coded column is checked against: those of the extract's code.csv, once
+  // ReplaceCodes has stored it.
+  absl::Status LoadCodes() {
+    ASSIGN_OR_RETURN(SqliteStatement codes, db_.Prepare("SELECT DISTINCT category, code FROM code"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, codes.Step());
+      if (!row) break;
+      codes_[codes.ColumnText(0)].insert(codes.ColumnText(1));
+    }
+    return absl::OkStatus();
+  }
 
   absl::Status ReplaceCodes(KboTableCounts* counts) {
     RETURN_IF_ERROR(db_.Exec("DELETE FROM code"));
@@ -440,6 +528,15 @@ class Importer {
                                         insert.Bind(static_cast<int>(i + 1), f[i]);
                                         continue;
                                       }
+                                      if (column.kind == Kind::kCode ||
+                                          column.kind == Kind::kOptionalCode ||
+                                          column.kind == Kind::kNaceCode) {
+                                        absl::Status known = CheckCode(spec, column, f, i);
+                                        if (!known.ok())
+                                          return AtRow(reader, column.csv_name, known);
+                                        insert.Bind(static_cast<int>(i + 1), f[i]);
+                                        continue;
+                                      }
                                       absl::StatusOr<std::string> value =
                                           Convert(column.kind, f[i]);
                                       if (!value.ok())
@@ -455,9 +552,30 @@ class Importer {
   std::string Path(absl::string_view file) const { return absl::StrCat(dir_, "/", file); }
 
  private:
+  using CodeSet = absl::flat_hash_set<std::string>;
+
+  // Whether field `i` of row `f` is a code its column allows.
+  absl::Status CheckCode(const TableSpec& spec, const Column& column,
+                         const std::vector<std::string>& f, size_t i) const {
+    const std::string& value = f[i];
+    if (column.kind == Kind::kOptionalCode && value.empty()) return absl::OkStatus();
+    std::string category = column.code_category != nullptr ? column.code_category : "";
+    if (column.kind == Kind::kNaceCode) {
+      // The NACE table of the row's own NaceVersion column.
+      for (size_t k = 0; k < spec.columns.size(); ++k) {
+        if (spec.columns[k].kind == Kind::kNaceVersion) category = absl::StrCat("Nace", f[k]);
+      }
+    }
+    auto found = codes_.find(category);
+    if (found != codes_.end() && found->second.contains(value)) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("\"", value, "\" is not a ", category,
+                                                   " code in code.csv"));
+  }
+
   SqliteDb& db_;
   const std::string dir_;
   FileLoader loader_;
+  absl::flat_hash_map<std::string, CodeSet> codes_;  // category -> codes
 };
 
 }  // namespace
@@ -489,6 +607,12 @@ absl::StatusOr<std::string> KboDateToIso(absl::string_view kbo_date) {
 absl::StatusOr<KboImportSummary> ImportKboExtract(
     const std::string& extract_dir, const std::string& db_path,
     const std::function<void(absl::string_view progress_line)>& progress) {
+  return ImportKboExtract(extract_dir, db_path, KboImportOptions(), progress);
+}
+
+absl::StatusOr<KboImportSummary> ImportKboExtract(
+    const std::string& extract_dir, const std::string& db_path, const KboImportOptions& options,
+    const std::function<void(absl::string_view progress_line)>& progress) {
   ASSIGN_OR_RETURN(Meta meta, ReadMeta(extract_dir, progress));
   const bool full = meta.extract_type == "full";
 
@@ -516,6 +640,30 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
   RETURN_IF_ERROR(db->Exec("PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY;"));
   ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, Transaction::Begin(*db));
   RETURN_IF_ERROR(CreateKboSchema(*db));
+  // Extracts go in in order, each once: an update applied twice, or an older extract after a
+  // newer one, would put back what later extracts removed.
+  {
+    ASSIGN_OR_RETURN(SqliteStatement last,
+                     db->Prepare("SELECT extract_number, extract_type, snapshot_date, "
+                                 "imported_at FROM extract_history ORDER BY extract_number DESC "
+                                 "LIMIT 1"));
+    ASSIGN_OR_RETURN(bool imported_before, last.Step());
+    if (imported_before && meta.extract_number <= last.ColumnInt(0)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          extract_dir, ": extract ", meta.extract_number, " (", meta.extract_type, ", snapshot ",
+          meta.snapshot_date, ") is ",
+          meta.extract_number == last.ColumnInt(0) ? "already imported" : "older than extract",
+          meta.extract_number == last.ColumnInt(0) ? "" : absl::StrCat(" ", last.ColumnInt(0)),
+          meta.extract_number == last.ColumnInt(0) ? "" : " already imported", " into ", db_path,
+          " (", last.ColumnText(1), ", snapshot ", last.ColumnText(2), ", imported ",
+          last.ColumnText(3), "); apply the extracts that follow it, in order, or import a "
+          "newer full extract"));
+    }
+  }
+  std::unique_ptr<RejectSink> rejects;
+  if (!options.reject_file.empty()) {
+    ASSIGN_OR_RETURN(rejects, RejectSink::Open(options.reject_file));
+  }
 
   KboImportSummary summary;
   summary.extract_number = meta.extract_number;
@@ -523,8 +671,9 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
   summary.snapshot_date = meta.snapshot_date;
   summary.extract_timestamp = meta.extract_timestamp;
 
-  Importer importer(*db, extract_dir, progress);
+  Importer importer(*db, extract_dir, progress, rejects.get());
   RETURN_IF_ERROR(importer.ReplaceCodes(&summary.tables["code"]));
+  RETURN_IF_ERROR(importer.LoadCodes());
   if (full) {
     // Bulk-load without the secondary indexes, then build them once.
     RETURN_IF_ERROR(DropKboIndexes(*db));
@@ -560,6 +709,10 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
           .Bind(4, meta.extract_timestamp)
           .Bind(5, absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()))
           .Run());
+  if (rejects != nullptr) {
+    RETURN_IF_ERROR(rejects->Close());
+    summary.rejected_rows = rejects->count();
+  }
   absl::Time commit_start = absl::Now();
   RETURN_IF_ERROR(txn->Commit());
   if (progress) {

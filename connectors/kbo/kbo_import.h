@@ -35,12 +35,28 @@ struct KboImportSummary {
   // Keyed by table name: "code", "enterprise", "establishment", "denomination", "address",
   // "contact", "activity", "branch".
   std::map<std::string, KboTableCounts> tables;
+  int64_t rejected_rows = 0;  // with KboImportOptions::reject_file
 };
 
-// Imports the extract in `extract_dir` into `db_path` (created if missing). `progress`, if
-// set, receives one human-readable line per file (rows, rows/s) and one per million rows.
+struct KboImportOptions {
+  // Where rows that fail validation go, one "file:line: column: reason" line each, instead of
+  // stopping the import (the rest is applied). Empty: the first bad row stops the import and
+  // nothing is applied. A file that is not valid CSV (an unterminated quote) stops it either
+  // way.
+  std::string reject_file;
+};
+
+// Imports the extract in `extract_dir` into `db_path` (created if missing). Extracts must come
+// in order: one whose ExtractNumber is not above every one imported before is refused
+// (FAILED_PRECONDITION, naming both). Coded columns must hold codes of the extract's code.csv. `progress`, if
+// set, receives a line per file (rows, rows/s) and, every few seconds, one with the share of
+// the file done and an ETA.
 // INVALID_ARGUMENT for a malformed extract (missing meta.csv or data file, bad header, bad
 // row); UNAVAILABLE if the database cannot be written. The database is unchanged on error.
+absl::StatusOr<KboImportSummary> ImportKboExtract(
+    const std::string& extract_dir, const std::string& db_path, const KboImportOptions& options,
+    const std::function<void(absl::string_view progress_line)>& progress);
+// The same with default options.
 absl::StatusOr<KboImportSummary> ImportKboExtract(
     const std::string& extract_dir, const std::string& db_path,
     const std::function<void(absl::string_view progress_line)>& progress);

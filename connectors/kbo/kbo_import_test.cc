@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -140,6 +141,13 @@ int64_t Count(const std::string& db_path, const std::string& sql) {
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return n;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
 }
 
 void WriteFile(const std::string& path, const std::string& content) {
@@ -494,17 +502,19 @@ class ScratchTest : public ::testing::Test {
   // A small full extract: D (0502.503.253) is an enterprise the real update deletes, with an
   // establishment, name, address and activity the update deletes too; U (0403.170.701) is
   // not in the update at all and has an establishment, a contact and a branch.
-  std::string WriteSmallFullExtract() {
+  std::string WriteSmallFullExtract(int extract_number = 146) {
     const std::string full = dir_ + "/full";
     fs::create_directories(full);
     WriteFile(full + "/meta.csv",
-              "\"Variable\",\"Value\"\n\"SnapshotDate\",\"10-10-2025\"\n"
-              "\"ExtractTimestamp\",\"11-10-2025 06:00:00\"\n\"ExtractType\",\"full\"\n"
-              "\"ExtractNumber\",\"146\"\n\"Version\",\"1.0.0\"\n");
+              absl::StrCat("\"Variable\",\"Value\"\n\"SnapshotDate\",\"10-10-2025\"\n"
+                           "\"ExtractTimestamp\",\"11-10-2025 06:00:00\"\n\"ExtractType\",\"full\"\n"
+                           "\"ExtractNumber\",\"", extract_number, "\"\n\"Version\",\"1.0.0\"\n"));
+    // The real code table (every code the rows use must be in it), with an old text and a
+    // code the update's code table no longer has.
     WriteFile(full + "/code.csv",
-              "\"Category\",\"Code\",\"Language\",\"Description\"\n"
-              "\"JuridicalForm\",\"017\",\"FR\",\"ASBL (old text)\"\n"
-              "\"TypeOfEnterprise\",\"9\",\"FR\",\"Only in the old code table\"\n");
+              ReadFile(absl::StrCat(kExtract, "/code.csv")) +
+                  "\"JuridicalForm\",\"017\",\"FR\",\"ASBL (old text)\"\n"
+                  "\"TypeOfEnterprise\",\"9\",\"FR\",\"Only in the old code table\"\n");
     WriteFile(full + "/enterprise.csv",
               "\"EnterpriseNumber\",\"Status\",\"JuridicalSituation\",\"TypeOfEnterprise\","
               "\"JuridicalForm\",\"JuridicalFormCAC\",\"StartDate\"\n"
@@ -585,6 +595,7 @@ TEST_F(ScratchTest, FullExtractThenRealUpdate) {
     EXPECT_EQ(u->branches(0).denominations(0).value(), "Branch Ltd");
   }
 
+  const int64_t codes_before = Count(db_path_, "SELECT count(*) FROM code");
   absl::StatusOr<KboImportSummary> update = ImportKboExtract(kExtract, db_path_, kNoProgress);
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(update->tables.at("enterprise").deleted, 1);     // D; the other numbers were absent
@@ -592,7 +603,7 @@ TEST_F(ScratchTest, FullExtractThenRealUpdate) {
   EXPECT_EQ(update->tables.at("denomination").deleted, 1);
   EXPECT_EQ(update->tables.at("address").deleted, 0);  // D's REGO address is not in the deletes
   EXPECT_EQ(update->tables.at("activity").deleted, 1);
-  EXPECT_EQ(update->tables.at("code").deleted, 2);
+  EXPECT_EQ(update->tables.at("code").deleted, codes_before);
 
   absl::StatusOr<std::unique_ptr<KboStore>> store = KboStore::Open(db_path_);
   ASSERT_TRUE(store.ok()) << store.status();
@@ -636,14 +647,16 @@ TEST_F(ScratchTest, FullExtractThenRealUpdate) {
 }
 
 TEST_F(ScratchTest, FullExtractReplacesEverything) {
-  const std::string full = WriteSmallFullExtract();
+  const std::string full = WriteSmallFullExtract(/*extract_number=*/148);
   ASSERT_TRUE(ImportKboExtract(kExtract, db_path_, kNoProgress).ok());
   absl::StatusOr<KboImportSummary> summary = ImportKboExtract(full, db_path_, kNoProgress);
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->tables.at("enterprise").deleted, 28);
   EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM enterprise"), 2);
   EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM activity"), 2);
-  EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM code"), 2);
+  // The full's code table replaced the update's: its old text and its extra code are back.
+  EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM code WHERE description = 'ASBL (old text)'"), 1);
+  EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM code WHERE code = '9'"), 1);
   EXPECT_EQ(Count(db_path_,
                   "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                   "name = 'activity_by_entity'"),
@@ -694,7 +707,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadRow{"establishment_insert.csv", "\"2.379.318.641\",09-10-2025",
                "EnterpriseNumber: row has 2 columns, the header has 3"},
         BadRow{"denomination_insert.csv", "\"0403.170.701\",\"1\",\"001\",\"unterminated",
-               "unterminated quoted field 4"}),
+               "unterminated quoted field 4"},
+        BadRow{"enterprise_insert.csv", "\"0403.170.701\",\"AC\",\"000\",\"2\",\"099\",,01-01-2000",
+               "JuridicalForm: \"099\" is not a JuridicalForm code in code.csv"}),
     [](const ::testing::TestParamInfo<BadRow>& info) {
       std::string name = info.param.file;
       return name.substr(0, name.find('.'));
@@ -746,6 +761,64 @@ TEST_F(ScratchTest, StoreOnMissingOrForeignDatabase) {
   sqlite3_exec(db, "CREATE TABLE other(x)", nullptr, nullptr, nullptr);
   sqlite3_close(db);
   EXPECT_EQ(KboStore::Open(db_path_).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ScratchTest, AnExtractImportedTwiceOrAnOlderOneIsRefused) {
+  ASSERT_TRUE(ImportKboExtract(WriteSmallFullExtract(), db_path_, kNoProgress).ok());  // 146
+  ASSERT_TRUE(ImportKboExtract(kExtract, db_path_, kNoProgress).ok());                // 147
+  const std::string before = Fingerprint(db_path_);
+  absl::StatusOr<KboImportSummary> again = ImportKboExtract(kExtract, db_path_, kNoProgress);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(),
+              HasSubstr("extract 147 (update, snapshot 2025-10-11) is already imported"));
+  absl::StatusOr<KboImportSummary> older =
+      ImportKboExtract(WriteSmallFullExtract(), db_path_, kNoProgress);
+  ASSERT_FALSE(older.ok());
+  EXPECT_THAT(older.status().message(),
+              HasSubstr("extract 146 (full, snapshot 2025-10-10) is older than extract 147"));
+  EXPECT_EQ(Fingerprint(db_path_), before);
+}
+
+TEST_F(ScratchTest, RejectFileQuarantinesBadRowsAndAppliesTheRest) {
+  const std::string update = CopyOfRealUpdate();
+  const std::string activities = update + "/activity_insert.csv";
+  const int bad_nace_line = LineCount(activities) + 1;
+  AppendLine(activities, "\"1029.028.161\",\"001\",\"2008\",\"00000\",\"MAIN\"");
+  const std::string contacts = update + "/contact_insert.csv";
+  const int bad_number_line = LineCount(contacts) + 1;
+  AppendLine(contacts, "\"1029.028.162\",\"ENT\",\"TEL\",\"02\"");
+  KboImportOptions options;
+  options.reject_file = dir_ + "/rejects.txt";
+  absl::StatusOr<KboImportSummary> summary =
+      ImportKboExtract(update, db_path_, options, kNoProgress);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->rejected_rows, 2);
+  const std::string rejects = ReadFile(options.reject_file);
+  EXPECT_THAT(rejects, HasSubstr(absl::StrCat("activity_insert.csv:", bad_nace_line,
+                                              ": NaceCode: \"00000\" is not a Nace2008 code")));
+  EXPECT_THAT(rejects, HasSubstr(absl::StrCat("contact_insert.csv:", bad_number_line,
+                                              ": EntityNumber: enterprise number")));
+  // Everything else is in: the good rows of the same files too.
+  EXPECT_EQ(summary->tables.at("activity").inserted, LineCount(activities) - 2);
+  EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM activity WHERE nace_code = '00000'"), 0);
+}
+
+TEST_F(ScratchTest, ATruncatedFileLeavesThePreviousDatabaseServing) {
+  ASSERT_TRUE(ImportKboExtract(WriteSmallFullExtract(), db_path_, kNoProgress).ok());
+  const std::string before = Fingerprint(db_path_);
+  const std::string update = CopyOfRealUpdate();
+  const std::string activities = update + "/activity_insert.csv";
+  const std::string content = ReadFile(activities);
+  // Cut inside a quoted field of the last row, as a download interrupted mid-file would.
+  WriteFile(activities, content.substr(0, content.size() - 5));
+  absl::StatusOr<KboImportSummary> summary = ImportKboExtract(update, db_path_, kNoProgress);
+  ASSERT_FALSE(summary.ok());
+  EXPECT_THAT(summary.status().message(), HasSubstr("activity_insert.csv:"));
+  EXPECT_EQ(Fingerprint(db_path_), before);
+  absl::StatusOr<std::unique_ptr<KboStore>> store = KboStore::Open(db_path_);
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->GetEnterprise("0403.170.701", "fr").ok());
 }
 
 TEST(KboDateToIsoTest, ValidatesCalendar) {
