@@ -22,6 +22,18 @@ struct FetchRequest {
   absl::Time deadline = absl::InfiniteFuture();
 };
 
+// An optional capability of a companies registry: finding enterprises without knowing their
+// number. Thread-safe.
+class EnterpriseSearch {
+ public:
+  virtual ~EnterpriseSearch() = default;
+
+  // One page of the enterprises that match `request` (criteria, pagination and errors as
+  // documented in registry.proto). Gives up with DEADLINE_EXCEEDED after `deadline`.
+  virtual absl::StatusOr<registry::v1::SearchEnterprisesResponse> SearchEnterprises(
+      const registry::v1::SearchEnterprisesRequest& request, absl::Time deadline) = 0;
+};
+
 // Thread-safe: Fetch is called concurrently from the gateway's fetch threads.
 class RegistryConnector {
  public:
@@ -34,6 +46,10 @@ class RegistryConnector {
   // know the subject (a permits registry answers an empty list instead); UNAVAILABLE or
   // DEADLINE_EXCEEDED when the registry cannot answer in time.
   virtual absl::StatusOr<registry::v1::SubjectRecords> Fetch(const FetchRequest& request) = 0;
+
+  // The connector's search, or nullptr if its registry cannot search (the default). Owned by
+  // the connector.
+  virtual EnterpriseSearch* enterprise_search() { return nullptr; }
 };
 
 }  // namespace onceonly

@@ -10,9 +10,12 @@
 #include "authz/policy.h"
 #include "common/command_line.h"
 #include "common/grpc_status.h"
+#include "common/sqlite.h"
 #include "common/status_macros.h"
 #include "common/tls.h"
 #include "common/yaml_proto.h"
+#include "connectors/kbo/kbo_digest.h"
+#include "connectors/kbo/kbo_generator.h"
 #include "connectors/kbo/kbo_import.h"
 #include "connectors/kbo/kbo_store.h"
 #include "connectors/sql/sample_seed.h"
@@ -39,8 +42,21 @@ extern const char kUsage[] = R"(usage: onceonly COMMAND ...
                           add a member certificate to DIR/crl.pem
   pki issue-server DIR --name NAME [--dns NAME]...
                           a registry server certificate (DIR/servers/NAME.crt)
-  kbo import DIR --db FILE
-                          import a KBO open data extract (full or update) into SQLite
+  kbo import DIR --db FILE [--reject-file FILE]
+                          import a KBO open data extract (full or update) into SQLite, in
+                          extract order; bad rows stop it (nothing applied) unless
+                          --reject-file collects them ("file:line: column: reason")
+  kbo generate --enterprises N --out DIR [--seed S] [--codes FILE]
+               [--extract-number N] [--snapshot-date YYYY-MM-DD]
+                          a synthetic full KBO extract in the real format and proportions,
+                          with manifest.json (row counts, content digest); same seed, same bytes
+  kbo generate --update-from FULL_DIR --out DIR [--changes K] [--seed S] [--codes FILE]
+                          a daily update extract against a generated full one (K enterprises
+                          modified, new or struck off; default 10000)
+      --codes: the real code.csv (default: $ONCEONLY_KBO_EXTRACT/code.csv, else the extract
+      in ../shared/data/kbo/ found at build time)
+  kbo digest --db FILE    enterprise count and content digest of an imported KBO database
+                          (compare with the generator's manifest.json)
   registry seed --kbo-db FILE --db FILE
                           sample permits and tax data for the enterprises of a KBO database
   config check FILE       validate a gateway config (and its policy) or a policy file
@@ -133,18 +149,106 @@ int PkiCommand(const std::vector<std::string>& args) {
   return Usage("unknown pki command " + args[0]);
 }
 
-int KboCommand(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] != "import") return Usage("kbo needs: import DIR --db FILE");
+// A whole number flag within [min, max]; Usage-worthy message otherwise.
+absl::StatusOr<int64_t> IntFlag(const CommandLine& cl, const std::string& flag, int64_t fallback,
+                                int64_t min, int64_t max) {
+  if (!cl.Has(flag)) return fallback;
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(cl.Get(flag), &value) || value < min || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, " takes a whole number from ", min,
+                                                   " to ", max, ", not \"", cl.Get(flag), "\""));
+  }
+  return value;
+}
+
+int KboGenerateCommand(const std::vector<std::string>& args) {
+  auto cl = CommandLine::Parse({args.begin() + 1, args.end()},
+                               {"enterprises", "out", "seed", "update-from", "changes", "codes",
+                                "extract-number", "snapshot-date"});
+  if (!cl.ok()) return Usage(std::string(cl.status().message()));
+  const bool update = cl->Has("update-from");
+  if (!cl->positional().empty() || !cl->Has("out") || update == cl->Has("enterprises")) {
+    return Usage(
+        "kbo generate needs --enterprises N --out DIR, or --update-from FULL_DIR --out DIR");
+  }
+  if (!update && cl->Has("changes")) return Usage("--changes goes with --update-from");
+  KboGenerateOptions options;
+  options.out_dir = cl->Get("out");
+  options.update_from = cl->Get("update-from");
+  options.code_table = cl->Get("codes", DefaultKboCodeTablePath());
+  options.snapshot_date = cl->Get("snapshot-date");
+  auto enterprises = IntFlag(*cl, "enterprises", 0, 1, kMaxGeneratedEnterprises);
+  auto changes = IntFlag(*cl, "changes", options.changes, 1, kMaxGeneratedChanges);
+  auto extract_number = IntFlag(*cl, "extract-number", 0, 1, 999'999'999);
+  for (const auto* flag : {&enterprises, &changes, &extract_number}) {
+    if (!flag->ok()) return Usage(std::string(flag->status().message()));
+  }
+  options.enterprises = *enterprises;
+  options.changes = *changes;
+  options.extract_number = *extract_number;
+  if (cl->Has("seed") && !absl::SimpleAtoi(cl->Get("seed"), &options.seed)) {
+    return Usage(absl::StrCat("--seed takes a whole number from 0 to 2^64-1, not \"",
+                              cl->Get("seed"), "\""));
+  }
+  auto summary =
+      GenerateKboExtract(options, [](absl::string_view line) { std::cerr << line << "\n"; });
+  if (!summary.ok()) return Fail(summary.status());
+  std::cout << "wrote " << summary->extract_type << " extract " << summary->extract_number
+            << " (snapshot " << summary->snapshot_date << ") to " << options.out_dir << ": "
+            << summary->bytes_written << " bytes\n";
+  if (update) {
+    std::cout << "  changes: " << summary->modified << " modified, " << summary->added
+              << " new, " << summary->struck_off << " struck off\n";
+  }
+  for (const auto& [file, rows] : summary->file_rows) {
+    std::cout << "  " << file << ": " << rows << " rows\n";
+  }
+  std::cout << "enterprises " << summary->state.enterprises() << "\n"
+            << "digest " << summary->state.Hex() << "\n";
+  return 0;
+}
+
+int KboDigestCommand(const std::vector<std::string>& args) {
   auto cl = CommandLine::Parse({args.begin() + 1, args.end()}, {"db"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
-  if (cl->positional().size() != 1 || !cl->Has("db")) return Usage("kbo import DIR --db FILE");
-  auto summary = ImportKboExtract(cl->positional()[0], cl->Get("db"),
+  if (!cl->positional().empty() || !cl->Has("db")) return Usage("kbo digest --db FILE");
+  auto db = SqliteDb::Open(cl->Get("db"), SqliteDb::Mode::kReadOnly);
+  if (!db.ok()) return Fail(db.status());
+  auto digest = KboContentDigest(**db);
+  if (!digest.ok()) return Fail(digest.status());
+  for (int t = 0; t < kKboTableCount; ++t) {
+    std::cout << "  " << KboTables()[t].name << ": "
+              << digest->table(static_cast<KboTable>(t)).rows << " rows\n";
+  }
+  std::cout << "enterprises " << digest->enterprises() << "\n"
+            << "digest " << digest->Hex() << "\n";
+  return 0;
+}
+
+int KboCommand(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "generate") return KboGenerateCommand(args);
+  if (!args.empty() && args[0] == "digest") return KboDigestCommand(args);
+  if (args.empty() || args[0] != "import") {
+    return Usage("kbo needs: import DIR --db FILE, generate ..., or digest --db FILE");
+  }
+  auto cl = CommandLine::Parse({args.begin() + 1, args.end()}, {"db", "reject-file"});
+  if (!cl.ok()) return Usage(std::string(cl.status().message()));
+  if (cl->positional().size() != 1 || !cl->Has("db")) {
+    return Usage("kbo import DIR --db FILE [--reject-file FILE]");
+  }
+  KboImportOptions options;
+  options.reject_file = cl->Get("reject-file");
+  auto summary = ImportKboExtract(cl->positional()[0], cl->Get("db"), options,
                                   [](absl::string_view line) { std::cerr << line << "\n"; });
   if (!summary.ok()) return Fail(summary.status());
   std::cout << "imported " << summary->extract_type << " extract " << summary->extract_number
             << " (snapshot " << summary->snapshot_date << ") into " << cl->Get("db") << "\n";
   for (const auto& [table, counts] : summary->tables) {
     std::cout << "  " << table << ": -" << counts.deleted << " +" << counts.inserted << "\n";
+  }
+  if (!options.reject_file.empty()) {
+    std::cout << summary->rejected_rows << " bad rows quarantined in " << options.reject_file
+              << (summary->rejected_rows > 0 ? " (not imported)" : "") << "\n";
   }
   return 0;
 }

@@ -25,4 +25,9 @@ absl::StatusOr<registry::v1::SubjectRecords> KboConnector::Fetch(const FetchRequ
   return records;
 }
 
+absl::StatusOr<registry::v1::SearchEnterprisesResponse> KboConnector::SearchEnterprises(
+    const registry::v1::SearchEnterprisesRequest& request, absl::Time deadline) {
+  return store_->SearchEnterprises(request, deadline);
+}
+
 }  // namespace onceonly

@@ -14,7 +14,7 @@
 namespace onceonly {
 
 // Thread-safe.
-class KboConnector : public RegistryConnector {
+class KboConnector : public RegistryConnector, public EnterpriseSearch {
  public:
   // Opens the database read-only; errors as KboStore::Open.
   static absl::StatusOr<std::unique_ptr<KboConnector>> Create(const std::string& db_path);
@@ -24,6 +24,11 @@ class KboConnector : public RegistryConnector {
   // SubjectRecords with `enterprise` filled. DEADLINE_EXCEEDED if the deadline has passed
   // before the lookup starts; NOT_FOUND if KBO does not hold the enterprise.
   absl::StatusOr<registry::v1::SubjectRecords> Fetch(const FetchRequest& request) override;
+
+  EnterpriseSearch* enterprise_search() override { return this; }
+  // KboStore::SearchEnterprises.
+  absl::StatusOr<registry::v1::SearchEnterprisesResponse> SearchEnterprises(
+      const registry::v1::SearchEnterprisesRequest& request, absl::Time deadline) override;
 
  private:
   explicit KboConnector(std::unique_ptr<KboStore> store) : store_(std::move(store)) {}

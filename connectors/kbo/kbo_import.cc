@@ -26,6 +26,7 @@
 #include "common/status_macros.h"
 #include "connectors/kbo/csv_reader.h"
 #include "connectors/kbo/kbo_schema.h"
+#include "connectors/kbo/kbo_search.h"
 
 namespace onceonly {
 namespace {
@@ -691,7 +692,16 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
       progress(
           absl::StrFormat("indexes built in %.2f s", absl::ToDoubleSeconds(absl::Now() - start)));
     }
+    start = absl::Now();
+    RETURN_IF_ERROR(RebuildKboSearchIndex(*db));
+    if (progress) {
+      progress(absl::StrFormat("search index built in %.2f s",
+                               absl::ToDoubleSeconds(absl::Now() - start)));
+    }
   } else {
+    // Every enterprise whose names, addresses or units the update touches is re-indexed for
+    // search, in the same transaction.
+    RETURN_IF_ERROR(TrackKboSearchChanges(*db));
     for (const TableSpec& spec : Tables()) {
       RETURN_IF_ERROR(importer.ApplyDeletes(spec, &summary.tables[spec.table]));
     }
@@ -699,6 +709,8 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
       RETURN_IF_ERROR(importer.InsertRows(spec, absl::StrCat(spec.table, "_insert.csv"),
                                           &summary.tables[spec.table]));
     }
+    ASSIGN_OR_RETURN(int64_t reindexed, RefreshTrackedKboSearch(*db));
+    if (progress) progress(absl::StrFormat("search index: %d enterprises re-indexed", reindexed));
   }
 
   ASSIGN_OR_RETURN(SqliteStatement history,

@@ -1,5 +1,7 @@
 #include "connectors/kbo/kbo_schema.h"
 
+#include "connectors/kbo/kbo_search.h"
+
 namespace onceonly {
 namespace {
 
@@ -79,7 +81,9 @@ CREATE INDEX IF NOT EXISTS branch_by_enterprise ON branch(enterprise_number);
 CREATE INDEX IF NOT EXISTS denomination_by_entity ON denomination(entity_number);
 CREATE INDEX IF NOT EXISTS address_by_entity ON address(entity_number);
 CREATE INDEX IF NOT EXISTS contact_by_entity ON contact(entity_number);
-CREATE INDEX IF NOT EXISTS activity_by_entity ON activity(entity_number);
+-- nace_code too: SearchEnterprises matches NACE codes on this index alone, without reading
+-- the activity rows.
+CREATE INDEX IF NOT EXISTS activity_by_entity ON activity(entity_number, nace_code);
 )sql";
 
 constexpr char kDropIndexes[] = R"sql(
@@ -95,6 +99,8 @@ DROP INDEX IF EXISTS activity_by_entity;
 
 absl::Status CreateKboSchema(SqliteDb& db) {
   absl::Status status = db.Exec(kTables);
+  if (!status.ok()) return status;
+  status = CreateKboSearchIndex(db);
   if (!status.ok()) return status;
   return CreateKboIndexes(db);
 }

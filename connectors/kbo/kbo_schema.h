@@ -8,7 +8,8 @@
 
 namespace onceonly {
 
-// Creates the tables (and indexes) that are missing; leaves existing data alone.
+// Creates the tables (and indexes, and the empty search index of kbo_search.h) that are
+// missing; leaves existing data alone.
 absl::Status CreateKboSchema(SqliteDb& db);
 
 // The secondary indexes. A full import drops them, bulk-loads, and builds them again, all in

@@ -6,15 +6,38 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/rich_status.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
+#include "connectors/kbo/kbo_search.h"
 
 namespace onceonly {
 
 namespace v1 = registry::v1;
 
 namespace kbo_internal {
+
+// What SearchEnterprises needs on a connection. Prepared on first use, so that a database
+// imported before the search index existed still serves GetEnterprise.
+struct SearchStatements {
+  std::unique_ptr<kbo_search_internal::SearchTokenizer> tokenizer;
+  SqliteStatement matching;     // keys of index matches after ?2, in order
+  SqliteStatement enterprises;  // numbers of all enterprises after ?1, in order
+  SqliteStatement nace;         // whether enterprise ?1 or one of its units has NACE code ?2
+  SqliteStatement nace_known;
+  SqliteStatement form_known;
+  SqliteStatement summary;
+  SqliteStatement main_name;
+  SqliteStatement seat;
+};
 
 // One read-only connection with its statements, prepared once.
 struct ReadConnection {
@@ -34,6 +57,7 @@ struct ReadConnection {
   // Code descriptions already looked up, valid while data_version stays the same.
   int64_t cached_version = -1;
   std::unordered_map<std::string, std::string> descriptions;
+  std::unique_ptr<SearchStatements> search;  // after db: destroyed before it
 };
 
 }  // namespace kbo_internal
@@ -304,7 +328,8 @@ absl::StatusOr<std::unique_ptr<KboStore::Connection>> KboStore::Acquire(absl::Ti
                                                       std::move(summaries),
                                                       std::move(data_version),
                                                       -1,
-                                                      {}});
+                                                      {},
+                                                      nullptr});
   };
   absl::StatusOr<std::unique_ptr<Connection>> connection = open();
   if (!connection.ok()) {
@@ -429,6 +454,377 @@ absl::StatusOr<std::vector<v1::Enterprise>> KboStore::ListEnterpriseSummaries(in
     RETURN_IF_ERROR(records.Addresses(c.addresses, e.enterprise_number(), e.mutable_addresses()));
   }
   return out;
+}
+
+namespace {
+
+using kbo_internal::SearchStatements;
+using kbo_search_internal::EnterpriseKey;
+using kbo_search_internal::EnterpriseNumberOfKey;
+
+constexpr int kDefaultPageSize = 20;
+constexpr int kMaxPageSize = 100;
+constexpr int kMaxNameWords = 10;
+constexpr size_t kMaxNameBytes = 200;
+// A NACE code is checked enterprise by enterprise (and unit by unit): these bound the work of
+// one call when matches are rare; the caller goes on with the token. On the full dump an
+// enterprise costs ~3 µs in number order, more when it has many units.
+constexpr int kMaxExaminedPerCall = 10000;
+constexpr absl::Duration kMaxWorkPerCall = absl::Milliseconds(50);
+
+// The criteria of a search once checked, in the form the queries take.
+struct SearchCriteria {
+  std::vector<std::string> name_tokens;  // as the index holds them; the last is a prefix
+  std::string postcode;
+  std::string nace_code;  // digits only
+  std::string juridical_form;
+  std::string language;
+  std::string kbo_language;  // "1".."4", for the main name
+  int page_size = kDefaultPageSize;
+  int64_t after_key = -1;  // from the page token; -1 for the first page
+
+  // FTS5 query over the index; empty when only a NACE code is asked.
+  std::string MatchExpression() const {
+    std::vector<std::string> parts;
+    auto quoted = [](absl::string_view text) {
+      return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
+    };
+    for (size_t i = 0; i < name_tokens.size(); ++i) {
+      parts.push_back(
+          absl::StrCat("name : ", quoted(name_tokens[i]), i + 1 == name_tokens.size() ? "*" : ""));
+    }
+    if (!postcode.empty()) parts.push_back(absl::StrCat("postcode : ", quoted(postcode)));
+    if (!juridical_form.empty()) parts.push_back(absl::StrCat("form : ", quoted(juridical_form)));
+    return absl::StrJoin(parts, " AND ");
+  }
+
+  // Ties a page token to the criteria it was issued for (not to page size or language, which
+  // may change from page to page). FNV-1a: stable across processes and releases.
+  std::string Fingerprint() const {
+    std::string text = absl::StrCat(absl::StrJoin(name_tokens, " "), "\x1f", postcode, "\x1f",
+                                    nace_code, "\x1f", juridical_form);
+    uint64_t hash = 14695981039346656037ull;
+    for (unsigned char c : text) {
+      hash ^= c;
+      hash *= 1099511628211ull;
+    }
+    return absl::StrFormat("%016x", hash);
+  }
+};
+
+// A caller's value inside an error message, which must stay valid UTF-8 (messages travel in
+// protobuf strings): bytes outside printable ASCII are escaped.
+std::string Quoted(absl::string_view value) { return absl::CHexEscape(value); }
+
+bool AllDigits(absl::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  });
+}
+
+std::string PageToken(const SearchCriteria& criteria, int64_t after_key) {
+  return absl::WebSafeBase64Escape(absl::StrCat("s1:", after_key, ":", criteria.Fingerprint()));
+}
+
+absl::Status ApplyPageToken(const std::string& token, SearchCriteria& criteria) {
+  if (token.empty()) return absl::OkStatus();
+  std::string raw;
+  std::vector<absl::string_view> parts;
+  if (absl::WebSafeBase64Unescape(token, &raw)) parts = absl::StrSplit(raw, ':');
+  int64_t after = -1;
+  if (parts.size() != 3 || parts[0] != "s1" || !absl::SimpleAtoi(parts[1], &after) || after < 0) {
+    return InvalidField("page_token", "INVALID_PAGE_TOKEN",
+                        "not a token SearchEnterprises returned; start again without one");
+  }
+  if (parts[2] != criteria.Fingerprint()) {
+    return InvalidField("page_token", "INVALID_PAGE_TOKEN",
+                        "this token belongs to a search with other criteria; repeat the same "
+                        "name, postcode, nace_code and juridical_form, or start without a token");
+  }
+  criteria.after_key = after;
+  return absl::OkStatus();
+}
+
+// The checks that need no database. Name words are checked once tokenized.
+absl::StatusOr<SearchCriteria> CheckCriteria(const v1::SearchEnterprisesRequest& request) {
+  SearchCriteria criteria;
+  criteria.language = absl::AsciiStrToLower(request.language());
+  if (criteria.language.empty()) criteria.language = "fr";
+  static const std::pair<const char*, const char*> kLanguages[] = {
+      {"fr", "1"}, {"nl", "2"}, {"de", "3"}, {"en", "4"}};
+  for (const auto& [language, code] : kLanguages) {
+    if (criteria.language == language) criteria.kbo_language = code;
+  }
+  if (criteria.kbo_language.empty()) {
+    return InvalidField(
+        "language", "INVALID_LANGUAGE",
+        absl::StrCat("\"", Quoted(request.language()), "\" is not one of fr, nl, de, en"));
+  }
+  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
+    return InvalidField("page_size", "INVALID_PAGE_SIZE",
+                        absl::StrCat(request.page_size(), " is not between 1 and ", kMaxPageSize,
+                                     " (0 means ", kDefaultPageSize, ")"));
+  }
+  if (request.page_size() > 0) criteria.page_size = request.page_size();
+  if (request.name().size() > kMaxNameBytes) {
+    return InvalidField("name", "NAME_TOO_LONG",
+                        absl::StrCat("the name has ", request.name().size(),
+                                     " bytes; search with at most ", kMaxNameBytes));
+  }
+  absl::string_view postcode = absl::StripAsciiWhitespace(request.postcode());
+  if (!postcode.empty() && (postcode.size() != 4 || !AllDigits(postcode) || postcode[0] == '0')) {
+    return InvalidField("postcode", "INVALID_POSTCODE",
+                        absl::StrCat("\"", Quoted(request.postcode()),
+                                     "\" is not a Belgian postcode (four digits, 1000 to 9999)"));
+  }
+  criteria.postcode = std::string(postcode);
+  std::string nace =
+      absl::StrReplaceAll(absl::StripAsciiWhitespace(request.nace_code()), {{".", ""}});
+  if (!request.nace_code().empty() &&
+      (!AllDigits(nace) || (nace.size() != 5 && nace.size() != 7))) {
+    return InvalidField(
+        "nace_code", "INVALID_NACE_CODE",
+        absl::StrCat("\"", Quoted(request.nace_code()),
+                     "\" is not a NACE code (5 or 7 digits, e.g. 56101 or 56.101)"));
+  }
+  criteria.nace_code = nace;
+  absl::string_view form = absl::StripAsciiWhitespace(request.juridical_form());
+  if (!form.empty() && (form.size() != 3 || !AllDigits(form))) {
+    return InvalidField("juridical_form", "INVALID_JURIDICAL_FORM",
+                        absl::StrCat("\"", Quoted(request.juridical_form()),
+                                     "\" is not a juridical form code (three digits, e.g. 017)"));
+  }
+  criteria.juridical_form = std::string(form);
+  if (absl::StripAsciiWhitespace(request.name()).empty() && criteria.postcode.empty() &&
+      criteria.nace_code.empty() && criteria.juridical_form.empty()) {
+    return InvalidField("name", "SEARCH_CRITERIA_REQUIRED",
+                        "give at least one of name, postcode, nace_code and juridical_form");
+  }
+  return criteria;
+}
+
+absl::StatusOr<std::unique_ptr<SearchStatements>> PrepareSearch(SqliteDb& db) {
+  auto prepare = [&](absl::string_view sql) -> absl::StatusOr<SqliteStatement> {
+    absl::StatusOr<SqliteStatement> stmt = db.Prepare(sql);
+    if (!stmt.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(db.path(),
+                       " has no enterprise search index (it was imported before search existed); "
+                       "import a full extract again: ",
+                       stmt.status().message()));
+    }
+    return stmt;
+  };
+  ASSIGN_OR_RETURN(auto tokenizer, kbo_search_internal::SearchTokenizer::Create(db));
+  // FTS5 walks its doclists in rowid order from the bound: a page reads about page_size
+  // entries, however many enterprises match.
+  ASSIGN_OR_RETURN(SqliteStatement matching,
+                   prepare("SELECT rowid FROM kbo_search WHERE kbo_search MATCH ?1 "
+                           "AND rowid > ?2 ORDER BY rowid LIMIT ?3"));
+  ASSIGN_OR_RETURN(SqliteStatement enterprises,
+                   prepare("SELECT enterprise_number FROM enterprise WHERE enterprise_number > ?1 "
+                           "ORDER BY enterprise_number LIMIT ?2"));
+  // Both lookups stay in the index activity_by_entity(entity_number, nace_code).
+  ASSIGN_OR_RETURN(SqliteStatement nace,
+                   prepare("SELECT EXISTS (SELECT 1 FROM activity WHERE entity_number = ?1 "
+                           "AND nace_code = ?2) OR EXISTS (SELECT 1 FROM establishment u "
+                           "JOIN activity a ON a.entity_number = u.establishment_number "
+                           "AND a.nace_code = ?2 WHERE u.enterprise_number = ?1)"));
+  ASSIGN_OR_RETURN(SqliteStatement nace_known,
+                   prepare("SELECT 1 FROM code WHERE category >= 'Nace' AND category < 'Nacf' "
+                           "AND code = ?1 LIMIT 1"));
+  ASSIGN_OR_RETURN(SqliteStatement form_known,
+                   prepare("SELECT 1 FROM code WHERE category = 'JuridicalForm' AND code = ?1 "
+                           "LIMIT 1"));
+  ASSIGN_OR_RETURN(SqliteStatement summary,
+                   prepare("SELECT type_of_enterprise, juridical_form FROM enterprise "
+                           "WHERE enterprise_number = ?1"));
+  ASSIGN_OR_RETURN(SqliteStatement main_name,
+                   prepare("SELECT value FROM denomination WHERE entity_number = ?1 "
+                           "ORDER BY type <> '001', language <> ?2, rowid LIMIT 1"));
+  ASSIGN_OR_RETURN(SqliteStatement seat,
+                   prepare("SELECT zipcode, municipality_nl, municipality_fr FROM address "
+                           "WHERE entity_number = ?1 AND type = 'REGO' ORDER BY rowid LIMIT 1"));
+  return std::unique_ptr<SearchStatements>(
+      new SearchStatements{std::move(tokenizer), std::move(matching), std::move(enterprises),
+                           std::move(nace), std::move(nace_known), std::move(form_known),
+                           std::move(summary), std::move(main_name), std::move(seat)});
+}
+
+// Whether `stmt`, with its parameters bound, returns a row whose first column is true.
+absl::StatusOr<bool> Holds(SqliteStatement& stmt) {
+  absl::StatusOr<bool> row = stmt.Step();
+  bool holds = row.ok() && *row && stmt.ColumnInt(0) != 0;
+  stmt.Reset();
+  RETURN_IF_ERROR(row.status());
+  return holds;
+}
+
+// What one call examined: the matches found (one more than a page when there is another),
+// the last key examined, and whether nothing is left after it.
+struct Examined {
+  std::vector<int64_t> found;
+  int64_t last_key = -1;
+  bool exhausted = false;
+};
+
+// Walks the candidates after `criteria.after_key` in order (index matches, or every
+// enterprise when only a NACE code is asked), keeping those with the NACE code if one is
+// asked, until `wanted` are found, `most` were examined or kMaxWorkPerCall has passed. One
+// statement for the whole walk: each FTS5 query start merges the doclists of a prefix again.
+absl::StatusOr<Examined> Examine(SearchStatements& s, const SearchCriteria& criteria,
+                                 const std::string& match, size_t wanted, int most,
+                                 absl::Time deadline) {
+  SqliteStatement& source = match.empty() ? s.enterprises : s.matching;
+  const int64_t after = criteria.after_key;
+  if (match.empty()) {
+    source.Bind(1, after < 0 ? std::string() : EnterpriseNumberOfKey(after))
+        .Bind(2, static_cast<int64_t>(most));
+  } else {
+    source.Bind(1, match).Bind(2, after).Bind(3, static_cast<int64_t>(most));
+  }
+  Examined out;
+  out.last_key = after;
+  int examined = 0;
+  absl::Status status;
+  const absl::Time stop_by = absl::Now() + kMaxWorkPerCall;
+  while (out.found.size() < wanted) {
+    if (examined % 64 == 63) {
+      absl::Time now = absl::Now();
+      if (now > deadline) {
+        status = absl::DeadlineExceededError("enterprise search: the deadline passed");
+        break;
+      }
+      // Not exhausted: the token resumes after out.last_key.
+      if (!criteria.nace_code.empty() && now > stop_by) break;
+    }
+    absl::StatusOr<bool> row = source.Step();
+    if (!row.ok()) {
+      status = row.status();
+      break;
+    }
+    if (!*row) {
+      out.exhausted = examined < most;
+      break;
+    }
+    ++examined;
+    std::optional<int64_t> key =
+        match.empty() ? EnterpriseKey(source.ColumnText(0)) : source.ColumnInt(0);
+    if (!key) continue;  // the importer checked every number
+    out.last_key = *key;
+    if (!criteria.nace_code.empty()) {
+      s.nace.Bind(1, EnterpriseNumberOfKey(*key)).Bind(2, criteria.nace_code);
+      absl::StatusOr<bool> has = Holds(s.nace);
+      if (!has.ok()) {
+        status = has.status();
+        break;
+      }
+      if (!*has) continue;
+    }
+    out.found.push_back(*key);
+  }
+  source.Reset();
+  RETURN_IF_ERROR(status);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::SearchEnterprisesResponse> KboStore::SearchEnterprises(
+    const v1::SearchEnterprisesRequest& request, absl::Time deadline) {
+  ASSIGN_OR_RETURN(SearchCriteria criteria, CheckCriteria(request));
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> acquired, Acquire(deadline));
+  Lease lease(this, std::move(acquired));
+  Connection& c = *lease;
+  if (c.search == nullptr) {
+    ASSIGN_OR_RETURN(c.search, PrepareSearch(*c.db));
+  }
+  SearchStatements& s = *c.search;
+
+  if (!request.name().empty()) {
+    criteria.name_tokens = s.tokenizer->Tokens(request.name());
+    if (criteria.name_tokens.empty() && !absl::StripAsciiWhitespace(request.name()).empty()) {
+      return InvalidField("name", "INVALID_NAME",
+                          "the name has no letters or digits to search for");
+    }
+    if (criteria.name_tokens.size() > kMaxNameWords) {
+      return InvalidField("name", "NAME_TOO_LONG",
+                          absl::StrCat("the name has ", criteria.name_tokens.size(),
+                                       " words; search with at most ", kMaxNameWords));
+    }
+  }
+
+  // The token's fingerprint covers the name as tokenized.
+  RETURN_IF_ERROR(ApplyPageToken(request.page_token(), criteria));
+
+  RETURN_IF_ERROR(c.begin.Run());
+  ReadTransaction transaction(c.end);
+  if (!criteria.nace_code.empty()) {
+    s.nace_known.Bind(1, criteria.nace_code);
+    ASSIGN_OR_RETURN(bool known, Holds(s.nace_known));
+    if (!known) {
+      return InvalidField("nace_code", "UNKNOWN_NACE_CODE",
+                          absl::StrCat(criteria.nace_code,
+                                       " is not a NACE code of any version in the KBO code table"));
+    }
+  }
+  if (!criteria.juridical_form.empty()) {
+    s.form_known.Bind(1, criteria.juridical_form);
+    ASSIGN_OR_RETURN(bool known, Holds(s.form_known));
+    if (!known) {
+      return InvalidField(
+          "juridical_form", "UNKNOWN_JURIDICAL_FORM",
+          absl::StrCat(criteria.juridical_form, " is not a juridical form in the KBO code table"));
+    }
+  }
+  RETURN_IF_ERROR(RefreshCodeCache(c));
+
+  if (absl::Now() > deadline) {
+    return absl::DeadlineExceededError("enterprise search: the deadline passed");
+  }
+  // One more match than the page shows tells whether another page exists.
+  const size_t wanted = static_cast<size_t>(criteria.page_size) + 1;
+  const bool check_nace = !criteria.nace_code.empty();
+  ASSIGN_OR_RETURN(Examined examined,
+                   Examine(s, criteria, criteria.MatchExpression(), wanted,
+                           check_nace ? kMaxExaminedPerCall : static_cast<int>(wanted), deadline));
+  std::vector<int64_t>& found = examined.found;
+  v1::SearchEnterprisesResponse response;
+  if (found.size() == wanted) {
+    found.pop_back();
+    response.set_next_page_token(PageToken(criteria, found.back()));
+  } else if (!examined.exhausted) {
+    response.set_next_page_token(PageToken(criteria, examined.last_key));
+  }
+
+  RecordReader records(c, criteria.language);
+  for (int64_t key : found) {
+    v1::EnterpriseSummary* match_out = response.add_matches();
+    std::string number = EnterpriseNumberOfKey(key);
+    std::string type, form;
+    RETURN_IF_ERROR(ForEachRow(s.summary, number, [&](SqliteStatement& row) {
+      type = row.ColumnText(0);
+      form = row.ColumnText(1);
+      return absl::OkStatus();
+    }));
+    s.main_name.Bind(2, criteria.kbo_language);
+    RETURN_IF_ERROR(ForEachRow(s.main_name, number, [&](SqliteStatement& row) {
+      match_out->set_name(row.ColumnText(0));
+      return absl::OkStatus();
+    }));
+    RETURN_IF_ERROR(ForEachRow(s.seat, number, [&](SqliteStatement& row) {
+      match_out->set_postcode(row.ColumnText(0));
+      std::string nl = row.ColumnText(1), fr = row.ColumnText(2);
+      bool dutch = criteria.language == "nl";
+      match_out->set_municipality(dutch ? (nl.empty() ? fr : nl) : (fr.empty() ? nl : fr));
+      return absl::OkStatus();
+    }));
+    match_out->set_enterprise_number(std::move(number));
+    RETURN_IF_ERROR(records.Code("JuridicalForm", form, match_out->mutable_juridical_form()));
+    RETURN_IF_ERROR(
+        records.Code("TypeOfEnterprise", type, match_out->mutable_type_of_enterprise()));
+  }
+  return response;
 }
 
 }  // namespace onceonly

@@ -1,6 +1,7 @@
 // Read side of the companies registry: one enterprise, with every record KBO holds on it and
-// its establishment units and branches, from the SQLite database ImportKboExtract writes.
-// Code descriptions are resolved in the requested language.
+// its establishment units and branches, from the SQLite database ImportKboExtract writes;
+// and the search for enterprises by name, postcode, NACE code and juridical form. Code
+// descriptions are resolved in the requested language.
 //
 // Thread-safe: calls run concurrently on a small pool of read-only connections, each with
 // its statements prepared once. Each call reads one consistent snapshot, so an import
@@ -43,6 +44,18 @@ class KboStore {
   // language.
   absl::StatusOr<registry::v1::Enterprise> GetEnterprise(
       absl::string_view canonical_number, absl::string_view language,
+      absl::Time deadline = absl::InfiniteFuture());
+
+  // The enterprises that match `request`, a page at a time, in enterprise-number order; the
+  // criteria, page size and page token are as documented on SearchEnterprisesRequest in
+  // registry.proto. Name, postcode and juridical form are looked up in the search index
+  // (kbo_search.h), so a page costs about the same whatever the database size; NACE codes
+  // are checked enterprise by enterprise, at most 10,000 or 50 ms per call (the page may
+  // then come back short, even empty, with a token to go on). INVALID_ARGUMENT with
+  // ErrorInfo and BadRequest for bad input; FAILED_PRECONDITION if the database predates the
+  // search index (import a full extract again); DEADLINE_EXCEEDED past `deadline`.
+  absl::StatusOr<registry::v1::SearchEnterprisesResponse> SearchEnterprises(
+      const registry::v1::SearchEnterprisesRequest& request,
       absl::Time deadline = absl::InfiniteFuture());
 
   // The first `limit` enterprises by number with only enterprise_number,

@@ -67,6 +67,24 @@ class CompanyService final : public rv1::CompanyRegistry::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status SearchEnterprises(grpc::ServerContext* context,
+                                 const rv1::SearchEnterprisesRequest* req,
+                                 rv1::SearchEnterprisesResponse* resp) override {
+    absl::Status allowed = AuthoriseCaller(*context, allowed_);
+    if (!allowed.ok()) return ToGrpcStatus(allowed);
+    EnterpriseSearch* search = connector_.enterprise_search();
+    if (search == nullptr) {
+      return ToGrpcStatus(ErrorWithReason(
+          absl::StatusCode::kUnimplemented, "SEARCH_NOT_SUPPORTED",
+          "this companies registry cannot search enterprises (its connector has no search); "
+          "look enterprises up by number with GetEnterprise"));
+    }
+    auto page = search->SearchEnterprises(*req, absl::FromChrono(context->deadline()));
+    if (!page.ok()) return ToGrpcStatus(page.status());
+    *resp = std::move(*page);
+    return grpc::Status::OK;
+  }
+
  private:
   RegistryConnector& connector_;
   const std::vector<std::string>& allowed_;

@@ -70,6 +70,27 @@ mkdir -p "$WORK/empty-extract"
 expect "KBO extract without meta.csv" 1 "meta.csv" -- \
   "$ONCEONLY" kbo import "$WORK/empty-extract" --db "$WORK/kbo.db"
 
+# ---- kbo generate / digest: the generator's manifest agrees with what an import holds ----
+manifest_digest() { grep -o '"digest": "[0-9a-f]*"' "$1/manifest.json" | tail -1 | cut -d'"' -f4; }
+expect "kbo generate writes a full extract (real code.csv found by default)" 0 \
+  "wrote full extract 140 .*" -- "$ONCEONLY" kbo generate --enterprises 500 --out "$WORK/gen"
+"$ONCEONLY" kbo import "$WORK/gen" --db "$WORK/gen.db" >/dev/null 2>&1
+expect "kbo digest of the imported extract matches the manifest" 0 \
+  "^digest $(manifest_digest "$WORK/gen")$" -- "$ONCEONLY" kbo digest --db "$WORK/gen.db"
+expect "kbo digest counts the enterprises" 0 "^enterprises 500$" -- \
+  "$ONCEONLY" kbo digest --db "$WORK/gen.db"
+expect "kbo generate writes an update against it" 0 "wrote update extract 141 .*" -- \
+  "$ONCEONLY" kbo generate --update-from "$WORK/gen" --changes 50 --out "$WORK/gen-update"
+"$ONCEONLY" kbo import "$WORK/gen-update" --db "$WORK/gen.db" >/dev/null 2>&1
+expect "kbo digest after the update matches the update's manifest" 0 \
+  "^digest $(manifest_digest "$WORK/gen-update")$" -- "$ONCEONLY" kbo digest --db "$WORK/gen.db"
+expect "kbo generate checks its numbers" 2 "--enterprises takes a whole number from 1 to" -- \
+  "$ONCEONLY" kbo generate --enterprises 0 --out "$WORK/gen0"
+expect "kbo generate names a missing code table" 1 "nope/code.csv" -- \
+  "$ONCEONLY" kbo generate --enterprises 10 --out "$WORK/gen1" --codes "$WORK/nope/code.csv"
+expect "kbo digest refuses a database without KBO data" 1 "registries.db holds no KBO data" -- \
+  "$ONCEONLY" kbo digest --db "$WORK/registries.db"
+
 expect "dossier get without purpose" 2 "needs --purpose" -- \
   "$ONCEONLY" dossier get 1029.028.161 --category company.identity --pki "$WORK" --member x
 
