@@ -31,7 +31,7 @@ bench-audit: build
 	mkdir -p $(BUILD_DIR)/tmp
 	TMPDIR=$(CURDIR)/$(BUILD_DIR)/tmp $(BUILD_DIR)/bench/audit_bench --benchmark_min_time=2
 
-# The companies registry at national scale (1.9 M enterprises; ~15 GB of disk, ~30 min here):
+# The companies registry at national scale (1.9 M enterprises; ~8 GB of disk, ~6 min here):
 # generate, import against the sqlite3 .import baseline, apply a daily update, time the reads.
 bench-kbo: build
 	BUILD_DIR=$(CURDIR)/$(BUILD_DIR) bench/kbo_bench.sh

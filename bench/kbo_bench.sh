@@ -6,7 +6,7 @@
 #   2. `onceonly kbo import` of the same extract, indexes ready to serve (time, peak RSS);
 #   3. a daily update of 10,000 enterprises generated against it, applied on top (time);
 #   4. kbo_bench: GetEnterprise and SearchEnterprises latencies on the imported database.
-# Prints each step's figures and a summary with the ratio to the baseline. Needs ~15 GB of
+# Prints each step's figures and a summary with the ratio to the baseline. Needs ~8 GB of
 # disk in ONCEONLY_BENCH_DIR (default build/kbo-bench, kept for inspection; removed first).
 set -euo pipefail
 
