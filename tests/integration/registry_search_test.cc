@@ -6,10 +6,8 @@
 #include <set>
 #include <string>
 
-#include "common/sqlite.h"
 #include "common/tls.h"
 #include "connectors/kbo/kbo_connector.h"
-#include "connectors/kbo/kbo_search.h"
 #include "connectors/remote/registry_server.h"
 #include "connectors/testing/fake_connector.h"
 #include "gtest/gtest.h"
@@ -33,12 +31,6 @@ class RegistrySearchTest : public ::testing::Test {
     stack_ = stack->release();
     const std::string& d = stack_->dir();
     ASSERT_TRUE(IssueServerCertificate(d + "/pki", "companies", DevPkiOptions()).ok());
-    {
-      // Until the importer builds the index itself.
-      auto db = SqliteDb::Open(d + "/kbo.db", SqliteDb::Mode::kReadWrite);
-      ASSERT_TRUE(db.ok()) << db.status();
-      ASSERT_TRUE((*db)->InTransaction([&] { return RebuildKboSearchIndex(**db); }).ok());
-    }
     registry_tls_ = new config::v1::TlsFiles;
     registry_tls_->set_cert_file(d + "/pki/servers/companies.crt");
     registry_tls_->set_key_file(d + "/pki/servers/companies.key");
