@@ -88,6 +88,25 @@ class SqliteStatement {
   sqlite3_stmt* stmt_;
 };
 
+// Steps `stmt` to its end, calling `row(stmt)` for each row and stopping at the first error
+// (of a step or of `row`); resets it whatever happened, so that it can run again.
+template <typename RowFn>
+absl::Status ForEachRow(SqliteStatement& stmt, RowFn row) {
+  absl::Status status;
+  while (true) {
+    absl::StatusOr<bool> has_row = stmt.Step();
+    if (!has_row.ok()) {
+      status = has_row.status();
+      break;
+    }
+    if (!*has_row) break;
+    status = row(stmt);
+    if (!status.ok()) break;
+  }
+  stmt.Reset();
+  return status;
+}
+
 }  // namespace onceonly
 
 #endif  // ONCEONLY_COMMON_SQLITE_H_

@@ -60,24 +60,6 @@ class SearchDocument {
   std::vector<std::string> forms_;
 };
 
-// Runs `stmt` to the end, calling `row` for each row; resets it whatever happens.
-template <typename RowFn>
-absl::Status ForEachRow(SqliteStatement& stmt, RowFn row) {
-  absl::Status status;
-  while (true) {
-    absl::StatusOr<bool> has_row = stmt.Step();
-    if (!has_row.ok()) {
-      status = has_row.status();
-      break;
-    }
-    if (!*has_row) break;
-    status = row(stmt);
-    if (!status.ok()) break;
-  }
-  stmt.Reset();
-  return status;
-}
-
 // "2.379.318.641" -> 2379318641: establishment unit numbers, digits and dots only.
 std::optional<int64_t> DigitsKey(absl::string_view number) {
   int64_t key = 0;

@@ -96,19 +96,7 @@ class ReadTransaction {
 template <typename RowFn>
 absl::Status ForEachRow(SqliteStatement& stmt, absl::string_view key, RowFn row) {
   stmt.Bind(1, key);
-  absl::Status status;
-  while (true) {
-    absl::StatusOr<bool> has_row = stmt.Step();
-    if (!has_row.ok()) {
-      status = has_row.status();
-      break;
-    }
-    if (!*has_row) break;
-    status = row(stmt);
-    if (!status.ok()) break;
-  }
-  stmt.Reset();
-  return status;
+  return onceonly::ForEachRow(stmt, std::move(row));
 }
 
 // KBO Language codes 1..4; 0 (unknown) and anything else is "".
