@@ -96,6 +96,8 @@ class AccessLog {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   // Up to `n` spent record buffers, to prepare new records in.
   std::vector<std::string> TakeSpareBuffers(size_t n) ABSL_LOCKS_EXCLUDED(mu_);
+  // One spare buffer, or an empty string (Append: no vector per call).
+  std::string TakeSpareBuffer() ABSL_LOCKS_EXCLUDED(mu_);
   void WriterLoop();
   // Writer thread: signs and stores a checkpoint of the current tree if one is due (or
   // `force` and the tree grew). A failure is logged and retried on the next occasion.

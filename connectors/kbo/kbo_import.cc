@@ -520,7 +520,11 @@ class Importer {
                                  spec.table, " (", absl::StrJoin(spec.sql_columns, ", "),
                                  ") VALUES (", absl::StrJoin(placeholders, ", "), ")")));
     std::vector<const char*> header;
-    for (const Column& c : spec.columns) header.push_back(c.csv_name);
+    int nace_version = -1;  // the column a NACE code's table depends on, if the table has one
+    for (size_t i = 0; i < spec.columns.size(); ++i) {
+      header.push_back(spec.columns[i].csv_name);
+      if (spec.columns[i].kind == Kind::kNaceVersion) nace_version = static_cast<int>(i);
+    }
     ASSIGN_OR_RETURN(int64_t rows,
                      loader_.Load(Path(file), header,
                                   [&](const CsvReader& reader, const std::vector<std::string>& f) {
@@ -533,7 +537,9 @@ class Importer {
                                       if (column.kind == Kind::kCode ||
                                           column.kind == Kind::kOptionalCode ||
                                           column.kind == Kind::kNaceCode) {
-                                        absl::Status known = CheckCode(spec, column, f, i);
+                                        absl::Status known = CheckCode(
+                                            column, f[i],
+                                            nace_version < 0 ? "" : f[nace_version]);
                                         if (!known.ok())
                                           return AtRow(reader, column.csv_name, known);
                                         insert.Bind(static_cast<int>(i + 1), f[i]);
@@ -556,18 +562,14 @@ class Importer {
  private:
   using CodeSet = absl::flat_hash_set<std::string>;
 
-  // Whether field `i` of row `f` is a code its column allows.
-  absl::Status CheckCode(const TableSpec& spec, const Column& column,
-                         const std::vector<std::string>& f, size_t i) const {
-    const std::string& value = f[i];
+  // Whether `value` is a code `column` allows; a NACE code is looked up in the table of
+  // `nace_version`, the row's own NaceVersion.
+  absl::Status CheckCode(const Column& column, const std::string& value,
+                         absl::string_view nace_version) const {
     if (column.kind == Kind::kOptionalCode && value.empty()) return absl::OkStatus();
-    std::string category = column.code_category != nullptr ? column.code_category : "";
-    if (column.kind == Kind::kNaceCode) {
-      // The NACE table of the row's own NaceVersion column.
-      for (size_t k = 0; k < spec.columns.size(); ++k) {
-        if (spec.columns[k].kind == Kind::kNaceVersion) category = absl::StrCat("Nace", f[k]);
-      }
-    }
+    const std::string category = column.kind == Kind::kNaceCode
+                                     ? absl::StrCat("Nace", nace_version)
+                                     : std::string(column.code_category);
     auto found = codes_.find(category);
     if (found != codes_.end() && found->second.contains(value)) return absl::OkStatus();
     return absl::InvalidArgumentError(absl::StrCat("\"", value, "\" is not a ", category,

@@ -21,6 +21,7 @@
 #include "connectors/kbo/csv_reader.h"
 #include "connectors/kbo/kbo_connector.h"
 #include "connectors/kbo/kbo_store.h"
+#include "connectors/kbo/testing/csv_rows.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -38,22 +39,7 @@ const std::string kExtract = ONCEONLY_KBO_EXTRACT;
 using Rows = std::vector<std::vector<std::string>>;
 
 // Every record of a CSV file, header excluded.
-Rows ReadCsv(const std::string& path) {
-  Rows rows;
-  absl::StatusOr<std::unique_ptr<CsvReader>> reader = CsvReader::Open(path);
-  EXPECT_TRUE(reader.ok()) << reader.status();
-  if (!reader.ok()) return rows;
-  std::vector<std::string> fields;
-  bool header = true;
-  while (true) {
-    absl::StatusOr<bool> more = (*reader)->Next(&fields);
-    EXPECT_TRUE(more.ok()) << more.status();
-    if (!more.ok() || !*more) break;
-    if (!header) rows.push_back(fields);
-    header = false;
-  }
-  return rows;
-}
+Rows ReadCsv(const std::string& path) { return CsvRows(path); }
 
 Rows RowsOf(const std::string& file, const std::string& entity) {
   Rows out;

@@ -22,6 +22,7 @@
 #include "connectors/kbo/kbo_import.h"
 #include "connectors/kbo/kbo_schema.h"
 #include "connectors/kbo/kbo_store.h"
+#include "connectors/kbo/testing/csv_rows.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -36,21 +37,9 @@ using Numbers = std::set<std::string>;
 
 const std::string kExtract = ONCEONLY_KBO_EXTRACT;
 
+// Every record of a file of the real extract, header excluded.
 std::vector<std::vector<std::string>> ReadCsv(const std::string& file) {
-  std::vector<std::vector<std::string>> rows;
-  absl::StatusOr<std::unique_ptr<CsvReader>> reader = CsvReader::Open(kExtract + "/" + file);
-  EXPECT_TRUE(reader.ok()) << reader.status();
-  if (!reader.ok()) return rows;
-  std::vector<std::string> fields;
-  bool header = true;
-  while (true) {
-    absl::StatusOr<bool> more = (*reader)->Next(&fields);
-    EXPECT_TRUE(more.ok()) << more.status();
-    if (!more.ok() || !*more) break;
-    if (!header) rows.push_back(fields);
-    header = false;
-  }
-  return rows;
+  return CsvRows(kExtract + "/" + file);
 }
 
 // Words of a name as the search sees them: lower case, the accents of the letters these files
