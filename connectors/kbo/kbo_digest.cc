@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "connectors/kbo/kbo_schema.h"
 
 namespace onceonly {
 
@@ -72,13 +73,30 @@ absl::StatusOr<KboDigest> KboContentDigest(SqliteDb& db) {
   std::vector<absl::string_view> views;
   for (int i = 0; i < kKboTableCount; ++i) {
     const KboTableInfo& info = KboTables()[i];
+    // Activities are stored packed, a run of one entity's rows per SQL row (kbo_schema.h).
+    const bool packed = static_cast<KboTable>(i) == KboTable::kActivity;
+    const char* sql_table = packed ? "activity_run" : info.name;
     ASSIGN_OR_RETURN(SqliteStatement exists,
                      db.Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1"));
-    ASSIGN_OR_RETURN(bool found, exists.Bind(1, info.name).Step());
+    ASSIGN_OR_RETURN(bool found, exists.Bind(1, sql_table).Step());
     if (!found) {
       return absl::FailedPreconditionError(
-          absl::StrCat(db.path(), " holds no KBO data (no table \"", info.name,
-                       "\"); import an extract first with `onceonly kbo import DIR --db FILE`"));
+          absl::StrCat(db.path(), " holds no KBO data (no table \"", sql_table,
+                       "\"); import a full extract first with `onceonly kbo import DIR --db FILE`"));
+    }
+    if (packed) {
+      ASSIGN_OR_RETURN(SqliteStatement runs,
+                       db.Prepare("SELECT entity_number, activities FROM activity_run"));
+      RETURN_IF_ERROR(ForEachRow(runs, [&](SqliteStatement& run) {
+        const std::string entity = run.ColumnText(0);
+        const std::string activities = run.ColumnText(1);
+        return ForEachActivity(activities, [&](const KboActivity& a) {
+          digest.AddRow(KboTable::kActivity,
+                        {entity, a.group, a.nace_version, a.nace_code, a.classification});
+          return absl::OkStatus();
+        });
+      }));
+      continue;
     }
     ASSIGN_OR_RETURN(SqliteStatement select,
                      db.Prepare(absl::StrCat("SELECT ", absl::StrJoin(info.sql_columns, ", "),

@@ -59,7 +59,11 @@ struct TableSpec {
   bool primary_key;        // rows replace rows with the same first column
   Column delete_column;    // the single column of <table>_delete.csv
   const char* delete_key;  // the SQL column it matches
+  // activity: stored as runs of one entity's consecutive rows in activity_run (kbo_schema.h).
+  bool packed_runs = false;
 };
+
+const char* SqlTable(const TableSpec& spec) { return spec.packed_runs ? "activity_run" : spec.table; }
 
 const std::vector<TableSpec>& Tables() {
   static const auto* const kTables = new std::vector<TableSpec>{
@@ -131,7 +135,8 @@ const std::vector<TableSpec>& Tables() {
        {"entity_number", "activity_group", "nace_version", "nace_code", "classification"},
        false,
        {"EntityNumber", Kind::kEntityNumber},
-       "entity_number"},
+       "entity_number",
+       /*packed_runs=*/true},
       {"branch",
        {{"Id", Kind::kBranchId},
         {"StartDate", Kind::kDate},
@@ -487,15 +492,24 @@ class Importer {
   }
 
   absl::Status ClearTable(const TableSpec& spec, KboTableCounts* counts) {
+    if (spec.packed_runs) {
+      ASSIGN_OR_RETURN(SqliteStatement total,
+                       db_.Prepare("SELECT coalesce(sum(activity_count), 0) FROM activity_run"));
+      ASSIGN_OR_RETURN(bool row, total.Step());
+      if (row) counts->deleted += total.ColumnInt(0);
+      return db_.Exec("DELETE FROM activity_run");
+    }
     RETURN_IF_ERROR(db_.Exec(absl::StrCat("DELETE FROM ", spec.table)));
     counts->deleted += sqlite3_changes(db_.raw());
     return absl::OkStatus();
   }
 
   absl::Status ApplyDeletes(const TableSpec& spec, KboTableCounts* counts) {
+    // A packed run counts as the activities it holds.
     ASSIGN_OR_RETURN(
         SqliteStatement del,
-        db_.Prepare(absl::StrCat("DELETE FROM ", spec.table, " WHERE ", spec.delete_key, " = ?1")));
+        db_.Prepare(absl::StrCat("DELETE FROM ", SqlTable(spec), " WHERE ", spec.delete_key,
+                                 " = ?1", spec.packed_runs ? " RETURNING activity_count" : "")));
     const Column& column = spec.delete_column;
     ASSIGN_OR_RETURN(int64_t rows,
                      loader_.Load(Path(absl::StrCat(spec.table, "_delete.csv")), {column.csv_name},
@@ -503,56 +517,99 @@ class Importer {
                                     absl::StatusOr<std::string> key = Convert(column.kind, f[0]);
                                     if (!key.ok())
                                       return AtRow(reader, column.csv_name, key.status());
-                                    RETURN_IF_ERROR(del.Bind(1, *key).Run());
-                                    counts->deleted += sqlite3_changes(db_.raw());
-                                    return absl::OkStatus();
+                                    if (!spec.packed_runs) {
+                                      RETURN_IF_ERROR(del.Bind(1, *key).Run());
+                                      counts->deleted += sqlite3_changes(db_.raw());
+                                      return absl::OkStatus();
+                                    }
+                                    del.Bind(1, *key);
+                                    return ForEachRow(del, [&](SqliteStatement& run) {
+                                      counts->deleted += run.ColumnInt(0);
+                                      return absl::OkStatus();
+                                    });
                                   }));
     (void)rows;
     return absl::OkStatus();
   }
 
   absl::Status InsertRows(const TableSpec& spec, const std::string& file, KboTableCounts* counts) {
-    std::vector<std::string> placeholders;
-    for (size_t i = 1; i <= spec.columns.size(); ++i) placeholders.push_back(absl::StrCat("?", i));
-    ASSIGN_OR_RETURN(
-        SqliteStatement insert,
-        db_.Prepare(absl::StrCat(spec.primary_key ? "INSERT OR REPLACE" : "INSERT", " INTO ",
-                                 spec.table, " (", absl::StrJoin(spec.sql_columns, ", "),
-                                 ") VALUES (", absl::StrJoin(placeholders, ", "), ")")));
-    std::vector<const char*> header;
-    int nace_version = -1;  // the column a NACE code's table depends on, if the table has one
-    for (size_t i = 0; i < spec.columns.size(); ++i) {
-      header.push_back(spec.columns[i].csv_name);
-      if (spec.columns[i].kind == Kind::kNaceVersion) nace_version = static_cast<int>(i);
+    std::string sql;
+    if (spec.packed_runs) {
+      sql = "INSERT INTO activity_run (entity_number, activity_count, activities) "
+            "VALUES (?1, ?2, ?3)";
+    } else {
+      std::vector<std::string> placeholders;
+      for (size_t i = 1; i <= spec.columns.size(); ++i) {
+        placeholders.push_back(absl::StrCat("?", i));
+      }
+      sql = absl::StrCat(spec.primary_key ? "INSERT OR REPLACE" : "INSERT", " INTO ", spec.table,
+                         " (", absl::StrJoin(spec.sql_columns, ", "), ") VALUES (",
+                         absl::StrJoin(placeholders, ", "), ")");
     }
-    ASSIGN_OR_RETURN(int64_t rows,
-                     loader_.Load(Path(file), header,
-                                  [&](const CsvReader& reader, const std::vector<std::string>& f) {
-                                    for (size_t i = 0; i < spec.columns.size(); ++i) {
-                                      const Column& column = spec.columns[i];
-                                      if (column.kind == Kind::kText) {
-                                        insert.Bind(static_cast<int>(i + 1), f[i]);
-                                        continue;
-                                      }
-                                      if (column.kind == Kind::kCode ||
-                                          column.kind == Kind::kOptionalCode ||
-                                          column.kind == Kind::kNaceCode) {
-                                        absl::Status known = CheckCode(
-                                            column, f[i],
-                                            nace_version < 0 ? "" : f[nace_version]);
-                                        if (!known.ok())
-                                          return AtRow(reader, column.csv_name, known);
-                                        insert.Bind(static_cast<int>(i + 1), f[i]);
-                                        continue;
-                                      }
-                                      absl::StatusOr<std::string> value =
-                                          Convert(column.kind, f[i]);
-                                      if (!value.ok())
-                                        return AtRow(reader, column.csv_name, value.status());
-                                      insert.Bind(static_cast<int>(i + 1), *value);
-                                    }
-                                    return insert.Run();
-                                  }));
+    ASSIGN_OR_RETURN(SqliteStatement insert, db_.Prepare(sql));
+    std::vector<const char*> header;
+    for (const Column& column : spec.columns) header.push_back(column.csv_name);
+    ColumnChecks checks = ChecksFor(spec);
+    std::vector<std::string> converted(spec.columns.size());
+    std::vector<absl::string_view> values(spec.columns.size());
+    // The run being packed (activity only): one entity's consecutive rows.
+    std::string run_entity, run_activities;
+    int64_t run_count = 0;
+    auto flush_run = [&]() -> absl::Status {
+      if (run_count == 0) return absl::OkStatus();
+      RETURN_IF_ERROR(insert.BindTextUncopied(1, run_entity)
+                          .Bind(2, run_count)
+                          .BindTextUncopied(3, run_activities)
+                          .Run());
+      run_count = 0;
+      run_activities.clear();
+      return absl::OkStatus();
+    };
+    auto row = [&](const CsvReader& reader, const std::vector<std::string>& f) -> absl::Status {
+      for (size_t i = 0; i < spec.columns.size(); ++i) {
+        const Column& column = spec.columns[i];
+        switch (column.kind) {
+          case Kind::kText:
+            values[i] = f[i];
+            break;
+          case Kind::kCode:
+          case Kind::kOptionalCode:
+          case Kind::kNaceCode: {
+            absl::Status known = checks.Check(i, column, f[i], f);
+            if (!known.ok()) return AtRow(reader, column.csv_name, known);
+            values[i] = f[i];
+            break;
+          }
+          default: {
+            absl::StatusOr<std::string> value = Convert(column.kind, f[i]);
+            if (!value.ok()) return AtRow(reader, column.csv_name, value.status());
+            converted[i] = *std::move(value);
+            values[i] = converted[i];
+          }
+        }
+      }
+      if (!spec.packed_runs) {
+        for (size_t i = 0; i < values.size(); ++i) {
+          insert.BindTextUncopied(static_cast<int>(i + 1), values[i]);
+        }
+        return insert.Run();
+      }
+      for (size_t i = 1; i < values.size(); ++i) {
+        if (!ActivityFieldEncodable(values[i])) {
+          return AtRow(reader, spec.columns[i].csv_name,
+                       absl::InvalidArgumentError("holds a control character (\\x1e or \\x1f)"));
+        }
+      }
+      if (values[0] != run_entity) {
+        RETURN_IF_ERROR(flush_run());
+        run_entity.assign(values[0].data(), values[0].size());
+      }
+      EncodeActivity(KboActivity{values[1], values[2], values[3], values[4]}, &run_activities);
+      ++run_count;
+      return absl::OkStatus();
+    };
+    ASSIGN_OR_RETURN(int64_t rows, loader_.Load(Path(file), header, row));
+    RETURN_IF_ERROR(flush_run());
     counts->inserted += rows;
     return absl::OkStatus();
   }
@@ -562,18 +619,52 @@ class Importer {
  private:
   using CodeSet = absl::flat_hash_set<std::string>;
 
-  // Whether `value` is a code `column` allows; a NACE code is looked up in the table of
-  // `nace_version`, the row's own NaceVersion.
-  absl::Status CheckCode(const Column& column, const std::string& value,
-                         absl::string_view nace_version) const {
-    if (column.kind == Kind::kOptionalCode && value.empty()) return absl::OkStatus();
-    const std::string category = column.kind == Kind::kNaceCode
-                                     ? absl::StrCat("Nace", nace_version)
-                                     : std::string(column.code_category);
-    auto found = codes_.find(category);
-    if (found != codes_.end() && found->second.contains(value)) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("\"", value, "\" is not a ", category,
-                                                   " code in code.csv"));
+  // The code sets a table's coded columns are checked against, looked up once per file.
+  class ColumnChecks {
+   public:
+    // Whether `value`, in column `i` of a row `f`, is a code the column allows; a NACE code
+    // is looked up in the table of the row's own NaceVersion.
+    absl::Status Check(size_t i, const Column& column, const std::string& value,
+                       const std::vector<std::string>& f) const {
+      if (column.kind == Kind::kOptionalCode && value.empty()) return absl::OkStatus();
+      const CodeSet* codes = sets_[i];
+      if (column.kind == Kind::kNaceCode) {
+        codes = nullptr;
+        for (const auto& [version, set] : nace_sets_) {
+          if (version == f[nace_version_column_]) codes = set;
+        }
+      }
+      if (codes != nullptr && codes->contains(value)) return absl::OkStatus();
+      const std::string category = column.kind == Kind::kNaceCode
+                                       ? absl::StrCat("Nace", f[nace_version_column_])
+                                       : std::string(column.code_category);
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", value, "\" is not a ", category, " code in code.csv"));
+    }
+
+   private:
+    friend class Importer;
+    std::vector<const CodeSet*> sets_;  // per column; null if not coded or no such category
+    size_t nace_version_column_ = 0;
+    std::vector<std::pair<std::string, const CodeSet*>> nace_sets_;  // "2008" -> Nace2008
+  };
+
+  ColumnChecks ChecksFor(const TableSpec& spec) const {
+    ColumnChecks checks;
+    auto find = [&](const std::string& category) -> const CodeSet* {
+      auto found = codes_.find(category);
+      return found == codes_.end() ? nullptr : &found->second;
+    };
+    for (size_t i = 0; i < spec.columns.size(); ++i) {
+      const Column& column = spec.columns[i];
+      checks.sets_.push_back(column.code_category == nullptr ? nullptr
+                                                             : find(column.code_category));
+      if (column.kind == Kind::kNaceVersion) checks.nace_version_column_ = i;
+    }
+    for (const char* version : {"2003", "2008", "2025"}) {
+      checks.nace_sets_.emplace_back(version, find(absl::StrCat("Nace", version)));
+    }
+    return checks;
   }
 
   SqliteDb& db_;
@@ -645,6 +736,23 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
   // import's memory stays bounded whatever the extract's size.
   RETURN_IF_ERROR(db->Exec("PRAGMA cache_size = -131072; PRAGMA temp_store = FILE;"));
   ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, Transaction::Begin(*db));
+  {
+    // Databases imported before activity_run hold a row per activity in `activity`: a full
+    // extract replaces it, an update cannot apply to it.
+    ASSIGN_OR_RETURN(SqliteStatement old_layout,
+                     db->Prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                 "name = 'activity'"));
+    RETURN_IF_ERROR(old_layout.Step().status());
+    const bool has_old_layout = old_layout.ColumnInt(0) > 0;
+    old_layout.Reset();
+    if (has_old_layout && !full) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          db_path, " was imported by an earlier onceonly, with a row per activity; import a full "
+                   "extract into it first, then ",
+          extract_dir));
+    }
+    if (has_old_layout) RETURN_IF_ERROR(db->Exec("DROP TABLE activity"));
+  }
   RETURN_IF_ERROR(CreateKboSchema(*db));
   // Extracts go in in order, each once: an update applied twice, or an older extract after a
   // newer one, would put back what later extracts removed.

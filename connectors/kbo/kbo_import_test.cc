@@ -99,7 +99,7 @@ std::string Fingerprint(const std::string& db_path) {
                           "SELECT rowid, * FROM denomination ORDER BY rowid",
                           "SELECT rowid, * FROM address ORDER BY rowid",
                           "SELECT rowid, * FROM contact ORDER BY rowid",
-                          "SELECT rowid, * FROM activity ORDER BY rowid",
+                          "SELECT rowid, * FROM activity_run ORDER BY rowid",
                           "SELECT rowid, * FROM branch ORDER BY rowid",
                           "SELECT rowid, * FROM extract_history ORDER BY rowid"}) {
     sqlite3_stmt* stmt = nullptr;
@@ -116,6 +116,15 @@ std::string Fingerprint(const std::string& db_path) {
   }
   sqlite3_close(db);
   return out;
+}
+
+// How many rows of KBO table `table` (a CSV file stem) the database holds; activities are
+// stored packed in runs.
+std::string RowCountSql(absl::string_view table, absl::string_view where = "") {
+  if (table == "activity") {
+    return absl::StrCat("SELECT coalesce(sum(activity_count), 0) FROM activity_run", where);
+  }
+  return absl::StrCat("SELECT count(*) FROM ", table, where);
 }
 
 int64_t Count(const std::string& db_path, const std::string& sql) {
@@ -198,7 +207,7 @@ TEST_F(RealUpdateTest, SummaryMatchesMetaAndFiles) {
     const std::string file = absl::StrCat(kExtract, "/", table, "_insert.csv");
     EXPECT_EQ(s.tables.at(table).inserted, static_cast<int64_t>(ReadCsv(file).size())) << table;
     EXPECT_EQ(s.tables.at(table).deleted, 0) << table << ": the database was empty";
-    EXPECT_EQ(Count(*db_path_, absl::StrCat("SELECT count(*) FROM ", table)),
+    EXPECT_EQ(Count(*db_path_, RowCountSql(table)),
               s.tables.at(table).inserted)
         << table;
   }
@@ -608,9 +617,7 @@ TEST_F(ScratchTest, FullExtractThenRealUpdate) {
                   "SELECT count(*) FROM denomination WHERE entity_number = "
                   "'0502.503.253'"),
             0);
-  EXPECT_EQ(Count(db_path_,
-                  "SELECT count(*) FROM activity WHERE entity_number = "
-                  "'2.004.869.739'"),
+  EXPECT_EQ(Count(db_path_, RowCountSql("activity", " WHERE entity_number = '2.004.869.739'")),
             0);
 
   absl::StatusOr<v1::Enterprise> u = (*store)->GetEnterprise("0403.170.701", "fr");
@@ -639,13 +646,13 @@ TEST_F(ScratchTest, FullExtractReplacesEverything) {
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->tables.at("enterprise").deleted, 28);
   EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM enterprise"), 2);
-  EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM activity"), 2);
+  EXPECT_EQ(Count(db_path_, RowCountSql("activity")), 2);
   // The full's code table replaced the update's: its old text and its extra code are back.
   EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM code WHERE description = 'ASBL (old text)'"), 1);
   EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM code WHERE code = '9'"), 1);
   EXPECT_EQ(Count(db_path_,
                   "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
-                  "name = 'activity_by_entity'"),
+                  "name = 'activity_run_by_entity'"),
             1);
 }
 
@@ -749,6 +756,36 @@ TEST_F(ScratchTest, StoreOnMissingOrForeignDatabase) {
   EXPECT_EQ(KboStore::Open(db_path_).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// Before activity_run, a database held a row per activity in `activity`. An update cannot
+// apply to that layout; a full extract replaces it.
+TEST_F(ScratchTest, ADatabaseWithARowPerActivityTakesOnlyAFullExtract) {
+  ASSERT_TRUE(ImportKboExtract(WriteSmallFullExtract(), db_path_, kNoProgress).ok());  // 146
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE activity (entity_number TEXT, activity_group TEXT, "
+                         "nace_version TEXT, nace_code TEXT, classification TEXT)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  const std::string before = Fingerprint(db_path_);
+  absl::StatusOr<KboImportSummary> update = ImportKboExtract(kExtract, db_path_, kNoProgress);
+  ASSERT_FALSE(update.ok());
+  EXPECT_EQ(update.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(update.status().message(),
+              HasSubstr("was imported by an earlier onceonly, with a row per activity; import "
+                        "a full extract"));
+  EXPECT_EQ(Fingerprint(db_path_), before);
+
+  absl::StatusOr<KboImportSummary> full =
+      ImportKboExtract(WriteSmallFullExtract(/*extract_number=*/148), db_path_, kNoProgress);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM sqlite_master WHERE name = 'activity'"), 0);
+  EXPECT_EQ(Count(db_path_, RowCountSql("activity")), 2);
+  ASSERT_TRUE(ImportKboExtract(kExtract, db_path_, kNoProgress).status().code() ==
+              absl::StatusCode::kFailedPrecondition);  // 147 is older than 148: refused as such
+}
+
 TEST_F(ScratchTest, AnExtractImportedTwiceOrAnOlderOneIsRefused) {
   ASSERT_TRUE(ImportKboExtract(WriteSmallFullExtract(), db_path_, kNoProgress).ok());  // 146
   ASSERT_TRUE(ImportKboExtract(kExtract, db_path_, kNoProgress).ok());                // 147
@@ -787,7 +824,7 @@ TEST_F(ScratchTest, RejectFileQuarantinesBadRowsAndAppliesTheRest) {
                                               ": EntityNumber: enterprise number")));
   // Everything else is in: the good rows of the same files too.
   EXPECT_EQ(summary->tables.at("activity").inserted, LineCount(activities) - 2);
-  EXPECT_EQ(Count(db_path_, "SELECT count(*) FROM activity WHERE nace_code = '00000'"), 0);
+  EXPECT_EQ(Count(db_path_, RowCountSql("activity", " WHERE instr(activities, '00000') > 0")), 0);
 }
 
 TEST_F(ScratchTest, ATruncatedFileLeavesThePreviousDatabaseServing) {

@@ -646,8 +646,10 @@ TEST(SearchBudgetTest, RareNaceCodesComeInShortPagesThatCoverEverything) {
                       }
                       // Two restaurants far apart: one itself, one through its unit.
                       return (*db)->Exec(
-                          "INSERT INTO activity VALUES ('0200.000.003', '001', '2008', '56101', "
-                          "'MAIN'), ('2.000.000.001', '001', '2008', '56101', 'MAIN');"
+                          "INSERT INTO activity_run VALUES ('0200.000.003', 1, "
+                          "'001' || char(31) || '2008' || char(31) || '56101' || char(31) || "
+                          "'MAIN' || char(30)), ('2.000.000.001', 1, '001' || char(31) || "
+                          "'2008' || char(31) || '56101' || char(31) || 'MAIN' || char(30));"
                           "INSERT INTO establishment VALUES ('2.000.000.001', '2020-01-01', "
                           "'0200.024.999');");
                     })

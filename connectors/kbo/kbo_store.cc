@@ -17,6 +17,7 @@
 #include "common/rich_status.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
+#include "connectors/kbo/kbo_schema.h"
 #include "connectors/kbo/kbo_search.h"
 
 namespace onceonly {
@@ -179,13 +180,17 @@ class RecordReader {
 
   absl::Status Activities(SqliteStatement& stmt, absl::string_view entity,
                           google::protobuf::RepeatedPtrField<v1::Activity>* out) {
-    return ForEachRow(stmt, entity, [&](SqliteStatement& row) {
-      v1::Activity* a = out->Add();
-      std::string version = row.ColumnText(1);
-      a->set_nace_version(version);
-      RETURN_IF_ERROR(Code("ActivityGroup", row.ColumnText(0), a->mutable_group()));
-      RETURN_IF_ERROR(Code(absl::StrCat("Nace", version), row.ColumnText(2), a->mutable_nace()));
-      return Code("Classification", row.ColumnText(3), a->mutable_classification());
+    return ForEachRow(stmt, entity, [&](SqliteStatement& run) {
+      const std::string activities = run.ColumnText(0);
+      return ForEachActivity(activities, [&](const KboActivity& activity) {
+        v1::Activity* a = out->Add();
+        a->set_nace_version(std::string(activity.nace_version));
+        RETURN_IF_ERROR(Code("ActivityGroup", std::string(activity.group), a->mutable_group()));
+        RETURN_IF_ERROR(Code(absl::StrCat("Nace", activity.nace_version),
+                             std::string(activity.nace_code), a->mutable_nace()));
+        return Code("Classification", std::string(activity.classification),
+                    a->mutable_classification());
+      });
     });
   }
 
@@ -287,8 +292,8 @@ absl::StatusOr<std::unique_ptr<KboStore::Connection>> KboStore::Acquire(absl::Ti
                              "extra_address_info, date_striking_off FROM address "
                              "WHERE entity_number = ?1 ORDER BY rowid"));
     ASSIGN_OR_RETURN(SqliteStatement activities,
-                     prepare("SELECT activity_group, nace_version, nace_code, classification "
-                             "FROM activity WHERE entity_number = ?1 ORDER BY rowid"));
+                     prepare("SELECT activities FROM activity_run WHERE entity_number = ?1 "
+                             "ORDER BY rowid"));
     ASSIGN_OR_RETURN(SqliteStatement contacts,
                      prepare("SELECT entity_contact, contact_type, value FROM contact "
                              "WHERE entity_number = ?1 ORDER BY rowid"));
@@ -612,12 +617,14 @@ absl::StatusOr<std::unique_ptr<SearchStatements>> PrepareSearch(SqliteDb& db) {
   ASSIGN_OR_RETURN(SqliteStatement enterprises,
                    prepare("SELECT enterprise_number FROM enterprise WHERE enterprise_number > ?1 "
                            "ORDER BY enterprise_number LIMIT ?2"));
-  // Both lookups stay in the index activity_by_entity(entity_number, nace_code).
+  // ?2 is ActivityRunNeedle(code): the packed runs of the enterprise and of its units are
+  // read through activity_run_by_entity and searched as bytes.
   ASSIGN_OR_RETURN(SqliteStatement nace,
-                   prepare("SELECT EXISTS (SELECT 1 FROM activity WHERE entity_number = ?1 "
-                           "AND nace_code = ?2) OR EXISTS (SELECT 1 FROM establishment u "
-                           "JOIN activity a ON a.entity_number = u.establishment_number "
-                           "AND a.nace_code = ?2 WHERE u.enterprise_number = ?1)"));
+                   prepare("SELECT EXISTS (SELECT 1 FROM activity_run WHERE entity_number = ?1 "
+                           "AND instr(activities, ?2) > 0) OR EXISTS (SELECT 1 FROM "
+                           "establishment u JOIN activity_run a ON a.entity_number = "
+                           "u.establishment_number AND instr(a.activities, ?2) > 0 "
+                           "WHERE u.enterprise_number = ?1)"));
   ASSIGN_OR_RETURN(SqliteStatement nace_known,
                    prepare("SELECT 1 FROM code WHERE category >= 'Nace' AND category < 'Nacf' "
                            "AND code = ?1 LIMIT 1"));
@@ -701,7 +708,7 @@ absl::StatusOr<Examined> Examine(SearchStatements& s, const SearchCriteria& crit
     if (!key) continue;  // the importer checked every number
     out.last_key = *key;
     if (!criteria.nace_code.empty()) {
-      s.nace.Bind(1, EnterpriseNumberOfKey(*key)).Bind(2, criteria.nace_code);
+      s.nace.Bind(1, EnterpriseNumberOfKey(*key)).Bind(2, ActivityRunNeedle(criteria.nace_code));
       absl::StatusOr<bool> has = Holds(s.nace);
       if (!has.ok()) {
         status = has.status();
