@@ -1,5 +1,6 @@
 #include "connectors/kbo/csv_reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -86,22 +87,29 @@ absl::StatusOr<bool> CsvReader::Next(std::vector<std::string>* fields) {
   size_t count = 0;
   while (true) {
     std::string& field = FieldAt(fields, count++);
+    // Both loops copy whole spans of the buffer: a byte at a time was a tenth of a full
+    // import's time.
     if (c == '"') {
       const int quote_line = physical_line_;
       while (true) {
-        c = Get();
-        if (c == kEof) {
+        if (pos_ == end_ && !Refill()) {
           failed_ = true;
+          if (read_error_) return absl::UnavailableError(absl::StrCat("cannot read ", path_));
           return Error(absl::StrFormat("unterminated quoted field %d (quote opened on line %d)",
                                        count, quote_line));
         }
-        if (c == '"') {
-          if (Peek() != '"') break;
-          Get();
-        } else if (c == '\n') {
-          ++physical_line_;
-        }
-        field.push_back(static_cast<char>(c));
+        const char* span = buffer_.data() + pos_;
+        const size_t available = end_ - pos_;
+        const char* quote = static_cast<const char*>(std::memchr(span, '"', available));
+        const size_t n = quote != nullptr ? static_cast<size_t>(quote - span) : available;
+        physical_line_ += static_cast<int>(std::count(span, span + n, '\n'));
+        field.append(span, n);
+        pos_ += n;
+        if (quote == nullptr) continue;  // the field goes on in the next chunk
+        ++pos_;                          // the quote
+        if (Peek() != '"') break;
+        Get();
+        field.push_back('"');
       }
       c = Get();
       if (c != ',' && c != '\n' && c != kEof && !(c == '\r' && Peek() == '\n')) {
@@ -109,14 +117,33 @@ absl::StatusOr<bool> CsvReader::Next(std::vector<std::string>* fields) {
         return Error(absl::StrFormat("field %d: %s after the closing quote", count, Printable(c)));
       }
     } else {
-      while (c != ',' && c != '\n' && c != kEof && !(c == '\r' && Peek() == '\n')) {
+      if (c != kEof) --pos_;  // c is the field's first byte, still in the buffer
+      while (true) {
+        if (pos_ == end_ && !Refill()) {
+          c = kEof;
+          break;
+        }
+        const char* span = buffer_.data() + pos_;
+        const char* const chunk_end = buffer_.data() + end_;
+        const char* stop = span;
+        while (stop < chunk_end && *stop != ',' && *stop != '\n' && *stop != '\r' &&
+               *stop != '"') {
+          ++stop;
+        }
+        field.append(span, stop - span);
+        pos_ += stop - span;
+        if (stop == chunk_end) continue;
+        c = Get();
         if (c == '"') {
           failed_ = true;
           return Error(absl::StrFormat(
               "field %d: quote inside an unquoted field (quote the whole field)", count));
         }
-        field.push_back(static_cast<char>(c));
-        c = Get();
+        if (c == '\r' && Peek() != '\n') {  // a lone CR is data
+          field.push_back('\r');
+          continue;
+        }
+        break;
       }
     }
     if (c == ',') {

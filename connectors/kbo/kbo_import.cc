@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 #include <sys/resource.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -447,6 +449,79 @@ class Transaction {
   bool committed_ = false;
 };
 
+// A full extract for a path that holds no database yet is built beside it, without a journal,
+// and linked into place once complete and synced: every page is written once, where the WAL
+// writes it twice, and a crash leaves no half-built database at the path. (A database in
+// service is replaced in one WAL transaction instead, so that its readers never see a mix.)
+class FreshBuild {
+ public:
+  // Whether `db_path` is free for a fresh build: no database, nor a stray WAL of a deleted one.
+  static bool Applies(const std::string& db_path) { return !PathExists(db_path); }
+
+  static absl::StatusOr<std::unique_ptr<FreshBuild>> Start(const std::string& db_path) {
+    std::unique_ptr<FreshBuild> build(new FreshBuild(db_path));
+    // Leftovers of a build that crashed, and the WAL of a database deleted by hand: SQLite
+    // would apply the latter to the new database.
+    for (const std::string& path :
+         {build->build_path_, build->build_path_ + "-wal", build->build_path_ + "-shm",
+          build->build_path_ + "-journal", db_path + "-wal", db_path + "-shm"}) {
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return absl::UnavailableError(absl::StrCat("cannot remove ", path, ": ",
+                                                   std::strerror(errno)));
+      }
+    }
+    return build;
+  }
+
+  ~FreshBuild() {
+    if (published_) return;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      ::unlink((build_path_ + suffix).c_str());
+    }
+  }
+
+  const std::string& build_path() const { return build_path_; }
+
+  // Call with the build's connection closed. Syncs the file, links it at the database path
+  // unless something appeared there meanwhile, and syncs the directory.
+  absl::Status Publish() {
+    RETURN_IF_ERROR(Sync(build_path_, O_RDONLY));
+    if (::link(build_path_.c_str(), db_path_.c_str()) != 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot put the new database at ", db_path_, ": ", std::strerror(errno),
+          errno == EEXIST ? " (another import created it meanwhile; nothing was changed)" : ""));
+    }
+    published_ = true;
+    ::unlink(build_path_.c_str());
+    const std::string dir = std::filesystem::path(db_path_).parent_path().string();
+    return Sync(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+  }
+
+ private:
+  explicit FreshBuild(const std::string& db_path)
+      : db_path_(db_path), build_path_(db_path + ".importing") {}
+
+  static bool PathExists(const std::string& path) {
+    struct stat st;
+    return ::lstat(path.c_str(), &st) == 0;
+  }
+
+  static absl::Status Sync(const std::string& path, int flags) {
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      const int err = errno;
+      if (fd >= 0) ::close(fd);
+      return absl::UnavailableError(absl::StrCat("cannot sync ", path, ": ", std::strerror(err)));
+    }
+    ::close(fd);
+    return absl::OkStatus();
+  }
+
+  const std::string db_path_;
+  const std::string build_path_;
+  bool published_ = false;
+};
+
 class Importer {
  public:
   Importer(SqliteDb& db, std::string dir, const std::function<void(absl::string_view)>& progress,
@@ -482,6 +557,12 @@ class Importer {
                                                               : "Language",
                                                      absl::InvalidArgumentError("is empty"));
                                       }
+                                    }
+                                    if (!ActivityFieldEncodable(f[1])) {
+                                      return AtRow(reader, "Code",
+                                                   absl::InvalidArgumentError(
+                                                       "holds a control character (0x1e or "
+                                                       "0x1f)"));
                                     }
                                     insert.Bind(1, f[0]).Bind(2, f[1]).Bind(
                                         3, absl::AsciiStrToLower(f[2]));
@@ -594,12 +675,8 @@ class Importer {
         }
         return insert.Run();
       }
-      for (size_t i = 1; i < values.size(); ++i) {
-        if (!ActivityFieldEncodable(values[i])) {
-          return AtRow(reader, spec.columns[i].csv_name,
-                       absl::InvalidArgumentError("holds a control character (\\x1e or \\x1f)"));
-        }
-      }
+      // Every field but the entity is a checked code or NaceVersion: ReplaceCodes refused
+      // codes that could not be packed.
       if (values[0] != run_entity) {
         RETURN_IF_ERROR(flush_run());
         run_entity.assign(values[0].data(), values[0].size());
@@ -730,11 +807,20 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
         extract_dir, ": ", meta.extract_type, " extract lacks ", absl::StrJoin(missing, ", ")));
   }
 
+  std::unique_ptr<FreshBuild> fresh;
+  if (full && FreshBuild::Applies(db_path)) {
+    ASSIGN_OR_RETURN(fresh, FreshBuild::Start(db_path));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db,
-                   SqliteDb::Open(db_path, SqliteDb::Mode::kReadWriteCreate));
+                   SqliteDb::Open(fresh != nullptr ? fresh->build_path() : db_path,
+                                  SqliteDb::Mode::kReadWriteCreate));
   // A 128 MiB page cache; index sorts spill to temporary files rather than memory, so the
   // import's memory stays bounded whatever the extract's size.
   RETURN_IF_ERROR(db->Exec("PRAGMA cache_size = -131072; PRAGMA temp_store = FILE;"));
+  if (fresh != nullptr) {
+    // Nothing to roll back to: on error the build file is removed. Synced once, by Publish.
+    RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, Transaction::Begin(*db));
   {
     // Databases imported before activity_run hold a row per activity in `activity`: a full
@@ -840,6 +926,13 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
   }
   absl::Time commit_start = absl::Now();
   RETURN_IF_ERROR(txn->Commit());
+  if (fresh != nullptr) {
+    // Readers (KboStore) expect WAL, so that later updates never block them.
+    RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode = WAL;"));
+    txn.reset();
+    db.reset();
+    RETURN_IF_ERROR(fresh->Publish());
+  }
   if (progress) {
     struct rusage usage {};
     getrusage(RUSAGE_SELF, &usage);  // ru_maxrss is in KiB on Linux

@@ -62,6 +62,28 @@ for share in 0.05 0.25 0.45 0.65 0.85 0.95; do
 done
 [ "$before_commit" -ge 3 ] || fail "only $before_commit of 6 kills came before the commit"
 
+# A first import (no database at the path yet) is built beside it and linked into place when
+# complete: killed half-way, it leaves no database at the path, and the next run starts over.
+fresh_delay=$(awk -v t="$took" 'BEGIN { printf "%.3f", t * 0.5 }')
+"$ONCEONLY" kbo import "$WORK/next" --db "$WORK/fresh.db" > /dev/null 2>&1 &
+pid=$!
+sleep "$fresh_delay"
+kill -9 "$pid" 2> /dev/null
+wait "$pid" 2> /dev/null
+if [ -e "$WORK/fresh.db" ]; then
+  [ "$(db_digest "$WORK/fresh.db")" = "$next" ] ||
+    fail "a first import killed after ${fresh_delay} s left a partial database at the path"
+  ok "a first import killed after ${fresh_delay} s had already published the whole extract"
+else
+  [ -e "$WORK/fresh.db.importing" ] || fail "no trace of the killed first import's build file"
+  ok "a first import killed after ${fresh_delay} s left no database at the path"
+fi
+rm -f "$WORK/fresh.db"
+"$ONCEONLY" kbo import "$WORK/next" --db "$WORK/fresh.db" > /dev/null 2>&1 || fail "fresh re-run"
+[ "$(db_digest "$WORK/fresh.db")" = "$next" ] || fail "the re-run first import's digest"
+[ ! -e "$WORK/fresh.db.importing" ] || fail "the re-run left its build file behind"
+ok "run again, the first import replaces the leftover build file and publishes the whole extract"
+
 # Run to the end, the import round-trips the 20,000 enterprises.
 "$ONCEONLY" kbo import "$WORK/next" --db "$WORK/kbo.db" > /dev/null 2>&1 || fail "final import"
 final=$("$ONCEONLY" kbo digest --db "$WORK/kbo.db")
