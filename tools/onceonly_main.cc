@@ -1,12 +1,14 @@
 // onceonly: the operator CLI. Each subcommand parses its flags, calls a library, and prints.
 #include <grpcpp/client_context.h>
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "authz/policy.h"
 #include "common/command_line.h"
 #include "common/grpc_status.h"
@@ -47,9 +49,11 @@ extern const char kUsage[] = R"(usage: onceonly COMMAND ...
                           extract order; bad rows stop it (nothing applied) unless
                           --reject-file collects them ("file:line: column: reason")
   kbo generate --enterprises N --out DIR [--seed S] [--codes FILE]
-               [--extract-number N] [--snapshot-date YYYY-MM-DD]
+               [--extract-number N] [--snapshot-date YYYY-MM-DD] [--registries FILE]
                           a synthetic full KBO extract in the real format and proportions,
-                          with manifest.json (row counts, content digest); same seed, same bytes
+                          with manifest.json (row counts, content digest); same seed, same bytes;
+                          and the matching permit and tax registries (default DIR/registries.db,
+                          as `registry seed` derives them from the imported extract)
   kbo generate --update-from FULL_DIR --out DIR [--changes K] [--seed S] [--codes FILE]
                           a daily update extract against a generated full one (K enterprises
                           modified, new or struck off; default 10000)
@@ -164,7 +168,7 @@ absl::StatusOr<int64_t> IntFlag(const CommandLine& cl, const std::string& flag, 
 int KboGenerateCommand(const std::vector<std::string>& args) {
   auto cl = CommandLine::Parse({args.begin() + 1, args.end()},
                                {"enterprises", "out", "seed", "update-from", "changes", "codes",
-                                "extract-number", "snapshot-date"});
+                                "extract-number", "snapshot-date", "registries"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
   const bool update = cl->Has("update-from");
   if (!cl->positional().empty() || !cl->Has("out") || update == cl->Has("enterprises")) {
@@ -172,6 +176,7 @@ int KboGenerateCommand(const std::vector<std::string>& args) {
         "kbo generate needs --enterprises N --out DIR, or --update-from FULL_DIR --out DIR");
   }
   if (!update && cl->Has("changes")) return Usage("--changes goes with --update-from");
+  if (update && cl->Has("registries")) return Usage("--registries goes with --enterprises");
   KboGenerateOptions options;
   options.out_dir = cl->Get("out");
   options.update_from = cl->Get("update-from");
@@ -190,9 +195,29 @@ int KboGenerateCommand(const std::vector<std::string>& args) {
     return Usage(absl::StrCat("--seed takes a whole number from 0 to 2^64-1, not \"",
                               cl->Get("seed"), "\""));
   }
+  // The permit and tax registries of the same enterprises, as `registry seed` derives them
+  // from the imported database, written as the enterprises are generated.
+  std::unique_ptr<SampleRegistrySeeder> seeder;
+  const std::string registries =
+      update ? "" : cl->Get("registries", absl::StrCat(options.out_dir, "/registries.db"));
+  if (!registries.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.out_dir, ec);  // the generator needs it too
+    auto begun = SampleRegistrySeeder::Begin(registries);
+    if (!begun.ok()) return Fail(begun.status());
+    seeder = *std::move(begun);
+    options.on_enterprise = [&seeder](const registry::v1::Enterprise& enterprise) {
+      return seeder->Add(enterprise);
+    };
+  }
   auto summary =
       GenerateKboExtract(options, [](absl::string_view line) { std::cerr << line << "\n"; });
   if (!summary.ok()) return Fail(summary.status());
+  absl::StatusOr<SeedSummary> seeded;
+  if (seeder != nullptr) {
+    seeded = seeder->Finish();
+    if (!seeded.ok()) return Fail(seeded.status());
+  }
   std::cout << "wrote " << summary->extract_type << " extract " << summary->extract_number
             << " (snapshot " << summary->snapshot_date << ") to " << options.out_dir << ": "
             << summary->bytes_written << " bytes\n";
@@ -202,6 +227,10 @@ int KboGenerateCommand(const std::vector<std::string>& args) {
   }
   for (const auto& [file, rows] : summary->file_rows) {
     std::cout << "  " << file << ": " << rows << " rows\n";
+  }
+  if (seeder != nullptr) {
+    std::cout << "  " << registries << ": " << seeded->tax_rows << " tax records, "
+              << seeded->permits << " permits (as `registry seed` derives them)\n";
   }
   std::cout << "enterprises " << summary->state.enterprises() << "\n"
             << "digest " << summary->state.Hex() << "\n";
@@ -262,9 +291,21 @@ int RegistryCommand(const std::vector<std::string>& args) {
   if (!cl->Has("kbo-db") || !cl->Has("db")) return Usage("registry seed --kbo-db FILE --db FILE");
   auto store = KboStore::Open(cl->Get("kbo-db"));
   if (!store.ok()) return Fail(store.status());
-  auto enterprises = (*store)->ListEnterpriseSummaries(10'000'000);
-  if (!enterprises.ok()) return Fail(enterprises.status());
-  auto summary = SeedSampleRegistries(*enterprises, cl->Get("db"));
+  auto seeder = SampleRegistrySeeder::Begin(cl->Get("db"));
+  if (!seeder.ok()) return Fail(seeder.status());
+  // Streamed in number order: a national register never sits in memory.
+  int64_t seen = 0;
+  absl::Time next_report = absl::Now() + absl::Seconds(2);
+  absl::Status streamed =
+      (*store)->ForEachEnterpriseSummary([&](const registry::v1::Enterprise& enterprise) {
+        if (++seen % 4096 == 0 && absl::Now() >= next_report) {
+          std::cerr << "registry seed: " << seen << " enterprises\n";
+          next_report = absl::Now() + absl::Seconds(2);
+        }
+        return (*seeder)->Add(enterprise);
+      });
+  if (!streamed.ok()) return Fail(streamed);
+  auto summary = (*seeder)->Finish();
   if (!summary.ok()) return Fail(summary.status());
   std::cout << "seeded " << cl->Get("db") << ": " << summary->tax_rows << " tax records, "
             << summary->permits << " permits for " << summary->enterprises << " enterprises\n";

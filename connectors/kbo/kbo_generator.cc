@@ -1534,6 +1534,35 @@ void WriteRows(const EnterpriseDraft& d, ExtractWriter& out, size_t first_writer
   }
 }
 
+// What KboStore::ListEnterpriseSummaries returns for `d` once imported, as far as the sample
+// registries read it: number, start date, type and form codes, the enterprise's own addresses
+// in file order. Codes without descriptions.
+void Summarize(const EnterpriseDraft& d, registry::v1::Enterprise* e) {
+  e->Clear();
+  const TableRows& enterprise = d.rows(KboTable::kEnterprise);
+  e->set_enterprise_number(d.number);
+  e->mutable_type_of_enterprise()->set_code(enterprise.cell(0, 3));
+  e->mutable_juridical_form()->set_code(enterprise.cell(0, 4));
+  e->set_start_date(enterprise.cell(0, 6));
+  const TableRows& addresses = d.rows(KboTable::kAddress);
+  for (size_t r = 0; r < addresses.size(); ++r) {
+    if (addresses.cell(r, 0) != d.number) continue;
+    registry::v1::Address* a = e->add_addresses();
+    a->mutable_type()->set_code(addresses.cell(r, 1));
+    a->set_country_nl(addresses.cell(r, 2));
+    a->set_country_fr(addresses.cell(r, 3));
+    a->set_zipcode(addresses.cell(r, 4));
+    a->set_municipality_nl(addresses.cell(r, 5));
+    a->set_municipality_fr(addresses.cell(r, 6));
+    a->set_street_nl(addresses.cell(r, 7));
+    a->set_street_fr(addresses.cell(r, 8));
+    a->set_house_number(addresses.cell(r, 9));
+    a->set_box(addresses.cell(r, 10));
+    a->set_extra_address_info(addresses.cell(r, 11));
+    a->set_date_striking_off(addresses.cell(r, 12));
+  }
+}
+
 absl::Status GenerateFull(const KboGenerateOptions& options, const CodeBook& codes,
                           int64_t snapshot_day,
                           const std::function<void(absl::string_view)>& progress,
@@ -1548,9 +1577,14 @@ absl::Status GenerateFull(const KboGenerateOptions& options, const CodeBook& cod
                       absl::StrCat("generating ", options.out_dir));
   EnterpriseDraft draft;
   std::vector<absl::string_view> row;
+  registry::v1::Enterprise enterprise;
   for (int64_t i = 0; i < options.enterprises; ++i) {
     factory.Generate(i, snapshot_day, &draft);
     WriteRows(draft, out, 0, &summary->state, &row);
+    if (options.on_enterprise) {
+      Summarize(draft, &enterprise);
+      RETURN_IF_ERROR(options.on_enterprise(enterprise));
+    }
     if ((i & 1023) == 0 && !out.ok()) break;  // Close() reports it
     meter.Update(i + 1, out.rows());
   }

@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "connectors/kbo/kbo_digest.h"
+#include "onceonly/registry/v1/registry.pb.h"
 
 namespace onceonly {
 
@@ -50,6 +51,11 @@ struct KboGenerateOptions {
   int64_t changes = 10'000;
 
   const Clock* clock = nullptr;  // for progress rates only; nullptr: Clock::Real()
+  // Full extract only, if set: each enterprise in number order, with the fields the sample
+  // permit and tax registries are derived from (SampleRegistrySeeder) as
+  // KboStore::ListEnterpriseSummaries returns them after the import: number, type and form
+  // codes (no descriptions), start date, its own addresses. An error stops the generator.
+  std::function<absl::Status(const registry::v1::Enterprise&)> on_enterprise;
 };
 
 struct KboGenerateSummary {

@@ -410,6 +410,21 @@ absl::StatusOr<v1::Enterprise> KboStore::GetEnterprise(absl::string_view canonic
 
 absl::StatusOr<std::vector<v1::Enterprise>> KboStore::ListEnterpriseSummaries(int limit) {
   if (limit < 0) return absl::InvalidArgumentError("limit must not be negative");
+  std::vector<v1::Enterprise> out;
+  RETURN_IF_ERROR(ForEachSummary(limit, [&](const v1::Enterprise& e) {
+    out.push_back(e);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status KboStore::ForEachEnterpriseSummary(
+    const std::function<absl::Status(const v1::Enterprise&)>& fn) {
+  return ForEachSummary(-1, fn);
+}
+
+absl::Status KboStore::ForEachSummary(
+    int64_t limit, const std::function<absl::Status(const v1::Enterprise&)>& fn) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> acquired, Acquire());
   Lease lease(this, std::move(acquired));
   Connection& c = *lease;
@@ -417,19 +432,21 @@ absl::StatusOr<std::vector<v1::Enterprise>> KboStore::ListEnterpriseSummaries(in
   ReadTransaction transaction(c.end);
   RecordReader records(c, "fr");
 
-  std::vector<v1::Enterprise> out;
-  c.summaries.Bind(1, static_cast<int64_t>(limit));
+  c.summaries.Bind(1, limit);  // negative: no limit
   absl::Status status;
-  while (true) {
+  bool first = true;
+  v1::Enterprise e;
+  while (status.ok()) {
     absl::StatusOr<bool> row = c.summaries.Step();
     if (!row.ok()) {
       status = row.status();
       break;
     }
     if (!*row) break;
-    if (out.empty()) status = RefreshCodeCache(c);
+    if (first) status = RefreshCodeCache(c);
+    first = false;
     if (!status.ok()) break;
-    v1::Enterprise& e = out.emplace_back();
+    e.Clear();
     e.set_enterprise_number(c.summaries.ColumnText(0));
     e.set_start_date(c.summaries.ColumnText(3));
     status =
@@ -437,16 +454,17 @@ absl::StatusOr<std::vector<v1::Enterprise>> KboStore::ListEnterpriseSummaries(in
     if (status.ok()) {
       status = records.Code("JuridicalForm", c.summaries.ColumnText(2), e.mutable_juridical_form());
     }
-    if (!status.ok()) break;
+    if (status.ok()) {
+      status =
+          records.Denominations(c.denominations, e.enterprise_number(), e.mutable_denominations());
+    }
+    if (status.ok()) {
+      status = records.Addresses(c.addresses, e.enterprise_number(), e.mutable_addresses());
+    }
+    if (status.ok()) status = fn(e);
   }
   c.summaries.Reset();
-  RETURN_IF_ERROR(status);
-  for (v1::Enterprise& e : out) {
-    RETURN_IF_ERROR(
-        records.Denominations(c.denominations, e.enterprise_number(), e.mutable_denominations()));
-    RETURN_IF_ERROR(records.Addresses(c.addresses, e.enterprise_number(), e.mutable_addresses()));
-  }
-  return out;
+  return status;
 }
 
 namespace {

@@ -9,6 +9,8 @@
 #ifndef ONCEONLY_CONNECTORS_KBO_KBO_STORE_H_
 #define ONCEONLY_CONNECTORS_KBO_KBO_STORE_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,12 +64,18 @@ class KboStore {
   // type_of_enterprise, juridical_form, start_date, denominations and addresses filled
   // (descriptions in French). For seeding sample registries.
   absl::StatusOr<std::vector<registry::v1::Enterprise>> ListEnterpriseSummaries(int limit);
+  // The same for every enterprise, streamed to `fn` in number order within one read
+  // transaction; stops at the first error `fn` returns.
+  absl::Status ForEachEnterpriseSummary(
+      const std::function<absl::Status(const registry::v1::Enterprise&)>& fn);
 
  private:
   using Connection = kbo_internal::ReadConnection;
   class Lease;
 
   KboStore(std::string db_path, int max_connections);
+  absl::Status ForEachSummary(
+      int64_t limit, const std::function<absl::Status(const registry::v1::Enterprise&)>& fn);
   // Waits for a free connection until `deadline` (DEADLINE_EXCEEDED after it).
   absl::StatusOr<std::unique_ptr<Connection>> Acquire(
       absl::Time deadline = absl::InfiniteFuture());

@@ -253,6 +253,8 @@ void AddCovered(SampleStream& s, const absl::string_view (&items)[N], int count,
   for (size_t i : chosen) permit->add_covered(std::string(items[i]));
 }
 
+}  // namespace
+
 // Hands out unique references "PE-2023-004512"; a drawn number already taken moves to the
 // next free one, so the result depends only on the (sorted) processing order.
 class ReferenceBook {
@@ -270,6 +272,8 @@ class ReferenceBook {
  private:
   std::set<std::string> taken_;
 };
+
+namespace {
 
 struct PermitSite {
   Address address;
@@ -408,65 +412,82 @@ absl::Status AddSamplePermits(const Enterprise& enterprise, ReferenceBook& refer
   return absl::OkStatus();
 }
 
-absl::Status WriteAll(const std::vector<const Enterprise*>& sorted, SqlRegistryWriter& writer,
-                      SeedSummary* summary) {
-  RETURN_IF_ERROR(writer.DeleteAll());
-  ReferenceBook references;
-  std::vector<Permit> permits;
-  for (const Enterprise* enterprise : sorted) {
-    RETURN_IF_ERROR(writer.InsertTaxStatus(SampleTaxStatus(*enterprise)));
-    ++summary->tax_rows;
-    permits.clear();
-    RETURN_IF_ERROR(AddSamplePermits(*enterprise, references, &permits));
-    for (const Permit& permit : permits) {
-      RETURN_IF_ERROR(writer.InsertPermit(permit));
-      ++summary->permits;
-    }
+}  // namespace
+
+SampleRegistrySeeder::SampleRegistrySeeder(std::unique_ptr<SqliteDb> db,
+                                           std::unique_ptr<SqlRegistryWriter> writer)
+    : db_(std::move(db)), writer_(std::move(writer)), references_(new ReferenceBook) {}
+
+SampleRegistrySeeder::~SampleRegistrySeeder() {
+  writer_.reset();
+  if (db_ != nullptr && !finished_) db_->Exec("ROLLBACK").IgnoreError();
+}
+
+absl::StatusOr<std::unique_ptr<SampleRegistrySeeder>> SampleRegistrySeeder::Begin(
+    const std::string& db_path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db,
+                   SqliteDb::Open(db_path, SqliteDb::Mode::kReadWriteCreate));
+  RETURN_IF_ERROR(db->Exec("BEGIN IMMEDIATE"));
+  absl::StatusOr<std::unique_ptr<SqlRegistryWriter>> writer = SqlRegistryWriter::Create(db.get());
+  absl::Status status = writer.status();
+  if (status.ok()) status = (*writer)->DeleteAll();
+  if (!status.ok()) {
+    writer = nullptr;
+    db->Exec("ROLLBACK").IgnoreError();
+    return status;
+  }
+  return std::unique_ptr<SampleRegistrySeeder>(
+      new SampleRegistrySeeder(std::move(db), *std::move(writer)));
+}
+
+absl::Status SampleRegistrySeeder::Add(const Enterprise& enterprise) {
+  const std::string& number = enterprise.enterprise_number();
+  absl::StatusOr<std::string> canonical = CanonicalEnterpriseNumber(number);
+  if (!canonical.ok() || *canonical != number) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot seed sample registries: enterprise number \"", number, "\" is not canonical"));
+  }
+  if (summary_.enterprises > 0 && number <= last_number_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot seed sample registries: enterprise ", number,
+        number == last_number_ ? " appears twice" : absl::StrCat(" comes after ", last_number_)));
+  }
+  last_number_ = number;
+  ++summary_.enterprises;
+  RETURN_IF_ERROR(writer_->InsertTaxStatus(SampleTaxStatus(enterprise)));
+  ++summary_.tax_rows;
+  permits_.clear();
+  RETURN_IF_ERROR(AddSamplePermits(enterprise, *references_, &permits_));
+  for (const Permit& permit : permits_) {
+    RETURN_IF_ERROR(writer_->InsertPermit(permit));
+    ++summary_.permits;
   }
   return absl::OkStatus();
 }
 
-}  // namespace
+absl::StatusOr<SeedSummary> SampleRegistrySeeder::Finish() {
+  writer_.reset();  // its statements must not outlive the transaction's end
+  RETURN_IF_ERROR(db_->Exec("COMMIT"));
+  finished_ = true;
+  // Leave a self-contained file (no -wal/-shm) that read-only connectors can open even from
+  // a read-only mount. Needs exclusive access: while connectors hold the file open the mode
+  // stays WAL, which they read just as well, so this is best effort.
+  db_->Exec("PRAGMA journal_mode=DELETE").IgnoreError();
+  return summary_;
+}
 
 absl::StatusOr<SeedSummary> SeedSampleRegistries(const std::vector<Enterprise>& enterprises,
                                                  const std::string& db_path) {
   std::vector<const Enterprise*> sorted;
   sorted.reserve(enterprises.size());
-  for (const Enterprise& enterprise : enterprises) {
-    absl::StatusOr<std::string> canonical =
-        CanonicalEnterpriseNumber(enterprise.enterprise_number());
-    if (!canonical.ok() || *canonical != enterprise.enterprise_number()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot seed sample registries: enterprise number \"",
-                       enterprise.enterprise_number(), "\" is not canonical"));
-    }
-    sorted.push_back(&enterprise);
-  }
+  for (const Enterprise& enterprise : enterprises) sorted.push_back(&enterprise);
   std::sort(sorted.begin(), sorted.end(), [](const Enterprise* a, const Enterprise* b) {
     return a->enterprise_number() < b->enterprise_number();
   });
-  for (size_t i = 1; i < sorted.size(); ++i) {
-    if (sorted[i]->enterprise_number() == sorted[i - 1]->enterprise_number()) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot seed sample registries: enterprise ",
-                                                     sorted[i]->enterprise_number(),
-                                                     " appears twice"));
-    }
-  }
-
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db,
-                   SqliteDb::Open(db_path, SqliteDb::Mode::kReadWriteCreate));
-  SeedSummary summary;
-  summary.enterprises = static_cast<int64_t>(sorted.size());
-  {
-    ASSIGN_OR_RETURN(std::unique_ptr<SqlRegistryWriter> writer,
-                     SqlRegistryWriter::Create(db.get()));
-    RETURN_IF_ERROR(db->InTransaction([&] { return WriteAll(sorted, *writer, &summary); }));
-  }
-  // Leave a self-contained file (no -wal/-shm) that read-only connectors can open even from
-  // a read-only mount. Needs exclusive access: while connectors hold the file open the mode
-  // stays WAL, which they read just as well, so this is best effort.
-  db->Exec("PRAGMA journal_mode=DELETE").IgnoreError();
-  return summary;
+  ASSIGN_OR_RETURN(std::unique_ptr<SampleRegistrySeeder> seeder,
+                   SampleRegistrySeeder::Begin(db_path));
+  for (const Enterprise* enterprise : sorted) RETURN_IF_ERROR(seeder->Add(*enterprise));
+  return seeder->Finish();
 }
 
 }  // namespace onceonly

@@ -9,6 +9,7 @@
 #define ONCEONLY_CONNECTORS_SQL_SAMPLE_SEED_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct SeedSummary {
   int64_t permits = 0;      // permit rows written
 };
 
+class SqliteDb;
+class SqlRegistryWriter;
+class ReferenceBook;
+
 // Replaces the content of both registries in `db_path` (created with its schema if missing)
 // with sample data for `enterprises`, in one transaction: on error nothing changes.
 //
@@ -41,6 +46,29 @@ struct SeedSummary {
 // INTERNAL if SQLite fails.
 absl::StatusOr<SeedSummary> SeedSampleRegistries(
     const std::vector<registry::v1::Enterprise>& enterprises, const std::string& db_path);
+
+// The same, streamed: enterprises are added one at a time in increasing number order, so a
+// national register is seeded in bounded memory. Nothing is visible before Finish(); a
+// seeder destroyed unfinished rolls back. Each enterprise needs what
+// KboStore::ListEnterpriseSummaries fills: number, type and form codes, start date, addresses.
+class SampleRegistrySeeder {
+ public:
+  static absl::StatusOr<std::unique_ptr<SampleRegistrySeeder>> Begin(const std::string& db_path);
+  ~SampleRegistrySeeder();
+  // INVALID_ARGUMENT if the number is not canonical or not above the previous one.
+  absl::Status Add(const registry::v1::Enterprise& enterprise);
+  absl::StatusOr<SeedSummary> Finish();
+
+ private:
+  SampleRegistrySeeder(std::unique_ptr<SqliteDb> db, std::unique_ptr<SqlRegistryWriter> writer);
+  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<SqlRegistryWriter> writer_;
+  std::unique_ptr<ReferenceBook> references_;
+  std::vector<registry::v1::Permit> permits_;
+  std::string last_number_;
+  SeedSummary summary_;
+  bool finished_ = false;
+};
 
 }  // namespace onceonly
 
