@@ -6,7 +6,10 @@
 // complete and replaces the code table. Entities the extract does not mention are kept.
 //
 // The whole import is one transaction: it either commits completely or, on any error, rolls
-// back and leaves the database as it was. Every row is validated first (column count,
+// back and leaves the database as it was. A full extract for a path that holds no database
+// yet is built beside it ("<db>.importing", no journal) and linked into place when complete
+// and synced, so each page is written once. Each file is parsed and checked on a second
+// thread while this one writes to SQLite. Every row is validated first (column count,
 // entity numbers with their mod-97 check, dates); errors name the file, the line and the
 // column: "…/activity_insert.csv:12: NaceVersion: …".
 #ifndef ONCEONLY_CONNECTORS_KBO_KBO_IMPORT_H_

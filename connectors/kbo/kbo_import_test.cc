@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -20,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "connectors/kbo/csv_reader.h"
 #include "connectors/kbo/kbo_connector.h"
+#include "connectors/kbo/kbo_generator.h"
 #include "connectors/kbo/kbo_store.h"
 #include "connectors/kbo/testing/csv_rows.h"
 #include "gmock/gmock.h"
@@ -661,6 +663,79 @@ struct BadRow {
   const char* row;
   const char* expected;  // after "<file>:<line>: "
 };
+
+// GetEnterprise served from the database while a daily update is applied to it: each answer
+// is the enterprise as it was before the update or as it is after, never a mix of the two.
+TEST_F(ScratchTest, ReadersDuringAnUpdateSeeTheOldStateOrTheNewOneNeverAMix) {
+  KboGenerateOptions options;
+  options.enterprises = 3000;
+  options.seed = 7;
+  options.code_table = DefaultKboCodeTablePath();
+  options.out_dir = dir_ + "/generated-full";
+  ASSERT_TRUE(GenerateKboExtract(options, nullptr).ok());
+  KboGenerateOptions update_options;
+  update_options.update_from = options.out_dir;
+  update_options.changes = 1500;
+  update_options.code_table = options.code_table;
+  update_options.out_dir = dir_ + "/generated-update";
+  ASSERT_TRUE(GenerateKboExtract(update_options, nullptr).ok());
+  ASSERT_TRUE(ImportKboExtract(options.out_dir, db_path_, kNoProgress).ok());
+  const std::string after_path = dir_ + "/after.db";
+  fs::copy_file(db_path_, after_path);
+  ASSERT_TRUE(ImportKboExtract(update_options.out_dir, after_path, kNoProgress).ok());
+
+  // The enterprises the update changes (modified or struck off), as each database serves them.
+  auto serve = [](KboStore& store, const std::string& number) {
+    absl::StatusOr<v1::Enterprise> e = store.GetEnterprise(number, "fr");
+    return e.ok() ? e->SerializeAsString() : std::string(e.status().message());
+  };
+  absl::StatusOr<std::unique_ptr<KboStore>> old_store = KboStore::Open(db_path_);
+  absl::StatusOr<std::unique_ptr<KboStore>> new_store = KboStore::Open(after_path);
+  ASSERT_TRUE(old_store.ok() && new_store.ok());
+  std::vector<std::string> numbers;
+  std::map<std::string, std::pair<std::string, std::string>> states;  // number -> before, after
+  for (const std::vector<std::string>& row :
+       ReadCsv(update_options.out_dir + "/enterprise_delete.csv")) {
+    const std::string before = serve(**old_store, row[0]);
+    const std::string after = serve(**new_store, row[0]);
+    if (before == after || numbers.size() >= 200) continue;
+    numbers.push_back(row[0]);
+    states[row[0]] = {before, after};
+  }
+  ASSERT_GE(numbers.size(), 100u);
+
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> reads{0}, old_reads{0}, new_reads{0}, mixed{0};
+  auto reader = [&](size_t offset) {
+    for (size_t i = offset; !done.load(); ++i) {
+      const std::string& number = numbers[i % numbers.size()];
+      const std::string served = serve(**old_store, number);
+      ++reads;
+      if (served == states[number].first) {
+        ++old_reads;
+      } else if (served == states[number].second) {
+        ++new_reads;
+      } else {
+        ++mixed;
+      }
+    }
+  };
+  std::thread first(reader, 0), second(reader, numbers.size() / 2);
+  absl::SleepFor(absl::Milliseconds(20));
+  absl::StatusOr<KboImportSummary> update =
+      ImportKboExtract(update_options.out_dir, db_path_, kNoProgress);
+  absl::SleepFor(absl::Milliseconds(20));
+  done = true;
+  first.join();
+  second.join();
+  ASSERT_TRUE(update.ok()) << update.status();
+  EXPECT_EQ(mixed.load(), 0) << "of " << reads.load() << " reads";
+  EXPECT_GT(old_reads.load(), 0);
+  EXPECT_GT(new_reads.load(), 0);
+  for (const std::string& number : numbers) {
+    EXPECT_EQ(serve(**old_store, number), states[number].second) << number;
+  }
+}
 
 class AtomicityTest : public ScratchTest, public ::testing::WithParamInterface<BadRow> {};
 
