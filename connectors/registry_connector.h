@@ -7,6 +7,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
+#include "absl/types/optional.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "onceonly/registry/v1/registry.pb.h"
@@ -21,6 +23,18 @@ struct FetchRequest {
   // Give up (DEADLINE_EXCEEDED) after this instant.
   absl::Time deadline = absl::InfiniteFuture();
 };
+
+// Why a read failed, when the code alone does not say it (e.g. "CIRCUIT_OPEN": the gateway
+// did not call the registry), as a status payload; the gateway labels the source with it.
+inline constexpr absl::string_view kRegistryReasonPayload = "type.onceonly.brussels/reason";
+inline std::string RegistryReason(const absl::Status& status) {
+  absl::optional<absl::Cord> reason = status.GetPayload(kRegistryReasonPayload);
+  return reason ? std::string(*reason) : std::string();
+}
+inline absl::Status WithRegistryReason(absl::Status status, absl::string_view reason) {
+  status.SetPayload(kRegistryReasonPayload, absl::Cord(reason));
+  return status;
+}
 
 // An optional capability of a companies registry: finding enterprises without knowing their
 // number. Thread-safe.

@@ -54,7 +54,17 @@ v1::AccessRecord BaseRecord(const CallInfo& call, const AccessRequest& access,
 
 // What a caller is told of a registry's failure. The registry's own message can quote stored
 // values, paths and addresses, which no category releases; it goes to the gateway's log.
-std::string PublicSourceMessage(const std::string& registry, absl::StatusCode code) {
+std::string PublicSourceMessage(const std::string& registry, absl::StatusCode code,
+                                const std::string& reason) {
+  if (reason == "CIRCUIT_OPEN") {
+    return absl::StrCat("the ", registry,
+                        " registry failed repeatedly; the gateway stopped calling it for a "
+                        "while and will try it again");
+  }
+  if (reason == "REGISTRY_OVERLOADED") {
+    return absl::StrCat("too many calls to the ", registry,
+                        " registry are waiting; its part was not fetched");
+  }
   switch (code) {
     case absl::StatusCode::kNotFound:
       return absl::StrCat("the ", registry, " registry holds no record of this enterprise");
@@ -66,6 +76,29 @@ std::string PublicSourceMessage(const std::string& registry, absl::StatusCode co
       return absl::StrCat("the ", registry, " registry failed (", absl::StatusCodeToString(code),
                           "); the gateway log has the details under this request id");
   }
+}
+
+// The label of a failed source: the connector's own reason if it gave one, else one per code.
+std::string SourceReason(const absl::Status& status) {
+  if (std::string reason = RegistryReason(status); !reason.empty()) return reason;
+  switch (status.code()) {
+    case absl::StatusCode::kDeadlineExceeded:
+      return "REGISTRY_TIMEOUT";
+    case absl::StatusCode::kUnavailable:
+      return "REGISTRY_UNAVAILABLE";
+    case absl::StatusCode::kNotFound:
+      return "SUBJECT_NOT_FOUND";
+    case absl::StatusCode::kResourceExhausted:
+      return "REGISTRY_OVERLOADED";
+    default:
+      return "REGISTRY_ERROR";
+  }
+}
+
+// What is kept back from a caller's deadline for logging and answering: the fetches end
+// this much earlier, so that even a hung registry leaves time to answer within it.
+absl::Duration AnswerReserve(absl::Duration remaining) {
+  return std::clamp(remaining / 20, absl::Milliseconds(2), absl::Milliseconds(50));
 }
 
 // Keeps only the part of `records` that `registry` owns, and checks it is about `subject`:
@@ -142,8 +175,12 @@ struct DossierPipeline::FanOut {
   std::string purpose;
   Done done;
 
+  absl::Time started;         // when the fetches were scheduled
+  absl::Time fetch_deadline;  // the caller's deadline less AnswerReserve
+
   absl::Mutex mu;
-  int remaining ABSL_GUARDED_BY(mu) = 0;
+  std::set<std::string> pending ABSL_GUARDED_BY(mu);  // registries yet to answer
+  bool finished ABSL_GUARDED_BY(mu) = false;          // Finish ran or is running
   registry::v1::SubjectRecords merged ABSL_GUARDED_BY(mu);
   std::map<std::string, v1::SourceStatus> sources ABSL_GUARDED_BY(mu);
 };
@@ -157,7 +194,13 @@ DossierPipeline::DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
       authz_store_(authz_store),
       fetch_pool_(fetch_pool),
       clock_(clock),
-      policy_(std::move(policy)) {}
+      policy_(std::move(policy)) {
+  for (const auto& [name, endpoint] : registries_) {
+    if (endpoint.threads > 0) {
+      registry_pools_.emplace(name, std::make_unique<ThreadPool>(endpoint.threads));
+    }
+  }
+}
 
 void DossierPipeline::SetPolicy(std::shared_ptr<const PolicySnapshot> policy) {
   absl::MutexLock lock(&policy_mu_);
@@ -278,18 +321,58 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
   for (const std::string& c : decision.released_categories) {
     by_registry[FindDataCategory(c)->registry].push_back(c);
   }
+  // Deadlines are transport time (gRPC's real clock); the injected clock only dates
+  // decisions and records.
+  fan_out->started = absl::Now();
+  fan_out->fetch_deadline =
+      call.deadline == absl::InfiniteFuture()
+          ? absl::InfiniteFuture()
+          : call.deadline - AnswerReserve(call.deadline - fan_out->started);
+  absl::Time last_fetch_deadline = fan_out->started;
   {
     absl::MutexLock lock(&fan_out->mu);
-    fan_out->remaining = static_cast<int>(by_registry.size());
     for (const auto& [registry, categories] : by_registry) {
       v1::SourceStatus& source = fan_out->sources[registry];
       source.set_registry(registry);
       for (const std::string& c : categories) source.add_categories(c);
+      fan_out->pending.insert(registry);
+      auto it = registries_.find(registry);
+      last_fetch_deadline = std::max(
+          last_fetch_deadline,
+          it == registries_.end()
+              ? fan_out->started
+              : std::min(fan_out->fetch_deadline, fan_out->started + it->second.timeout));
     }
   }
+  if (last_fetch_deadline != absl::InfiniteFuture()) {
+    std::weak_ptr<FanOut> weak = fan_out;
+    deadlines_.At(last_fetch_deadline, [this, weak] {
+      if (std::shared_ptr<FanOut> alive = weak.lock()) FinishAtDeadline(alive);
+    });
+  }
+  if (by_registry.empty()) {
+    FinishAtDeadline(fan_out);  // nothing to fetch: finish now
+    return;
+  }
   for (const auto& entry : by_registry) {
-    std::string registry = entry.first;
-    fetch_pool_.Schedule([this, fan_out, registry] { Fetch(fan_out, registry); });
+    const std::string& registry = entry.first;
+    auto it = registries_.find(registry);
+    if (it != registries_.end()) {
+      const RegistryEndpoint& endpoint = it->second;
+      const int ahead = endpoint.in_flight->fetch_add(1);
+      if (endpoint.max_queued > 0 && ahead >= std::max(endpoint.threads, 1) + endpoint.max_queued) {
+        endpoint.in_flight->fetch_sub(1);
+        Complete(fan_out, registry,
+                 WithRegistryReason(absl::ResourceExhaustedError(absl::StrCat(
+                                        ahead, " fetches of registry ", registry,
+                                        " are already queued or running")),
+                                    "REGISTRY_OVERLOADED"));
+        continue;
+      }
+    }
+    auto own = registry_pools_.find(registry);
+    ThreadPool& pool = own == registry_pools_.end() ? fetch_pool_ : *own->second;
+    pool.Schedule([this, fan_out, registry] { Fetch(fan_out, registry); });
   }
 }
 
@@ -300,21 +383,35 @@ void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& 
     records = absl::UnavailableError(
         absl::StrCat("registry ", registry, " is not configured on this gateway"));
   } else {
-    // Deadlines are transport time (gRPC's real clock); the injected clock only dates
-    // decisions and records.
     FetchRequest request = fan_out->fetch;
-    request.deadline = std::min(fan_out->deadline, absl::Now() + it->second.timeout);
-    if (absl::Now() >= request.deadline) {
+    request.deadline =
+        std::min(fan_out->fetch_deadline, fan_out->started + it->second.timeout);
+    bool finished;
+    {
+      absl::MutexLock lock(&fan_out->mu);
+      finished = fan_out->finished;
+    }
+    if (finished || absl::Now() >= request.deadline) {
+      // Queued behind slow fetches until past its deadline: the call would be wasted.
       records = absl::DeadlineExceededError(
           absl::StrCat("no time left for registry ", registry, " within the deadline"));
     } else {
       records = it->second.connector->Fetch(request);
     }
+    it->second.in_flight->fetch_sub(1);
   }
+  Complete(fan_out, registry, std::move(records));
+}
+
+void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
+                               absl::StatusOr<registry::v1::SubjectRecords> records) {
   const absl::Time retrieved = absl::Now();
   bool last;
   {
     absl::MutexLock lock(&fan_out->mu);
+    // After the deadline the dossier is gone, labelled without this registry.
+    if (fan_out->finished) return;
+    fan_out->pending.erase(registry);
     v1::SourceStatus& source = fan_out->sources[registry];
     *source.mutable_retrieved_at() = ToProto(retrieved);
     if (records.ok()) records = OwnPart(registry, fan_out->fetch.enterprise_number, *records);
@@ -322,18 +419,38 @@ void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& 
       fan_out->merged.MergeFrom(*records);
     } else {
       // A failing registry gives a partial dossier, never a failed request.
+      const std::string reason = SourceReason(records.status());
       source.set_code(static_cast<int>(records.status().code()));
-      source.set_message(PublicSourceMessage(registry, records.status().code()));
+      source.set_reason(reason);
+      source.set_message(PublicSourceMessage(registry, records.status().code(), reason));
       std::cerr << absl::StrFormat(
           "{\"event\":\"registry_error\",\"request_id\":\"%s\",\"registry\":\"%s\","
-          "\"code\":\"%s\",\"detail\":\"%s\"}\n",
+          "\"code\":\"%s\",\"reason\":\"%s\",\"detail\":\"%s\"}\n",
           JsonEscape(fan_out->record.request_id()), registry,
-          absl::StatusCodeToString(records.status().code()),
+          absl::StatusCodeToString(records.status().code()), reason,
           JsonEscape(records.status().message()));
     }
-    last = --fan_out->remaining == 0;
+    last = fan_out->pending.empty();
+    if (last) fan_out->finished = true;
   }
-  if (last) Finish(std::move(fan_out));
+  if (last) Finish(fan_out);
+}
+
+void DossierPipeline::FinishAtDeadline(const std::shared_ptr<FanOut>& fan_out) {
+  {
+    absl::MutexLock lock(&fan_out->mu);
+    if (fan_out->finished) return;
+    fan_out->finished = true;
+    for (const std::string& registry : fan_out->pending) {
+      v1::SourceStatus& source = fan_out->sources[registry];
+      source.set_code(static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+      source.set_reason("REGISTRY_TIMEOUT");
+      source.set_message(
+          PublicSourceMessage(registry, absl::StatusCode::kDeadlineExceeded, "REGISTRY_TIMEOUT"));
+    }
+    fan_out->pending.clear();
+  }
+  Finish(fan_out);
 }
 
 std::string DossierPipeline::Withdrawn(const FanOut& fan_out) const {

@@ -5,6 +5,7 @@
 #ifndef ONCEONLY_GATEWAY_DOSSIER_PIPELINE_H_
 #define ONCEONLY_GATEWAY_DOSSIER_PIPELINE_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "authz/policy.h"
 #include "common/clock.h"
 #include "common/thread_pool.h"
+#include "common/timer.h"
 #include "connectors/registry_connector.h"
 #include "onceonly/v1/dossier.pb.h"
 
@@ -47,6 +49,15 @@ v1::AccessRecord CallRecord(const CallInfo& call, absl::Time now);
 struct RegistryEndpoint {
   std::unique_ptr<RegistryConnector> connector;
   absl::Duration timeout = absl::Seconds(2);
+  // Threads of this registry's own fetch pool, so that a hung registry holds only its own
+  // threads and the others keep serving (a bulkhead). 0: the pipeline's shared pool.
+  int threads = 0;
+  // Fetches waiting for a thread beyond which this registry's part of a dossier fails at
+  // once (REGISTRY_OVERLOADED) instead of queueing behind a registry that does not answer.
+  // 0: no limit.
+  int max_queued = 0;
+  // Fetches queued or running.
+  std::shared_ptr<std::atomic<int>> in_flight = std::make_shared<std::atomic<int>>(0);
 };
 
 class DossierPipeline {
@@ -78,6 +89,12 @@ class DossierPipeline {
   void AppendDenial(const CallInfo& call, const AccessRequest& access,
                     const AccessDecision& decision, absl::Time now, Done done);
   void Fetch(std::shared_ptr<FanOut> fan_out, const std::string& registry);
+  // Records one registry's outcome; the last one (or the deadline) finishes the fan-out.
+  void Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
+                absl::StatusOr<registry::v1::SubjectRecords> records);
+  // At the fetch deadline: the registries that have not answered are labelled
+  // REGISTRY_TIMEOUT and the dossier goes out without them.
+  void FinishAtDeadline(const std::shared_ptr<FanOut>& fan_out);
   void Finish(std::shared_ptr<FanOut> fan_out);
   // The reason to withhold an allowed answer whose consent was revoked, or registration ended,
   // since the decision; "" if it still stands.
@@ -85,6 +102,8 @@ class DossierPipeline {
 
   // Constant after construction.
   const std::map<std::string, RegistryEndpoint> registries_;
+  // The pools of the registries with threads > 0.
+  std::map<std::string, std::unique_ptr<ThreadPool>> registry_pools_;
   AccessLog& access_log_;
   const AuthzStore& authz_store_;
   ThreadPool& fetch_pool_;
@@ -92,6 +111,8 @@ class DossierPipeline {
 
   mutable absl::Mutex policy_mu_;
   std::shared_ptr<const PolicySnapshot> policy_ ABSL_GUARDED_BY(policy_mu_);
+  // Last member: destroyed first, so that no deadline fires into a half-destroyed pipeline.
+  Timer deadlines_;
 };
 
 // Hex SHA-256 of the deterministic serialization of `dossier`.

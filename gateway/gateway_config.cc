@@ -104,9 +104,28 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
         }
         if (r.sql().sqlite_path().empty()) return src.InvalidArgument(at + ".sql.sqlite_path", "required");
         break;
-      case config::v1::RegistryConfig::kRemote:
-        if (r.remote().address().empty()) return src.InvalidArgument(at + ".remote.address", "required");
+      case config::v1::RegistryConfig::kRemote: {
+        const config::v1::RemoteSource& remote = r.remote();
+        if (remote.address().empty()) return src.InvalidArgument(at + ".remote.address", "required");
+        if (remote.max_attempts() > 5) {
+          return src.InvalidArgument(at + ".remote.max_attempts", "at most 5 (retries multiply load)");
+        }
+        if (remote.circuit_failure_threshold() > 1000) {
+          return src.InvalidArgument(at + ".remote.circuit_failure_threshold", "at most 1000");
+        }
+        for (const auto& [field, duration] :
+             {std::pair<const char*, const google::protobuf::Duration*>{
+                  ".remote.hedge_after", remote.has_hedge_after() ? &remote.hedge_after() : nullptr},
+              {".remote.circuit_open_duration",
+               remote.has_circuit_open_duration() ? &remote.circuit_open_duration() : nullptr}}) {
+          if (duration != nullptr &&
+              (duration->seconds() < 0 || duration->nanos() < 0 ||
+               (duration->seconds() == 0 && duration->nanos() == 0))) {
+            return src.InvalidArgument(at + field, "must be positive, e.g. 50ms");
+          }
+        }
         break;
+      }
       case config::v1::RegistryConfig::SOURCE_NOT_SET:
         return src.InvalidArgument(at, "set one source: kbo, sql or remote");
     }
@@ -114,6 +133,8 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
                             (r.timeout().seconds() == 0 && r.timeout().nanos() == 0))) {
       return src.InvalidArgument(at + ".timeout", "must be positive, e.g. 2s");
     }
+    if (r.threads() > 256) return src.InvalidArgument(at + ".threads", "at most 256");
+    if (r.max_queued() > 100000) return src.InvalidArgument(at + ".max_queued", "at most 100000");
     if (r.has_remote() && !r.remote().tls().crl_file().empty()) {
       return src.InvalidArgument(at + ".remote.tls.crl_file", "not supported by this version yet");
     }

@@ -126,6 +126,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     RegistryEndpoint endpoint;
     endpoint.connector = *std::move(connector);
     endpoint.timeout = absl::Seconds(r.timeout().seconds()) + absl::Nanoseconds(r.timeout().nanos());
+    endpoint.threads = static_cast<int>(r.threads() > 0 ? r.threads() : config.fetch_threads());
+    endpoint.max_queued = static_cast<int>(r.max_queued() > 0 ? r.max_queued() : 1000);
     registries.emplace(r.name(), std::move(endpoint));
   }
   if (!config.tls().crl_file().empty()) {

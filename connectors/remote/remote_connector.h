@@ -1,6 +1,9 @@
 // A registry served by a remote `onceonly-registry`, reached over mTLS with the
-// onceonly.registry.v1 contract. Deadlines come from the FetchRequest.
-// (Retries, budgets and circuit breaking arrive with the federation issue.)
+// onceonly.registry.v1 contract. Deadlines come from the FetchRequest. Reads are retried
+// (UNAVAILABLE only, backoff with jitter, within the deadline and a retry throttle),
+// optionally hedged, and go through a circuit breaker (resilience.h): the options are those
+// of config::v1::RemoteSource. A read refused by an open circuit is UNAVAILABLE with
+// RegistryReason "CIRCUIT_OPEN".
 #ifndef ONCEONLY_CONNECTORS_REMOTE_REMOTE_CONNECTOR_H_
 #define ONCEONLY_CONNECTORS_REMOTE_REMOTE_CONNECTOR_H_
 

@@ -1,0 +1,59 @@
+#include "connectors/remote/fault_injection.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace onceonly {
+
+FaultInjectingConnector::FaultInjectingConnector(std::unique_ptr<RegistryConnector> inner,
+                                                 FaultSpec spec)
+    : inner_(std::move(inner)), spec_(spec) {}
+
+FaultInjectingConnector::~FaultInjectingConnector() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+}
+
+void FaultInjectingConnector::SetSpec(const FaultSpec& spec) {
+  absl::MutexLock lock(&mu_);
+  spec_ = spec;
+}
+
+bool FaultInjectingConnector::SleepUntil(absl::Time until) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithDeadline(absl::Condition(&stopping_), until);
+  return !stopping_;
+}
+
+absl::StatusOr<registry::v1::SubjectRecords> FaultInjectingConnector::Fetch(
+    const FetchRequest& request) {
+  FaultSpec spec;
+  bool hang = false, fail = false;
+  {
+    absl::MutexLock lock(&mu_);
+    spec = spec_;
+    hang = absl::Bernoulli(random_, std::clamp(spec.hang_rate, 0.0, 1.0));
+    fail = absl::Bernoulli(random_, std::clamp(spec.error_rate, 0.0, 1.0));
+  }
+  if (spec.latency > absl::ZeroDuration()) {
+    const absl::Time ready = std::min(absl::Now() + spec.latency, request.deadline);
+    if (!SleepUntil(ready)) return absl::UnavailableError("the registry is shutting down");
+    if (absl::Now() >= request.deadline) {
+      return absl::DeadlineExceededError("injected latency outlasted the deadline");
+    }
+  }
+  if (hang) {
+    // A registry that accepted the call and never answers: only the deadline ends it (or, with
+    // none, shutdown).
+    SleepUntil(request.deadline);
+    return absl::DeadlineExceededError("injected hang");
+  }
+  if (fail) {
+    return absl::UnavailableError(absl::StrCat("injected fault in registry ", inner_->name()));
+  }
+  return inner_->Fetch(request);
+}
+
+}  // namespace onceonly

@@ -1,0 +1,78 @@
+// What the gateway does about a registry that misbehaves: a circuit breaker that stops
+// calling a failing registry for a while, and a retry throttle so that retries cannot
+// multiply the load on a registry that is already struggling.
+#ifndef ONCEONLY_CONNECTORS_REMOTE_RESILIENCE_H_
+#define ONCEONLY_CONNECTORS_REMOTE_RESILIENCE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "connectors/registry_connector.h"
+
+namespace onceonly {
+
+// Whether a failure says something about the registry's health (unavailable, timed out,
+// overloaded, broken) rather than about the request (not found, invalid).
+bool IsRegistryFailure(absl::StatusCode code);
+
+// Closed: calls go through; `failure_threshold` consecutive registry failures open it. Open:
+// calls fail at once (UNAVAILABLE, reason CIRCUIT_OPEN) for `open_duration`. Half-open: one
+// probe goes through; its success closes the circuit, its failure opens it again.
+// Thread-safe.
+class CircuitBreaker {
+ public:
+  enum class State { kClosed, kOpen, kHalfOpen };
+  struct Options {
+    int failure_threshold = 5;
+    absl::Duration open_duration = absl::Seconds(5);
+  };
+  CircuitBreaker(std::string registry, Options options, const Clock& clock);
+
+  // OK if a call may go out now (the caller must then Record its outcome); else UNAVAILABLE.
+  absl::Status Admit();
+  // The outcome of an admitted call: `failure` per IsRegistryFailure.
+  void Record(bool failure);
+
+  State state() const;
+  // How many times the circuit opened.
+  int64_t openings() const;
+  static absl::string_view StateName(State state);
+
+ private:
+  const std::string registry_;
+  const Options options_;
+  const Clock& clock_;
+  mutable absl::Mutex mu_;
+  State state_ ABSL_GUARDED_BY(mu_) = State::kClosed;
+  int consecutive_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time open_until_ ABSL_GUARDED_BY(mu_);
+  bool probe_out_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t openings_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// gRPC's retry throttling: a bucket of `max_tokens`; each failed call takes one token, each
+// successful one gives back `token_ratio`; retries are allowed only while more than half the
+// bucket is left. Under a steady failure rate above token_ratio, retries stop. Thread-safe.
+class RetryThrottle {
+ public:
+  explicit RetryThrottle(double max_tokens = 10, double token_ratio = 0.1);
+  void RecordSuccess();
+  void RecordFailure();
+  bool RetryAllowed() const;
+
+ private:
+  const double max_tokens_;
+  const double token_ratio_;
+  mutable absl::Mutex mu_;
+  double tokens_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace onceonly
+
+#endif  // ONCEONLY_CONNECTORS_REMOTE_RESILIENCE_H_

@@ -1,0 +1,98 @@
+#include "connectors/remote/resilience.h"
+
+#include "common/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace onceonly {
+namespace {
+
+using State = CircuitBreaker::State;
+
+class CircuitBreakerTest : public ::testing::Test {
+ protected:
+  FakeClock clock_{absl::FromUnixSeconds(1767225600)};
+  CircuitBreaker breaker_{"tax", {3, absl::Seconds(5)}, clock_};
+};
+
+TEST_F(CircuitBreakerTest, OpensAfterConsecutiveFailuresAndFailsFast) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(breaker_.Admit().ok());
+    EXPECT_EQ(breaker_.state(), State::kClosed);
+    breaker_.Record(/*failure=*/true);
+  }
+  EXPECT_EQ(breaker_.state(), State::kOpen);
+  EXPECT_EQ(breaker_.openings(), 1);
+  absl::Status refused = breaker_.Admit();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(RegistryReason(refused), "CIRCUIT_OPEN");
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("registry tax: circuit open after 3"));
+}
+
+TEST_F(CircuitBreakerTest, ASuccessResetsTheCount) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(breaker_.Admit().ok());
+    breaker_.Record(/*failure=*/i % 3 != 2);  // two failures, then a success
+  }
+  EXPECT_EQ(breaker_.state(), State::kClosed);
+}
+
+TEST_F(CircuitBreakerTest, HalfOpenLetsOneProbeThroughWhoseSuccessCloses) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(breaker_.Admit().ok());
+    breaker_.Record(true);
+  }
+  clock_.Advance(absl::Seconds(4));
+  EXPECT_FALSE(breaker_.Admit().ok());
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(breaker_.Admit().ok());  // the probe
+  EXPECT_EQ(breaker_.state(), State::kHalfOpen);
+  EXPECT_EQ(RegistryReason(breaker_.Admit()), "CIRCUIT_OPEN");  // one probe at a time
+  breaker_.Record(false);
+  EXPECT_EQ(breaker_.state(), State::kClosed);
+  EXPECT_TRUE(breaker_.Admit().ok());
+}
+
+TEST_F(CircuitBreakerTest, AFailedProbeOpensAgainForAnotherPeriod) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(breaker_.Admit().ok());
+    breaker_.Record(true);
+  }
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_TRUE(breaker_.Admit().ok());
+  breaker_.Record(true);
+  EXPECT_EQ(breaker_.state(), State::kOpen);
+  EXPECT_EQ(breaker_.openings(), 2);
+  clock_.Advance(absl::Seconds(4));
+  EXPECT_FALSE(breaker_.Admit().ok());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(breaker_.Admit().ok());
+}
+
+TEST(IsRegistryFailureTest, RequestErrorsSayNothingOfTheRegistrysHealth) {
+  EXPECT_TRUE(IsRegistryFailure(absl::StatusCode::kUnavailable));
+  EXPECT_TRUE(IsRegistryFailure(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_TRUE(IsRegistryFailure(absl::StatusCode::kResourceExhausted));
+  EXPECT_FALSE(IsRegistryFailure(absl::StatusCode::kNotFound));
+  EXPECT_FALSE(IsRegistryFailure(absl::StatusCode::kInvalidArgument));
+  EXPECT_FALSE(IsRegistryFailure(absl::StatusCode::kOk));
+}
+
+TEST(RetryThrottleTest, StopsRetriesWhenFailuresOutrunSuccesses) {
+  RetryThrottle throttle(10, 0.1);
+  EXPECT_TRUE(throttle.RetryAllowed());
+  for (int i = 0; i < 5; ++i) throttle.RecordFailure();  // 10 -> 5: not above half
+  EXPECT_FALSE(throttle.RetryAllowed());
+  for (int i = 0; i < 10; ++i) throttle.RecordSuccess();  // 5 -> 6
+  EXPECT_TRUE(throttle.RetryAllowed());
+  // One failure in ten calls (the token ratio) holds the bucket steady; more drains it.
+  for (int round = 0; round < 20; ++round) {
+    throttle.RecordFailure();
+    throttle.RecordFailure();
+    for (int i = 0; i < 8; ++i) throttle.RecordSuccess();
+  }
+  EXPECT_FALSE(throttle.RetryAllowed());
+}
+
+}  // namespace
+}  // namespace onceonly
