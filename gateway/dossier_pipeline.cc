@@ -96,9 +96,10 @@ std::string SourceReason(const absl::Status& status) {
 }
 
 // What is kept back from a caller's deadline for logging and answering: the fetches end
-// this much earlier, so that even a hung registry leaves time to answer within it.
+// this much earlier, so that even a hung registry leaves time to answer within it, also when
+// a thousand calls reach their deadlines together.
 absl::Duration AnswerReserve(absl::Duration remaining) {
-  return std::clamp(remaining / 20, absl::Milliseconds(2), absl::Milliseconds(50));
+  return std::clamp(remaining / 10, absl::Milliseconds(2), absl::Milliseconds(200));
 }
 
 // Keeps only the part of `records` that `registry` owns, and checks it is about `subject`:

@@ -1,0 +1,279 @@
+// The gateway against a remote registry that misbehaves (fault injection in the registry
+// server): a hang, a thousand callers during the hang, a registry that fails until the
+// circuit opens and then recovers, and one that flaps. Companies come from a remote
+// onceonly-registry over mTLS; tax from the gateway's own SQL registry.
+#include <grpcpp/client_context.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/tls.h"
+#include "connectors/kbo/kbo_connector.h"
+#include "connectors/remote/fault_injection.h"
+#include "connectors/remote/registry_server.h"
+#include "gateway/gateway_server.h"
+#include "gtest/gtest.h"
+#include "onceonly/v1/dossier.grpc.pb.h"
+#include "tests/integration/test_stack.h"
+#include "tools/pki/dev_pki.h"
+
+namespace onceonly {
+namespace {
+
+constexpr char kNumber[] = "1029.028.161";  // Cap Horizons ASBL, in the real extract
+
+class FederationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto stack = TestStack::Create(::testing::TempDir() + "/federation-" + std::to_string(getpid()),
+                                   absl::FromUnixSeconds(1767225600));
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = stack->release();
+    const std::string& d = stack_->dir();
+    ASSERT_TRUE(IssueServerCertificate(d + "/pki", "companies", DevPkiOptions()).ok());
+    auto kbo = KboConnector::Create(d + "/kbo.db");
+    ASSERT_TRUE(kbo.ok());
+    auto faulty = std::make_unique<FaultInjectingConnector>(*std::move(kbo), FaultSpec());
+    faults_ = faulty.get();
+    config::v1::TlsFiles tls;
+    tls.set_cert_file(d + "/pki/servers/companies.crt");
+    tls.set_key_file(d + "/pki/servers/companies.key");
+    tls.set_ca_file(d + "/pki/ca.crt");
+    auto registry = RegistryServer::Start(std::move(faulty), "localhost:0", tls,
+                                          {"spiffe://onceonly.brussels/gateway"});
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    registry_ = registry->release();
+
+    config::v1::GatewayConfig config = stack_->config();
+    config.set_instance_name("gateway-federation");
+    config.mutable_authz_store()->set_sqlite_path(d + "/authz-federation.db");
+    config.set_listen_address("localhost:0");
+    for (auto& r : *config.mutable_registries()) {
+      if (r.name() != "companies") continue;
+      r.mutable_remote()->set_address("localhost:" + std::to_string(registry_->port()));
+      *r.mutable_remote()->mutable_tls() = stack_->config().tls();
+      r.mutable_remote()->set_circuit_failure_threshold(5);
+      r.mutable_remote()->mutable_circuit_open_duration()->set_nanos(400'000'000);
+      r.mutable_timeout()->set_seconds(2);
+    }
+    auto gateway = GatewayServer::Start(config, stack_->clock());
+    ASSERT_TRUE(gateway.ok()) << gateway.status();
+    gateway_ = gateway->release();
+    auto channel = CreateMutualTlsChannel("localhost:" + std::to_string(gateway_->port()),
+                                          stack_->MemberTls("brussels-economy"));
+    ASSERT_TRUE(channel.ok());
+    stub_ = v1::DossierService::NewStub(*channel).release();
+  }
+  static void TearDownTestSuite() {
+    delete stub_;
+    delete gateway_;
+    delete registry_;  // wakes hung calls
+    delete stack_;
+  }
+  void SetUp() override {
+    faults_->SetSpec(FaultSpec());
+    WaitForClosedCircuit();
+  }
+
+  static v1::GetDossierRequest Request() {
+    return TestStack::Request(kNumber, "public-procurement",
+                              {"company.identity", "tax.good_standing"});
+  }
+  static grpc::Status Call(absl::Duration deadline, v1::Dossier* dossier) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    return stub_->GetDossier(&context, Request(), dossier);
+  }
+  static const v1::SourceStatus* Source(const v1::Dossier& dossier, const std::string& name) {
+    for (const v1::SourceStatus& s : dossier.sources()) {
+      if (s.registry() == name) return &s;
+    }
+    return nullptr;
+  }
+  // A healthy registry closes an open circuit with its first probe.
+  static void WaitForClosedCircuit() {
+    for (int i = 0; i < 50; ++i) {
+      v1::Dossier dossier;
+      if (Call(absl::Seconds(5), &dossier).ok() && Source(dossier, "companies") != nullptr &&
+          Source(dossier, "companies")->code() == 0) {
+        return;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    FAIL() << "the companies circuit did not close";
+  }
+
+  static TestStack* stack_;
+  static FaultInjectingConnector* faults_;
+  static RegistryServer* registry_;
+  static GatewayServer* gateway_;
+  static v1::DossierService::Stub* stub_;
+};
+TestStack* FederationTest::stack_ = nullptr;
+FaultInjectingConnector* FederationTest::faults_ = nullptr;
+RegistryServer* FederationTest::registry_ = nullptr;
+GatewayServer* FederationTest::gateway_ = nullptr;
+v1::DossierService::Stub* FederationTest::stub_ = nullptr;
+
+TEST_F(FederationTest, AHungRegistryCostsItsPartNotTheDeadline) {
+  FaultSpec hang;
+  hang.hang_rate = 1;
+  faults_->SetSpec(hang);
+  for (absl::Duration deadline : {absl::Milliseconds(300), absl::Milliseconds(800)}) {
+    v1::Dossier dossier;
+    const absl::Time start = absl::Now();
+    grpc::Status status = Call(deadline, &dossier);
+    const absl::Duration took = absl::Now() - start;
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_LE(took, deadline + absl::Milliseconds(10)) << "deadline " << deadline;
+    const v1::SourceStatus* companies = Source(dossier, "companies");
+    ASSERT_NE(companies, nullptr);
+    EXPECT_EQ(companies->code(), static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED));
+    EXPECT_EQ(companies->reason(), "REGISTRY_TIMEOUT");
+    EXPECT_FALSE(dossier.has_company());
+    ASSERT_NE(Source(dossier, "tax"), nullptr);
+    EXPECT_EQ(Source(dossier, "tax")->code(), 0);
+    EXPECT_TRUE(dossier.has_tax());
+    ASSERT_EQ(dossier.released_categories_size(), 1);
+    EXPECT_EQ(dossier.released_categories(0), "tax.good_standing");
+  }
+}
+
+// 1,000 callers at once while the companies registry hangs: every call is answered within
+// its deadline, with the tax part, and the gateway keeps no thread stuck beyond it.
+TEST_F(FederationTest, AThousandCallersDuringAHangAllGetTheirOtherSources) {
+  FaultSpec hang;
+  hang.hang_rate = 1;
+  faults_->SetSpec(hang);
+  constexpr int kCalls = 1000;
+  const absl::Duration deadline = absl::Milliseconds(1500);
+  struct Outcome {
+    grpc::ClientContext context;
+    v1::Dossier dossier;
+    grpc::Status status;
+    absl::Duration took;
+  };
+  std::vector<std::unique_ptr<Outcome>> outcomes;
+  absl::Mutex mu;
+  int done = 0;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kCalls; ++i) {
+    outcomes.push_back(std::make_unique<Outcome>());
+    Outcome* o = outcomes.back().get();
+    o->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    const absl::Time sent = absl::Now();
+    static const v1::GetDossierRequest request = Request();
+    stub_->async()->GetDossier(&o->context, &request, &o->dossier,
+                               [o, sent, &mu, &done](grpc::Status status) {
+                                 o->status = status;
+                                 o->took = absl::Now() - sent;
+                                 absl::MutexLock lock(&mu);
+                                 ++done;
+                               });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                        +[](int* d) { return *d == kCalls; }, &done),
+                                    absl::Seconds(30)));
+  }
+  int with_tax = 0, companies_labelled = 0, late = 0;
+  absl::Duration slowest;
+  for (const auto& o : outcomes) {
+    ASSERT_TRUE(o->status.ok()) << o->status.error_code() << " " << o->status.error_message()
+                                << " after " << o->took;
+    if (o->took > deadline + absl::Milliseconds(10)) ++late;
+    slowest = std::max(slowest, o->took);
+    const v1::SourceStatus* tax = Source(o->dossier, "tax");
+    const v1::SourceStatus* companies = Source(o->dossier, "companies");
+    if (tax != nullptr && tax->code() == 0 && o->dossier.has_tax()) ++with_tax;
+    if (companies != nullptr && companies->code() != 0 && !companies->reason().empty() &&
+        !o->dossier.has_company()) {
+      ++companies_labelled;
+    }
+  }
+  EXPECT_EQ(with_tax, kCalls);
+  EXPECT_EQ(companies_labelled, kCalls);
+  EXPECT_EQ(late, 0) << "slowest " << slowest << " for a deadline of " << deadline
+                     << "; all answered " << absl::Now() - start << " after the first call";
+}
+
+TEST_F(FederationTest, TheCircuitOpensAfterFailuresAndClosesAfterRecovery) {
+  FaultSpec failing;
+  failing.error_rate = 1;
+  faults_->SetSpec(failing);
+  std::vector<std::string> reasons;
+  for (int i = 0; i < 8; ++i) {
+    v1::Dossier dossier;
+    ASSERT_TRUE(Call(absl::Seconds(5), &dossier).ok());
+    ASSERT_NE(Source(dossier, "companies"), nullptr);
+    reasons.push_back(Source(dossier, "companies")->reason());
+    EXPECT_TRUE(dossier.has_tax());
+  }
+  // Five failed reads (each retried within the throttle), then the circuit is open and the
+  // registry is not called at all.
+  EXPECT_EQ(reasons[0], "REGISTRY_UNAVAILABLE");
+  EXPECT_EQ(reasons[4], "REGISTRY_UNAVAILABLE");
+  EXPECT_EQ(reasons[5], "CIRCUIT_OPEN");
+  EXPECT_EQ(reasons[7], "CIRCUIT_OPEN");
+  {
+    v1::Dossier dossier;
+    ASSERT_TRUE(Call(absl::Seconds(5), &dossier).ok());
+    EXPECT_EQ(Source(dossier, "companies")->message(),
+              "the companies registry failed repeatedly; the gateway stopped calling it for a "
+              "while and will try it again");
+  }
+  // Recovered: after the open period, the probe succeeds and the circuit closes.
+  faults_->SetSpec(FaultSpec());
+  absl::SleepFor(absl::Milliseconds(450));
+  for (int i = 0; i < 3; ++i) {
+    v1::Dossier dossier;
+    ASSERT_TRUE(Call(absl::Seconds(5), &dossier).ok());
+    EXPECT_EQ(Source(dossier, "companies")->code(), 0) << i;
+    EXPECT_EQ(dossier.company().enterprise_number(), kNumber);
+  }
+}
+
+// Half the reads fail: every answer carries the registry's data, exactly, or a labelled gap,
+// never wrong data and never a silent hole.
+TEST_F(FederationTest, AFlappingRegistryGivesNoWrongDataAndNoUnlabelledGaps) {
+  v1::Dossier reference;
+  ASSERT_TRUE(Call(absl::Seconds(5), &reference).ok());
+  ASSERT_TRUE(reference.has_company());
+  FaultSpec flapping;
+  flapping.error_rate = 0.5;
+  flapping.latency = absl::Milliseconds(2);
+  faults_->SetSpec(flapping);
+  int complete = 0, labelled = 0;
+  for (int i = 0; i < 200; ++i) {
+    v1::Dossier dossier;
+    ASSERT_TRUE(Call(absl::Seconds(5), &dossier).ok());
+    const v1::SourceStatus* companies = Source(dossier, "companies");
+    ASSERT_NE(companies, nullptr);
+    if (companies->code() == 0) {
+      ASSERT_TRUE(dossier.has_company());
+      EXPECT_EQ(dossier.company().SerializeAsString(), reference.company().SerializeAsString());
+      ++complete;
+    } else {
+      EXPECT_FALSE(dossier.has_company());
+      EXPECT_FALSE(companies->reason().empty());
+      EXPECT_FALSE(companies->message().empty());
+      for (const std::string& c : dossier.released_categories()) EXPECT_NE(c, "company.identity");
+      ++labelled;
+    }
+    EXPECT_TRUE(dossier.has_tax());
+  }
+  // Both kinds occur: the data still flows, and the gaps are labelled. (Retries stop once
+  // the throttle sees this failure rate, and the circuit opens at times.)
+  EXPECT_GT(complete, 0);
+  EXPECT_GT(labelled, 0);
+  EXPECT_EQ(complete + labelled, 200);
+}
+
+}  // namespace
+}  // namespace onceonly
