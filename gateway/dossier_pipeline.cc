@@ -176,6 +176,7 @@ struct DossierPipeline::FanOut {
   std::string purpose;
   Done done;
 
+  absl::Duration max_age;     // the oldest cached data the caller accepts
   absl::Time started;         // when the fetches were scheduled
   absl::Time fetch_deadline;  // the caller's deadline less AnswerReserve
 
@@ -189,12 +190,14 @@ struct DossierPipeline::FanOut {
 DossierPipeline::DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
                                  std::map<std::string, RegistryEndpoint> registries,
                                  AccessLog& access_log, const AuthzStore& authz_store,
-                                 ThreadPool& fetch_pool, const Clock& clock)
+                                 ThreadPool& fetch_pool, const Clock& clock,
+                                 int64_t cache_max_bytes)
     : registries_(std::move(registries)),
       access_log_(access_log),
       authz_store_(authz_store),
       fetch_pool_(fetch_pool),
       clock_(clock),
+      cache_(cache_max_bytes),
       policy_(std::move(policy)) {
   for (const auto& [name, endpoint] : registries_) {
     if (endpoint.threads > 0) {
@@ -324,6 +327,7 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
   }
   // Deadlines are transport time (gRPC's real clock); the injected clock only dates
   // decisions and records.
+  fan_out->max_age = request.has_max_age() ? FromProto(request.max_age()) : absl::ZeroDuration();
   fan_out->started = absl::Now();
   fan_out->fetch_deadline =
       call.deadline == absl::InfiniteFuture()
@@ -397,7 +401,20 @@ void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& 
       records = absl::DeadlineExceededError(
           absl::StrCat("no time left for registry ", registry, " within the deadline"));
     } else {
-      records = it->second.connector->Fetch(request);
+      const RegistryEndpoint& endpoint = it->second;
+      RegistryCache::Answer answer = cache_.Get(
+          absl::StrCat(registry, "\x1f", request.enterprise_number, "\x1f", request.language),
+          fan_out->max_age, endpoint.cache_ttl, request.deadline,
+          [&]() -> absl::StatusOr<registry::v1::SubjectRecords> {
+            absl::StatusOr<registry::v1::SubjectRecords> fetched =
+                endpoint.connector->Fetch(request);
+            if (!fetched.ok()) return fetched;
+            return OwnPart(registry, request.enterprise_number, *fetched);  // cached as checked
+          });
+      endpoint.in_flight->fetch_sub(1);
+      Complete(fan_out, registry, std::move(answer.records), answer.retrieved_at,
+               answer.from_cache);
+      return;
     }
     it->second.in_flight->fetch_sub(1);
   }
@@ -405,8 +422,8 @@ void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& 
 }
 
 void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
-                               absl::StatusOr<registry::v1::SubjectRecords> records) {
-  const absl::Time retrieved = absl::Now();
+                               absl::StatusOr<registry::v1::SubjectRecords> records,
+                               absl::Time retrieved, bool from_cache) {
   bool last;
   {
     absl::MutexLock lock(&fan_out->mu);
@@ -415,6 +432,7 @@ void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std
     fan_out->pending.erase(registry);
     v1::SourceStatus& source = fan_out->sources[registry];
     *source.mutable_retrieved_at() = ToProto(retrieved);
+    source.set_from_cache(from_cache);
     if (records.ok()) records = OwnPart(registry, fan_out->fetch.enterprise_number, *records);
     if (records.ok()) {
       fan_out->merged.MergeFrom(*records);
@@ -487,8 +505,10 @@ void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
     // Released means "left the gateway": a category whose registry did not answer released
     // nothing, and neither the dossier nor the log may claim otherwise.
     for (auto& [name, source] : fan_out->sources) {
+      // ":cache": answered from the gateway's cache, not by the registry for this request.
       fan_out->record.add_sources(absl::StrCat(
-          name, ":", absl::StatusCodeToString(static_cast<absl::StatusCode>(source.code()))));
+          name, ":", absl::StatusCodeToString(static_cast<absl::StatusCode>(source.code())),
+          source.from_cache() ? ":cache" : ""));
       if (source.code() == 0) {
         for (const std::string& c : source.categories()) released.insert(c);
       }

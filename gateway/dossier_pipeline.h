@@ -22,6 +22,7 @@
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "connectors/registry_connector.h"
+#include "gateway/registry_cache.h"
 #include "onceonly/v1/dossier.pb.h"
 
 namespace onceonly {
@@ -58,6 +59,8 @@ struct RegistryEndpoint {
   int max_queued = 0;
   // Fetches queued or running.
   std::shared_ptr<std::atomic<int>> in_flight = std::make_shared<std::atomic<int>>(0);
+  // How long answers may be served from the cache (to callers whose max_age allows it).
+  absl::Duration cache_ttl = absl::ZeroDuration();
 };
 
 class DossierPipeline {
@@ -67,7 +70,8 @@ class DossierPipeline {
   // `registries` is keyed by registry name; collaborators must outlive the pipeline.
   DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
                   std::map<std::string, RegistryEndpoint> registries, AccessLog& access_log,
-                  const AuthzStore& authz_store, ThreadPool& fetch_pool, const Clock& clock);
+                  const AuthzStore& authz_store, ThreadPool& fetch_pool, const Clock& clock,
+                  int64_t cache_max_bytes = int64_t{64} << 20);
 
   // The decision GetDossier would take for `request`, without fetching or logging anything
   // (DirectoryService.ExplainAccess). Caller mistakes come back as the same statuses.
@@ -91,7 +95,8 @@ class DossierPipeline {
   void Fetch(std::shared_ptr<FanOut> fan_out, const std::string& registry);
   // Records one registry's outcome; the last one (or the deadline) finishes the fan-out.
   void Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
-                absl::StatusOr<registry::v1::SubjectRecords> records);
+                absl::StatusOr<registry::v1::SubjectRecords> records,
+                absl::Time retrieved_at = absl::Now(), bool from_cache = false);
   // At the fetch deadline: the registries that have not answered are labelled
   // REGISTRY_TIMEOUT and the dossier goes out without them.
   void FinishAtDeadline(const std::shared_ptr<FanOut>& fan_out);
@@ -104,6 +109,7 @@ class DossierPipeline {
   const std::map<std::string, RegistryEndpoint> registries_;
   // The pools of the registries with threads > 0.
   std::map<std::string, std::unique_ptr<ThreadPool>> registry_pools_;
+  RegistryCache cache_;
   AccessLog& access_log_;
   const AuthzStore& authz_store_;
   ThreadPool& fetch_pool_;

@@ -133,6 +133,10 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
                             (r.timeout().seconds() == 0 && r.timeout().nanos() == 0))) {
       return src.InvalidArgument(at + ".timeout", "must be positive, e.g. 2s");
     }
+    if (r.has_cache_ttl() && (r.cache_ttl().seconds() < 0 || r.cache_ttl().nanos() < 0 ||
+                              (r.cache_ttl().seconds() == 0 && r.cache_ttl().nanos() == 0))) {
+      return src.InvalidArgument(at + ".cache_ttl", "must be positive, e.g. 60s (or unset)");
+    }
     if (r.threads() > 256) return src.InvalidArgument(at + ".threads", "at most 256");
     if (r.max_queued() > 100000) return src.InvalidArgument(at + ".max_queued", "at most 100000");
     if (r.has_remote() && !r.remote().tls().crl_file().empty()) {

@@ -128,6 +128,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     endpoint.timeout = absl::Seconds(r.timeout().seconds()) + absl::Nanoseconds(r.timeout().nanos());
     endpoint.threads = static_cast<int>(r.threads() > 0 ? r.threads() : config.fetch_threads());
     endpoint.max_queued = static_cast<int>(r.max_queued() > 0 ? r.max_queued() : 1000);
+    if (r.has_cache_ttl()) endpoint.cache_ttl = FromProto(r.cache_ttl());
     registries.emplace(r.name(), std::move(endpoint));
   }
   if (!config.tls().crl_file().empty()) {
@@ -156,7 +157,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->fetch_pool_ = std::make_unique<ThreadPool>(static_cast<int>(config.fetch_threads()));
   server->pipeline_ = std::make_unique<DossierPipeline>(
       std::move(policy), std::move(registries), *server->access_log_, *server->authz_store_,
-      *server->fetch_pool_, clock);
+      *server->fetch_pool_, clock,
+      config.cache_max_bytes() > 0 ? static_cast<int64_t>(config.cache_max_bytes())
+                                   : int64_t{64} << 20);
   server->services_ = std::make_unique<Services>(ServiceContext{
       *server->pipeline_, *server->authz_store_, *server->receipt_signer_, clock,
       config.trust_domain(), config.instance_name(),

@@ -117,8 +117,11 @@ absl::StatusOr<bool> CsvReader::Next(std::vector<std::string>* fields) {
         return Error(absl::StrFormat("field %d: %s after the closing quote", count, Printable(c)));
       }
     } else {
-      if (c != kEof) --pos_;  // c is the field's first byte, still in the buffer
-      while (true) {
+      // c, already read, either ends the (empty) field or is its first byte. (Not stepped
+      // back into the buffer: Peek() may have refilled it.)
+      bool ended = c == ',' || c == '\n' || c == kEof || (c == '\r' && Peek() == '\n');
+      if (!ended) field.push_back(static_cast<char>(c));
+      while (!ended) {
         if (pos_ == end_ && !Refill()) {
           c = kEof;
           break;
@@ -143,7 +146,7 @@ absl::StatusOr<bool> CsvReader::Next(std::vector<std::string>* fields) {
           field.push_back('\r');
           continue;
         }
-        break;
+        ended = true;
       }
     }
     if (c == ',') {

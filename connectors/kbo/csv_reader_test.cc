@@ -135,6 +135,23 @@ TEST_F(CsvReaderTest, RecordsLongerThanTheBuffer) {
   EXPECT_THAT((*records)[1], ElementsAre("1", "2"));
 }
 
+// A lone CR is data, also where a record starts, at the end of the file or right at the end
+// of a buffer refill (the reader's buffer is 64 KiB).
+TEST_F(CsvReaderTest, ALoneCrStartingARecordIsDataAtAnyBufferBoundary) {
+  absl::StatusOr<std::vector<std::vector<std::string>>> at_end = ReadAll("a,b\n\r");
+  ASSERT_TRUE(at_end.ok()) << at_end.status();
+  EXPECT_THAT(*at_end, ElementsAre(ElementsAre("a", "b"), ElementsAre("\r")));
+
+  for (size_t offset : {size_t{65534}, size_t{65535}, size_t{65536}}) {
+    std::string content(offset - 1, 'x');
+    content += "\n\rQ,w\n";  // the CR at `offset`
+    absl::StatusOr<std::vector<std::vector<std::string>>> records = ReadAll(content);
+    ASSERT_TRUE(records.ok()) << records.status();
+    ASSERT_EQ(records->size(), 2u) << offset;
+    EXPECT_THAT((*records)[1], ElementsAre("\rQ", "w")) << offset;
+  }
+}
+
 TEST(CsvReaderOpenTest, MissingFileIsNotFound) {
   absl::StatusOr<std::unique_ptr<CsvReader>> reader =
       CsvReader::Open(::testing::TempDir() + "/no/such/file.csv");

@@ -3,11 +3,12 @@
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
+#include <cstdio>  // renameat2
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -458,11 +459,27 @@ class Transaction {
 // service is replaced in one WAL transaction instead, so that its readers never see a mix.)
 class FreshBuild {
  public:
-  // Whether `db_path` is free for a fresh build: no database, nor a stray WAL of a deleted one.
+  // Whether `db_path` is free for a fresh build: nothing there yet.
   static bool Applies(const std::string& db_path) { return !PathExists(db_path); }
 
+  // Takes `<db>.importing.lock` (FAILED_PRECONDITION if another first import of the same
+  // path holds it), then clears what a crashed build left. Null if a database appeared at the
+  // path meanwhile (another import published it): import into it instead.
   static absl::StatusOr<std::unique_ptr<FreshBuild>> Start(const std::string& db_path) {
     std::unique_ptr<FreshBuild> build(new FreshBuild(db_path));
+    const std::string lock_path = db_path + ".importing.lock";
+    build->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (build->lock_fd_ < 0) {
+      return absl::UnavailableError(absl::StrCat("cannot create the database ", db_path, " (",
+                                                 lock_path, ": ", std::strerror(errno), ")"));
+    }
+    if (::flock(build->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "another import is building ", db_path, " (it holds ", lock_path,
+          "); wait for it to finish, then import again"));
+    }
+    build->locked_ = true;
+    if (PathExists(db_path)) return nullptr;
     // Leftovers of a build that crashed, and the WAL of a database deleted by hand: SQLite
     // would apply the latter to the new database.
     for (const std::string& path :
@@ -476,28 +493,52 @@ class FreshBuild {
     return build;
   }
 
-  ~FreshBuild() {
-    if (published_) return;
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-      ::unlink((build_path_ + suffix).c_str());
+  // A crash between Publish's link and unlink leaves the build name as a second name of the
+  // database in service; it goes at the next import.
+  static void RemoveStaleBuildName(const std::string& db_path) {
+    struct stat db, build;
+    const std::string build_path = db_path + ".importing";
+    if (::stat(db_path.c_str(), &db) == 0 && ::stat(build_path.c_str(), &build) == 0 &&
+        db.st_dev == build.st_dev && db.st_ino == build.st_ino) {
+      ::unlink(build_path.c_str());
     }
+  }
+
+  ~FreshBuild() {
+    if (locked_ && !published_) {  // without the lock, the build file is another import's
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+        ::unlink((build_path_ + suffix).c_str());
+      }
+    }
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
   }
 
   const std::string& build_path() const { return build_path_; }
 
-  // Call with the build's connection closed. Syncs the file, links it at the database path
+  // Call with the build's connection closed. Syncs the file, puts it at the database path
   // unless something appeared there meanwhile, and syncs the directory.
   absl::Status Publish() {
     RETURN_IF_ERROR(Sync(build_path_, O_RDONLY));
-    if (::link(build_path_.c_str(), db_path_.c_str()) != 0) {
+    if (::link(build_path_.c_str(), db_path_.c_str()) == 0) {
+      published_ = true;
+      ::unlink(build_path_.c_str());
+    } else if (errno != EEXIST &&
+               ::renameat2(AT_FDCWD, build_path_.c_str(), AT_FDCWD, db_path_.c_str(),
+                           RENAME_NOREPLACE) == 0) {
+      published_ = true;  // a file system without hard links
+    } else {
       return absl::UnavailableError(absl::StrCat(
           "cannot put the new database at ", db_path_, ": ", std::strerror(errno),
-          errno == EEXIST ? " (another import created it meanwhile; nothing was changed)" : ""));
+          errno == EEXIST ? " (something created it meanwhile; nothing was changed)" : ""));
     }
-    published_ = true;
-    ::unlink(build_path_.c_str());
     const std::string dir = std::filesystem::path(db_path_).parent_path().string();
-    return Sync(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+    absl::Status synced = Sync(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+    if (!synced.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "the new database is at ", db_path_, ", but a crash could still lose its name: ",
+          synced.message()));
+    }
+    return absl::OkStatus();
   }
 
  private:
@@ -522,6 +563,8 @@ class FreshBuild {
 
   const std::string db_path_;
   const std::string build_path_;
+  int lock_fd_ = -1;
+  bool locked_ = false;
   bool published_ = false;
 };
 
@@ -937,6 +980,7 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
   if (full && FreshBuild::Applies(db_path)) {
     ASSIGN_OR_RETURN(fresh, FreshBuild::Start(db_path));
   }
+  if (fresh == nullptr) FreshBuild::RemoveStaleBuildName(db_path);
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db,
                    SqliteDb::Open(fresh != nullptr ? fresh->build_path() : db_path,
                                   SqliteDb::Mode::kReadWriteCreate));
@@ -948,6 +992,7 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
     RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, Transaction::Begin(*db));
+  int64_t old_layout_activities = 0;  // rows of the old `activity` table a full import drops
   {
     // Databases imported before activity_run hold a row per activity in `activity`: a full
     // extract replaces it, an update cannot apply to it.
@@ -963,7 +1008,13 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
                    "extract into it first, then ",
           extract_dir));
     }
-    if (has_old_layout) RETURN_IF_ERROR(db->Exec("DROP TABLE activity"));
+    if (has_old_layout) {
+      ASSIGN_OR_RETURN(SqliteStatement count, db->Prepare("SELECT count(*) FROM activity"));
+      RETURN_IF_ERROR(count.Step().status());
+      old_layout_activities = count.ColumnInt(0);
+      count.Reset();
+      RETURN_IF_ERROR(db->Exec("DROP TABLE activity"));
+    }
   }
   RETURN_IF_ERROR(CreateKboSchema(*db));
   // Extracts go in in order, each once: an update applied twice, or an older extract after a
@@ -997,6 +1048,7 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
   summary.snapshot_date = meta.snapshot_date;
   summary.extract_timestamp = meta.extract_timestamp;
 
+  summary.tables["activity"].deleted = old_layout_activities;
   Importer importer(*db, extract_dir, progress, rejects.get());
   RETURN_IF_ERROR(importer.ReplaceCodes(&summary.tables["code"]));
   RETURN_IF_ERROR(importer.LoadCodes());
@@ -1035,17 +1087,20 @@ absl::StatusOr<KboImportSummary> ImportKboExtract(
     if (progress) progress(absl::StrFormat("search index: %d enterprises re-indexed", reindexed));
   }
 
-  ASSIGN_OR_RETURN(SqliteStatement history,
-                   db->Prepare("INSERT INTO extract_history (extract_number, extract_type, "
-                               "snapshot_date, extract_timestamp, imported_at) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5)"));
-  RETURN_IF_ERROR(
-      history.Bind(1, meta.extract_number)
-          .Bind(2, meta.extract_type)
-          .Bind(3, meta.snapshot_date)
-          .Bind(4, meta.extract_timestamp)
-          .Bind(5, absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()))
-          .Run());
+  {
+    // Scoped: a statement alive at close would keep the connection open past Publish.
+    ASSIGN_OR_RETURN(SqliteStatement history,
+                     db->Prepare("INSERT INTO extract_history (extract_number, extract_type, "
+                                 "snapshot_date, extract_timestamp, imported_at) "
+                                 "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    RETURN_IF_ERROR(
+        history.Bind(1, meta.extract_number)
+            .Bind(2, meta.extract_type)
+            .Bind(3, meta.snapshot_date)
+            .Bind(4, meta.extract_timestamp)
+            .Bind(5, absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()))
+            .Run());
+  }
   if (rejects != nullptr) {
     RETURN_IF_ERROR(rejects->Close());
     summary.rejected_rows = rejects->count();

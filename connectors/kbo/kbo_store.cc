@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -266,6 +267,11 @@ absl::StatusOr<std::unique_ptr<KboStore::Connection>> KboStore::Acquire(absl::Ti
     auto prepare = [&](absl::string_view sql) -> absl::StatusOr<SqliteStatement> {
       absl::StatusOr<SqliteStatement> stmt = db->Prepare(sql);
       if (!stmt.ok()) {
+        if (absl::StrContains(stmt.status().message(), "no such table: activity_run")) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              db_path_, " was imported by an earlier onceonly, with a row per activity; import "
+                        "a full extract into it"));
+        }
         return absl::FailedPreconditionError(absl::StrCat(
             db_path_,
             " does not hold a KBO database (import an extract first): ", stmt.status().message()));

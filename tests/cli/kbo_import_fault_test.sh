@@ -84,6 +84,20 @@ rm -f "$WORK/fresh.db"
 [ ! -e "$WORK/fresh.db.importing" ] || fail "the re-run left its build file behind"
 ok "run again, the first import replaces the leftover build file and publishes the whole extract"
 
+# Two first imports of the same path at once: one builds it, the other is refused at once
+# (it names the lock), and the database at the path is the whole extract.
+rm -f "$WORK/twice.db"
+"$ONCEONLY" kbo import "$WORK/next" --db "$WORK/twice.db" > /dev/null 2> "$WORK/first.err" &
+first=$!
+sleep 0.2
+"$ONCEONLY" kbo import "$WORK/base" --db "$WORK/twice.db" > /dev/null 2> "$WORK/second.err"
+second_rc=$?
+wait "$first" || fail "the first of two concurrent first imports failed: $(tail -1 "$WORK/first.err")"
+[ "$second_rc" -ne 0 ] && grep -q "another import is building" "$WORK/second.err" ||
+  fail "the second concurrent first import was not refused: $(tail -1 "$WORK/second.err")"
+[ "$(db_digest "$WORK/twice.db")" = "$next" ] || fail "two concurrent first imports: digest"
+ok "two first imports at once: one builds the database, the other is refused naming the lock"
+
 # Run to the end, the import round-trips the 20,000 enterprises.
 "$ONCEONLY" kbo import "$WORK/next" --db "$WORK/kbo.db" > /dev/null 2>&1 || fail "final import"
 final=$("$ONCEONLY" kbo digest --db "$WORK/kbo.db")

@@ -1,0 +1,99 @@
+#include "gateway/registry_cache.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/time/clock.h"
+
+namespace onceonly {
+
+// One registry call that other callers of the same key wait for.
+struct RegistryCache::Flight {
+  absl::Mutex mu;
+  bool done ABSL_GUARDED_BY(mu) = false;
+  Answer answer ABSL_GUARDED_BY(mu);
+};
+
+RegistryCache::RegistryCache(int64_t max_bytes) : max_bytes_(max_bytes) {}
+
+RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration max_age,
+                                         absl::Duration ttl, absl::Time deadline,
+                                         const Fetch& fetch) {
+  std::shared_ptr<Flight> flight;
+  bool leader = false;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Duration accepted = std::min(max_age, ttl);
+    auto cached = entries_.find(key);
+    if (cached != entries_.end() && accepted > absl::ZeroDuration() &&
+        absl::Now() - cached->second.retrieved_at <= accepted) {
+      lru_.splice(lru_.begin(), lru_, cached->second.lru);
+      ++stats_.hits;
+      return Answer{cached->second.records, cached->second.retrieved_at, true};
+    }
+    auto in_flight = flights_.find(key);
+    if (in_flight != flights_.end()) {
+      flight = in_flight->second;
+      ++stats_.coalesced;
+    } else {
+      flight = std::make_shared<Flight>();
+      flights_.emplace(key, flight);
+      leader = true;
+      ++stats_.misses;
+    }
+  }
+  if (!leader) {
+    absl::MutexLock lock(&flight->mu);
+    if (!flight->mu.AwaitWithDeadline(absl::Condition(&flight->done), deadline)) {
+      return Answer{absl::DeadlineExceededError(
+                        "waited for the registry call already in flight until the deadline"),
+                    absl::Now(), false};
+    }
+    return flight->answer;
+  }
+  Answer answer{fetch(), absl::Time(), false};
+  answer.retrieved_at = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    flights_.erase(key);
+    if (answer.records.ok() && ttl > absl::ZeroDuration()) {
+      Store(key, *answer.records, answer.retrieved_at);
+    }
+  }
+  absl::MutexLock lock(&flight->mu);
+  flight->answer = answer;
+  flight->done = true;
+  return answer;
+}
+
+void RegistryCache::Store(const std::string& key, const registry::v1::SubjectRecords& records,
+                          absl::Time retrieved_at) {
+  // The protobuf's size stands for its memory, plus the key and the bookkeeping.
+  const int64_t bytes = static_cast<int64_t>(records.ByteSizeLong() + 2 * key.size() + 128);
+  if (bytes > max_bytes_) return;
+  auto existing = entries_.find(key);
+  if (existing != entries_.end()) {
+    stats_.bytes -= existing->second.bytes;
+    lru_.erase(existing->second.lru);
+    entries_.erase(existing);
+  }
+  lru_.push_front(key);
+  entries_.emplace(key, Entry{records, retrieved_at, bytes, lru_.begin()});
+  stats_.bytes += bytes;
+  while (stats_.bytes > max_bytes_ && !lru_.empty()) {
+    auto oldest = entries_.find(lru_.back());
+    stats_.bytes -= oldest->second.bytes;
+    entries_.erase(oldest);
+    lru_.pop_back();
+  }
+  stats_.entries = static_cast<int64_t>(entries_.size());
+}
+
+RegistryCache::Stats RegistryCache::stats() const {
+  absl::MutexLock lock(&mu_);
+  Stats s = stats_;
+  s.entries = static_cast<int64_t>(entries_.size());
+  return s;
+}
+
+}  // namespace onceonly

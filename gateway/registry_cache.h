@@ -1,0 +1,73 @@
+// The gateway's cache of registry answers, keyed by (registry, subject, language). Bounded in
+// bytes, least recently used out first. A caller accepts cached data only if it asked for it
+// (GetDossierRequest.max_age) and only as old as both its max_age and the registry's TTL
+// allow. Concurrent misses for one key make one registry call (single flight); failures are
+// never cached. What is cached is the registry's whole answer: minimisation to the released
+// categories happens after, per request, so the cache never widens what a member receives.
+#ifndef ONCEONLY_GATEWAY_REGISTRY_CACHE_H_
+#define ONCEONLY_GATEWAY_REGISTRY_CACHE_H_
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "onceonly/registry/v1/registry.pb.h"
+
+namespace onceonly {
+
+class RegistryCache {
+ public:
+  struct Answer {
+    absl::StatusOr<registry::v1::SubjectRecords> records;
+    absl::Time retrieved_at;  // when the registry answered
+    bool from_cache = false;  // stored before this call, rather than fetched for it
+  };
+  struct Stats {
+    int64_t hits = 0;       // answered from the cache
+    int64_t misses = 0;     // fetched from the registry
+    int64_t coalesced = 0;  // joined a fetch already in flight for the same key
+    int64_t entries = 0;
+    int64_t bytes = 0;
+  };
+  using Fetch = std::function<absl::StatusOr<registry::v1::SubjectRecords>()>;
+
+  explicit RegistryCache(int64_t max_bytes);
+
+  // An answer for `key`: the cached one if it is at most min(max_age, ttl) old; else that of
+  // the fetch in flight for `key`, if any (waited for until `deadline`, DEADLINE_EXCEEDED
+  // after); else `fetch()`, whose success is stored if `ttl` > 0.
+  Answer Get(const std::string& key, absl::Duration max_age, absl::Duration ttl,
+             absl::Time deadline, const Fetch& fetch);
+
+  Stats stats() const;
+
+ private:
+  struct Entry {
+    registry::v1::SubjectRecords records;
+    absl::Time retrieved_at;
+    int64_t bytes = 0;
+    std::list<std::string>::iterator lru;  // position in lru_
+  };
+  struct Flight;
+
+  void Store(const std::string& key, const registry::v1::SubjectRecords& records,
+             absl::Time retrieved_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const int64_t max_bytes_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);  // most recently used first
+  absl::flat_hash_map<std::string, std::shared_ptr<Flight>> flights_ ABSL_GUARDED_BY(mu_);
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace onceonly
+
+#endif  // ONCEONLY_GATEWAY_REGISTRY_CACHE_H_
