@@ -60,6 +60,7 @@ class FederationTest : public ::testing::Test {
       r.mutable_remote()->set_circuit_failure_threshold(5);
       r.mutable_remote()->mutable_circuit_open_duration()->set_nanos(400'000'000);
       r.mutable_timeout()->set_seconds(2);
+      r.mutable_cache_ttl()->set_seconds(60);
     }
     auto gateway = GatewayServer::Start(config, stack_->clock());
     ASSERT_TRUE(gateway.ok()) << gateway.status();
@@ -273,6 +274,48 @@ TEST_F(FederationTest, AFlappingRegistryGivesNoWrongDataAndNoUnlabelledGaps) {
   EXPECT_GT(complete, 0);
   EXPECT_GT(labelled, 0);
   EXPECT_EQ(complete + labelled, 200);
+}
+
+// With max_age, a second caller is answered from the cache, says so in the dossier and in the
+// access record, and still gets only its own categories: minimisation runs after the cache.
+TEST_F(FederationTest, CachedAnswersAreLabelledAndMinimisedPerRequest) {
+  v1::GetDossierRequest wide =
+      TestStack::Request(kNumber, "public-procurement", {"company.identity", "company.addresses"});
+  v1::Dossier fresh;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    ASSERT_TRUE(stub_->GetDossier(&context, wide, &fresh).ok());
+  }
+  ASSERT_FALSE(Source(fresh, "companies")->from_cache());
+  ASSERT_GT(fresh.company().addresses_size(), 0);
+
+  faults_->SetSpec(FaultSpec{absl::ZeroDuration(), 1.0, 0});  // the registry is down now
+  v1::GetDossierRequest narrow =
+      TestStack::Request(kNumber, "public-procurement", {"company.identity"});
+  narrow.mutable_max_age()->set_seconds(30);
+  v1::Dossier cached;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    ASSERT_TRUE(stub_->GetDossier(&context, narrow, &cached).ok());
+  }
+  const v1::SourceStatus* companies = Source(cached, "companies");
+  ASSERT_NE(companies, nullptr);
+  EXPECT_EQ(companies->code(), 0);
+  EXPECT_TRUE(companies->from_cache());
+  EXPECT_EQ(cached.company().enterprise_number(), kNumber);
+  EXPECT_EQ(cached.company().denominations_size(), fresh.company().denominations_size());
+  EXPECT_EQ(cached.company().addresses_size(), 0);  // not released to this request
+  absl::StatusOr<v1::AccessRecord> record = stack_->Record(cached.access_id(), "gateway-federation");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->sources(0), "companies:OK:cache");
+
+  // Without max_age the caller wants fresh data: the registry is asked, and it is down.
+  v1::Dossier live;
+  ASSERT_TRUE(Call(absl::Seconds(5), &live).ok());
+  EXPECT_EQ(Source(live, "companies")->reason(), "REGISTRY_UNAVAILABLE");
+  EXPECT_FALSE(Source(live, "companies")->from_cache());
 }
 
 }  // namespace

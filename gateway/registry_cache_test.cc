@@ -1,0 +1,143 @@
+#include "gateway/registry_cache.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+
+namespace onceonly {
+namespace {
+
+registry::v1::SubjectRecords Records(const std::string& number, int padding = 0) {
+  registry::v1::SubjectRecords r;
+  r.mutable_enterprise()->set_enterprise_number(number);
+  r.mutable_enterprise()->set_start_date(std::string(padding, 'x'));
+  return r;
+}
+
+constexpr absl::Duration kTtl = absl::Minutes(5);
+const absl::Time kNoDeadline = absl::InfiniteFuture();
+
+TEST(RegistryCacheTest, ServesCachedAnswersOnlyToCallersWhoAcceptThem) {
+  RegistryCache cache(1 << 20);
+  int fetches = 0;
+  auto fetch = [&] {
+    ++fetches;
+    return absl::StatusOr<registry::v1::SubjectRecords>(Records("0403.170.701"));
+  };
+  RegistryCache::Answer first = cache.Get("companies|0403", absl::ZeroDuration(), kTtl,
+                                          kNoDeadline, fetch);
+  EXPECT_FALSE(first.from_cache);
+  // max_age 0: fresh, whatever is cached.
+  EXPECT_FALSE(cache.Get("companies|0403", absl::ZeroDuration(), kTtl, kNoDeadline, fetch)
+                   .from_cache);
+  RegistryCache::Answer cached =
+      cache.Get("companies|0403", absl::Minutes(1), kTtl, kNoDeadline, fetch);
+  EXPECT_TRUE(cached.from_cache);
+  ASSERT_TRUE(cached.records.ok());
+  EXPECT_EQ(cached.records->enterprise().enterprise_number(), "0403.170.701");
+  EXPECT_EQ(fetches, 2);
+  EXPECT_EQ(cache.stats().hits, 1);
+}
+
+TEST(RegistryCacheTest, NeitherOlderThanMaxAgeNorThanTheTtl) {
+  RegistryCache cache(1 << 20);
+  int fetches = 0;
+  auto fetch = [&] {
+    ++fetches;
+    return absl::StatusOr<registry::v1::SubjectRecords>(Records("0403.170.701"));
+  };
+  cache.Get("k", absl::ZeroDuration(), absl::Milliseconds(30), kNoDeadline, fetch);
+  absl::SleepFor(absl::Milliseconds(40));
+  // The caller would take an hour-old answer, but the registry's TTL is 30 ms.
+  EXPECT_FALSE(cache.Get("k", absl::Hours(1), absl::Milliseconds(30), kNoDeadline, fetch)
+                   .from_cache);
+  cache.Get("k", absl::ZeroDuration(), kTtl, kNoDeadline, fetch);
+  absl::SleepFor(absl::Milliseconds(40));
+  // The TTL allows minutes, the caller 30 ms.
+  EXPECT_FALSE(cache.Get("k", absl::Milliseconds(30), kTtl, kNoDeadline, fetch).from_cache);
+  EXPECT_EQ(fetches, 4);
+  // Without a TTL, nothing is stored.
+  cache.Get("other", absl::Hours(1), absl::ZeroDuration(), kNoDeadline, fetch);
+  EXPECT_FALSE(cache.Get("other", absl::Hours(1), absl::ZeroDuration(), kNoDeadline, fetch)
+                   .from_cache);
+}
+
+TEST(RegistryCacheTest, FailuresAreNotCached) {
+  RegistryCache cache(1 << 20);
+  int fetches = 0;
+  auto failing = [&]() -> absl::StatusOr<registry::v1::SubjectRecords> {
+    ++fetches;
+    return absl::UnavailableError("down");
+  };
+  EXPECT_FALSE(cache.Get("k", absl::Hours(1), kTtl, kNoDeadline, failing).records.ok());
+  EXPECT_FALSE(cache.Get("k", absl::Hours(1), kTtl, kNoDeadline, failing).records.ok());
+  EXPECT_EQ(fetches, 2);
+}
+
+TEST(RegistryCacheTest, ConcurrentMissesForOneKeyMakeOneCall) {
+  RegistryCache cache(1 << 20);
+  std::atomic<int> fetches{0};
+  absl::Notification release;
+  auto slow = [&] {
+    ++fetches;
+    release.WaitForNotification();
+    return absl::StatusOr<registry::v1::SubjectRecords>(Records("0403.170.701"));
+  };
+  std::vector<std::thread> callers;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 16; ++i) {
+    callers.emplace_back([&] {
+      RegistryCache::Answer a =
+          cache.Get("k", absl::ZeroDuration(), kTtl, absl::Now() + absl::Seconds(10), slow);
+      if (a.records.ok() && a.records->enterprise().enterprise_number() == "0403.170.701") {
+        ++answered;
+      }
+    });
+  }
+  while (cache.stats().misses + cache.stats().coalesced < 16) absl::SleepFor(absl::Milliseconds(1));
+  release.Notify();
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(fetches.load(), 1);
+  EXPECT_EQ(answered.load(), 16);
+  EXPECT_EQ(cache.stats().coalesced, 15);
+}
+
+TEST(RegistryCacheTest, AFollowerGivesUpAtItsOwnDeadline) {
+  RegistryCache cache(1 << 20);
+  absl::Notification release, leader_in;
+  auto slow = [&] {
+    leader_in.Notify();
+    release.WaitForNotification();
+    return absl::StatusOr<registry::v1::SubjectRecords>(Records("0403.170.701"));
+  };
+  std::thread leader([&] { cache.Get("k", absl::ZeroDuration(), kTtl, kNoDeadline, slow); });
+  leader_in.WaitForNotification();
+  RegistryCache::Answer follower =
+      cache.Get("k", absl::ZeroDuration(), kTtl, absl::Now() + absl::Milliseconds(20), slow);
+  EXPECT_EQ(follower.records.status().code(), absl::StatusCode::kDeadlineExceeded);
+  release.Notify();
+  leader.join();
+}
+
+TEST(RegistryCacheTest, LeastRecentlyUsedGoFirstWithinTheByteBound) {
+  RegistryCache cache(3000);  // room for two entries of ~1.2 KB
+  auto fetch_of = [](const std::string& n) {
+    return [n] { return absl::StatusOr<registry::v1::SubjectRecords>(Records(n, 1000)); };
+  };
+  cache.Get("a", absl::ZeroDuration(), kTtl, kNoDeadline, fetch_of("a"));
+  cache.Get("b", absl::ZeroDuration(), kTtl, kNoDeadline, fetch_of("b"));
+  EXPECT_TRUE(cache.Get("a", absl::Hours(1), kTtl, kNoDeadline, fetch_of("a")).from_cache);
+  cache.Get("c", absl::ZeroDuration(), kTtl, kNoDeadline, fetch_of("c"));  // evicts b
+  EXPECT_LE(cache.stats().bytes, 3000);
+  EXPECT_EQ(cache.stats().entries, 2);
+  EXPECT_TRUE(cache.Get("a", absl::Hours(1), kTtl, kNoDeadline, fetch_of("a")).from_cache);
+  EXPECT_TRUE(cache.Get("c", absl::Hours(1), kTtl, kNoDeadline, fetch_of("c")).from_cache);
+  EXPECT_FALSE(cache.Get("b", absl::Hours(1), kTtl, kNoDeadline, fetch_of("b")).from_cache);
+}
+
+}  // namespace
+}  // namespace onceonly
