@@ -381,6 +381,8 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
   }
 }
 
+void DossierPipeline::DrainFetches() { registry_pools_.clear(); }
+
 void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& registry) {
   absl::StatusOr<registry::v1::SubjectRecords> records;
   auto it = registries_.find(registry);

@@ -81,6 +81,10 @@ class DossierPipeline {
   // Runs the request; `done` is called exactly once, from any thread.
   void GetDossier(const CallInfo& call, const v1::GetDossierRequest& request, Done done);
 
+  // At shutdown, once no new call can come: runs the fetches still queued in the registries'
+  // own pools and joins their threads, so that their records reach the log before it closes.
+  void DrainFetches();
+
   // Replaces the policy for the next requests; in-flight ones keep the snapshot they have.
   void SetPolicy(std::shared_ptr<const PolicySnapshot> policy);
   std::shared_ptr<const PolicySnapshot> policy() const;

@@ -48,6 +48,12 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
        (c.default_deadline().seconds() == 0 && c.default_deadline().nanos() == 0))) {
     return src.InvalidArgument("default_deadline", "must be positive, e.g. 5s");
   }
+  if (c.member_limits().calls_per_second() < 0) {
+    return src.InvalidArgument("member_limits.calls_per_second", "must not be negative");
+  }
+  if (c.max_request_bytes() > (64u << 20)) {
+    return src.InvalidArgument("max_request_bytes", "at most 67108864 (64 MiB)");
+  }
   if (c.audit().sqlite_path().empty()) {
     return src.InvalidArgument("audit.sqlite_path", "required: every access is logged");
   }

@@ -68,9 +68,22 @@ class DossierServiceImpl final : public v1::DossierService::CallbackService {
     const absl::Time started = absl::Now();
     CallInfo call = ResolveCall(*context, "/onceonly.v1.DossierService/GetDossier",
                                 ctx_.trust_domain, ctx_.default_deadline, ctx_.revocations);
+    // Over its limits, a member is refused before any work (and nothing is logged as an
+    // access: none took place).
+    std::shared_ptr<MemberAdmission::Ticket> ticket;
+    if (ctx_.admission != nullptr && call.identity.ok()) {
+      absl::StatusOr<std::unique_ptr<MemberAdmission::Ticket>> admitted =
+          ctx_.admission->Admit(call.identity->member_id);
+      if (!admitted.ok()) {
+        LogRpc(call, admitted.status(), started, "");
+        reactor->Finish(ToGrpcStatus(admitted.status()));
+        return reactor;
+      }
+      ticket = *std::move(admitted);
+    }
     ctx_.pipeline.GetDossier(
         call, *request,
-        [reactor, response, started, call](absl::StatusOr<v1::Dossier> dossier) {
+        [reactor, response, started, call, ticket](absl::StatusOr<v1::Dossier> dossier) {
           absl::Status status = dossier.status();
           std::string access_id;
           if (dossier.ok()) {
@@ -155,6 +168,13 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     server->maintenance_store_ = std::move(maintenance);
   }
   server->fetch_pool_ = std::make_unique<ThreadPool>(static_cast<int>(config.fetch_threads()));
+  const config::v1::MemberLimits& limits = config.member_limits();
+  server->admission_ = std::make_unique<MemberAdmission>(
+      MemberLimits{static_cast<int>(limits.max_concurrent_calls() > 0
+                                        ? limits.max_concurrent_calls()
+                                        : 64),
+                   limits.calls_per_second(), static_cast<double>(limits.burst())},
+      clock);
   server->pipeline_ = std::make_unique<DossierPipeline>(
       std::move(policy), std::move(registries), *server->access_log_, *server->authz_store_,
       *server->fetch_pool_, clock,
@@ -165,13 +185,33 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       config.trust_domain(), config.instance_name(),
       absl::Seconds(config.default_deadline().seconds()) +
           absl::Nanoseconds(config.default_deadline().nanos()),
-      server->revocations_.get()}, *server->access_log_, std::move(audit_reader));
+      server->revocations_.get(), server->admission_.get()}, *server->access_log_,
+      std::move(audit_reader));
 
   ASSIGN_OR_RETURN(auto credentials, MutualTlsServerCredentials(config.tls()));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address(), credentials, &server->port_);
+  // Requests are small: a large one is refused (RESOURCE_EXHAUSTED) before it is read whole.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(config.max_request_bytes() > 0 ? config.max_request_bytes() : 64 << 10));
+  builder.SetMaxSendMessageSize(
+      static_cast<int>(config.max_response_bytes() > 0 ? config.max_response_bytes() : 16 << 20));
+  // Keepalive: the gateway pings idle connections (keepalive_time) so that NATs and load
+  // balancers keep them, and accepts client pings as often as every
+  // keepalive_min_client_interval, with or without calls in flight: clients configured at or
+  // above that interval are never cut off with GOAWAY "too_many_pings".
+  auto millis_or = [](const google::protobuf::Duration& d, int fallback) {
+    const int64_t ms = absl::ToInt64Milliseconds(FromProto(d));
+    return ms > 0 ? static_cast<int>(ms) : fallback;
+  };
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, millis_or(config.keepalive_time(), 60'000));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             millis_or(config.keepalive_min_client_interval(), 10'000));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   builder.RegisterService(&server->services_->dossier_);
   builder.RegisterService(&server->services_->registration_);
   builder.RegisterService(&server->services_->consent_);
@@ -266,6 +306,7 @@ GatewayServer::~GatewayServer() {
   // Drain in order: queued fetches append their records, the log commits them and finishes
   // their calls, and only then may the server object (and the services) go.
   fetch_pool_.reset();
+  if (pipeline_ != nullptr) pipeline_->DrainFetches();
   access_log_.reset();
   server_.reset();
   pipeline_.reset();

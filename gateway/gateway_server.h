@@ -28,6 +28,7 @@ class Ed25519Signer;
 class RevocationList;
 class DossierPipeline;
 class ThreadPool;
+class MemberAdmission;
 
 class GatewayServer {
  public:
@@ -64,6 +65,7 @@ class GatewayServer {
   config::v1::GatewayConfig config_;
   const Clock* clock_ = nullptr;
   std::unique_ptr<ThreadPool> fetch_pool_;
+  std::unique_ptr<MemberAdmission> admission_;
   std::unique_ptr<RevocationList> revocations_;
   std::unique_ptr<AuthzStore> authz_store_;
   std::unique_ptr<Ed25519Signer> receipt_signer_;

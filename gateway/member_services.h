@@ -14,6 +14,7 @@
 #include "common/ed25519.h"
 #include "common/grpc_status.h"
 #include "gateway/call_context.h"
+#include "gateway/admission.h"
 #include "gateway/dossier_pipeline.h"
 #include "onceonly/v1/consent.grpc.pb.h"
 #include "onceonly/v1/directory.grpc.pb.h"
@@ -31,6 +32,7 @@ struct ServiceContext {
   std::string instance_name;
   absl::Duration default_deadline;
   RevocationList* revocations;  // null when no CRL is configured
+  MemberAdmission* admission = nullptr;  // GetDossier's per-member limits; null: none
 };
 
 // The calling member (UNKNOWN_MEMBER if its certificate names none), and the same requiring
