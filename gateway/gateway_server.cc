@@ -83,7 +83,8 @@ class DossierServiceImpl final : public v1::DossierService::CallbackService {
     }
     ctx_.pipeline.GetDossier(
         call, *request,
-        [reactor, response, started, call, ticket](absl::StatusOr<v1::Dossier> dossier) {
+        [reactor, response, started, call,
+         ticket = std::move(ticket)](absl::StatusOr<v1::Dossier> dossier) mutable {
           absl::Status status = dossier.status();
           std::string access_id;
           if (dossier.ok()) {
@@ -93,6 +94,7 @@ class DossierServiceImpl final : public v1::DossierService::CallbackService {
             access_id = ErrorMetadata(status, "access_id");  // logged denials have one
           }
           LogRpc(call, status, started, access_id);
+          ticket.reset();  // before the caller hears back, so that its next call is admitted
           reactor->Finish(ToGrpcStatus(status));
         });
     return reactor;

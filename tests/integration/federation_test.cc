@@ -53,6 +53,7 @@ class FederationTest : public ::testing::Test {
     config.set_instance_name("gateway-federation");
     config.mutable_authz_store()->set_sqlite_path(d + "/authz-federation.db");
     config.set_listen_address("localhost:0");
+    config.mutable_member_limits()->set_max_concurrent_calls(5000);  // 1,000 callers at once
     for (auto& r : *config.mutable_registries()) {
       if (r.name() != "companies") continue;
       r.mutable_remote()->set_address("localhost:" + std::to_string(registry_->port()));
