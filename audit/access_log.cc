@@ -1,5 +1,7 @@
 #include "audit/access_log.h"
 
+#include "common/metrics.h"
+
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -18,6 +20,23 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace onceonly {
+namespace {
+
+Gauge& QueueDepthGauge() {
+  static Gauge& g = DefaultMetrics().gauge(
+      "onceonly_audit_queue_depth", "Access records waiting for the log's writer", {"log"});
+  return g;
+}
+
+Histogram& CommitHistogram() {
+  static Histogram& h = DefaultMetrics().histogram(
+      "onceonly_audit_commit_duration_seconds",
+      "Time to commit one batch of access records durably (fsync included)", {"log"});
+  return h;
+}
+
+}  // namespace
+
 
 namespace {
 
@@ -304,6 +323,7 @@ void AccessLog::WriterLoop() {
       if (queued_records_.empty() && stopping_) break;
       records.clear();  // their buffers are spare now: nothing left to free
       // Taking the whole queue is a swap; only a longer one is split.
+      QueueDepthGauge().Set({log_id_}, static_cast<double>(queued_records_.size()));
       const size_t take = std::min(queued_records_.size(), static_cast<size_t>(options_.max_batch));
       if (take == queued_records_.size()) {
         records.swap(queued_records_);
@@ -322,9 +342,11 @@ void AccessLog::WriterLoop() {
       continue;
     }
     absl::Status status;
+    const absl::Time commit_started = absl::Now();
     {
       absl::MutexLock lock(&store_mu_);
       status = store_->AppendBatch(log_id_, records);
+      CommitHistogram().Observe({log_id_}, absl::ToDoubleSeconds(absl::Now() - commit_started));
       if (!status.ok()) {
         // The store may hold more than we think (a COMMIT that failed late, another writer
         // on the same log id): start again from what it really holds...

@@ -1,5 +1,7 @@
 #include "gateway/call_context.h"
 
+#include "common/metrics.h"
+
 #include <atomic>
 #include <iostream>
 
@@ -107,6 +109,12 @@ void LogRpc(const CallInfo& call, const absl::Status& status, absl::Time started
       absl::StatusCodeToString(status.code()), JsonEscape(ErrorReason(status)),
       absl::ToDoubleMilliseconds(absl::Now() - started), access_id, JsonEscape(call.request_id));
   std::cerr << line;
+  static Counter& calls = DefaultMetrics().counter(
+      "onceonly_rpc_total", "gRPC calls answered, by method and status code", {"method", "code"});
+  static Histogram& latency = DefaultMetrics().histogram(
+      "onceonly_rpc_duration_seconds", "gRPC call latency at the gateway, by method", {"method"});
+  calls.Add({call.method, absl::StatusCodeToString(status.code())});
+  latency.Observe({call.method}, absl::ToDoubleSeconds(absl::Now() - started));
 }
 
 }  // namespace onceonly

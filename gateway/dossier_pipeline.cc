@@ -1,5 +1,7 @@
 #include "gateway/dossier_pipeline.h"
 
+#include "common/metrics.h"
+
 #include <openssl/sha.h>
 
 #include <iostream>
@@ -404,6 +406,7 @@ void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& 
           absl::StrCat("no time left for registry ", registry, " within the deadline"));
     } else {
       const RegistryEndpoint& endpoint = it->second;
+      const absl::Time asked = absl::Now();
       RegistryCache::Answer answer = cache_.Get(
           absl::StrCat(registry, "\x1f", request.enterprise_number, "\x1f", request.language),
           fan_out->max_age, endpoint.cache_ttl, request.deadline,
@@ -414,6 +417,10 @@ void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& 
             return OwnPart(registry, request.enterprise_number, *fetched);  // cached as checked
           });
       endpoint.in_flight->fetch_sub(1);
+      static Histogram& fetch_seconds = DefaultMetrics().histogram(
+          "onceonly_registry_fetch_duration_seconds",
+          "Time to a registry's answer (or the cache's) for one dossier", {"registry"});
+      fetch_seconds.Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
       Complete(fan_out, registry, std::move(answer.records), answer.retrieved_at,
                answer.from_cache);
       return;
@@ -453,6 +460,11 @@ void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std
     }
     last = fan_out->pending.empty();
     if (last) fan_out->finished = true;
+    static Counter& outcomes = DefaultMetrics().counter(
+        "onceonly_registry_fetches_total",
+        "Registry parts of dossiers, by registry and outcome (OK, OK_CACHE or the source reason)",
+        {"registry", "outcome"});
+    outcomes.Add({registry, records.ok() ? (from_cache ? "OK_CACHE" : "OK") : source.reason()});
   }
   if (last) Finish(fan_out);
 }
@@ -462,7 +474,12 @@ void DossierPipeline::FinishAtDeadline(const std::shared_ptr<FanOut>& fan_out) {
     absl::MutexLock lock(&fan_out->mu);
     if (fan_out->finished) return;
     fan_out->finished = true;
+    static Counter& outcomes = DefaultMetrics().counter(
+        "onceonly_registry_fetches_total",
+        "Registry parts of dossiers, by registry and outcome (OK, OK_CACHE or the source reason)",
+        {"registry", "outcome"});
     for (const std::string& registry : fan_out->pending) {
+      outcomes.Add({registry, "REGISTRY_TIMEOUT"});
       v1::SourceStatus& source = fan_out->sources[registry];
       source.set_code(static_cast<int>(absl::StatusCode::kDeadlineExceeded));
       source.set_reason("REGISTRY_TIMEOUT");

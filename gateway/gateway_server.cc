@@ -1,5 +1,8 @@
 #include "gateway/gateway_server.h"
 
+#include "common/metrics.h"
+#include "gateway/metrics_server.h"
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server.h>
@@ -75,6 +78,10 @@ class DossierServiceImpl final : public v1::DossierService::CallbackService {
       absl::StatusOr<std::unique_ptr<MemberAdmission::Ticket>> admitted =
           ctx_.admission->Admit(call.identity->member_id);
       if (!admitted.ok()) {
+        static Counter& refusals = DefaultMetrics().counter(
+            "onceonly_member_refusals_total", "GetDossier calls refused at admission",
+            {"member", "reason"});
+        refusals.Add({call.identity->member_id, ErrorReason(admitted.status())});
         LogRpc(call, admitted.status(), started, "");
         reactor->Finish(ToGrpcStatus(admitted.status()));
         return reactor;
@@ -224,6 +231,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen_address(), " (in use?)"));
   }
+  if (!config.metrics_listen_address().empty()) {
+    ASSIGN_OR_RETURN(server->metrics_,
+                     MetricsServer::Start(config.metrics_listen_address(), DefaultMetrics()));
+  }
   {
     absl::MutexLock lock(&server->reload_mu_);
     server->policy_version_ = PolicyFileVersion(config.policy_file());
@@ -315,6 +326,8 @@ GatewayServer::~GatewayServer() {
 }
 
 void GatewayServer::Wait() { server_->Wait(); }
+
+int GatewayServer::metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
 
 void GatewayServer::Shutdown() {
   if (server_ != nullptr) {

@@ -29,6 +29,7 @@ class RevocationList;
 class DossierPipeline;
 class ThreadPool;
 class MemberAdmission;
+class MetricsServer;
 
 class GatewayServer {
  public:
@@ -39,6 +40,8 @@ class GatewayServer {
   ~GatewayServer();
 
   int port() const { return port_; }
+  // The Prometheus port (metrics_listen_address), or 0 if metrics are not served.
+  int metrics_port() const;
   void Wait();
   void Shutdown();
   // Reloads the policy file (SIGHUP); a bad file keeps the current policy and returns why.
@@ -66,6 +69,7 @@ class GatewayServer {
   const Clock* clock_ = nullptr;
   std::unique_ptr<ThreadPool> fetch_pool_;
   std::unique_ptr<MemberAdmission> admission_;
+  std::unique_ptr<MetricsServer> metrics_;
   std::unique_ptr<RevocationList> revocations_;
   std::unique_ptr<AuthzStore> authz_store_;
   std::unique_ptr<Ed25519Signer> receipt_signer_;

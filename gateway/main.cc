@@ -53,6 +53,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (cl->Has("port-file")) std::ofstream(cl->Get("port-file")) << (*server)->port() << "\n";
+  if ((*server)->metrics_port() != 0) {
+    std::cerr << "onceonly-gateway: Prometheus metrics on port " << (*server)->metrics_port()
+              << " (GET /metrics)\n";
+  }
   std::cerr << "onceonly-gateway: " << config->instance_name() << " serving on port "
             << (*server)->port() << " (mTLS only)\n";
 

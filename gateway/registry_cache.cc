@@ -4,8 +4,21 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "common/metrics.h"
 
 namespace onceonly {
+namespace {
+
+Counter& Lookups() {
+  static Counter& c = DefaultMetrics().counter(
+      "onceonly_cache_lookups_total",
+      "Registry cache lookups: hit, miss (the registry is asked) or coalesced (joined a call "
+      "in flight)",
+      {"result"});
+  return c;
+}
+
+}  // namespace
 
 // One registry call that other callers of the same key wait for.
 struct RegistryCache::Flight {
@@ -29,17 +42,20 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
         absl::Now() - cached->second.retrieved_at <= accepted) {
       lru_.splice(lru_.begin(), lru_, cached->second.lru);
       ++stats_.hits;
+      Lookups().Add({"hit"});
       return Answer{cached->second.records, cached->second.retrieved_at, true};
     }
     auto in_flight = flights_.find(key);
     if (in_flight != flights_.end()) {
       flight = in_flight->second;
       ++stats_.coalesced;
+      Lookups().Add({"coalesced"});
     } else {
       flight = std::make_shared<Flight>();
       flights_.emplace(key, flight);
       leader = true;
       ++stats_.misses;
+      Lookups().Add({"miss"});
     }
   }
   if (!leader) {
@@ -87,6 +103,9 @@ void RegistryCache::Store(const std::string& key, const registry::v1::SubjectRec
     lru_.pop_back();
   }
   stats_.entries = static_cast<int64_t>(entries_.size());
+  static Gauge& bytes_gauge = DefaultMetrics().gauge(
+      "onceonly_cache_bytes", "Bytes of registry answers held in the cache", {});
+  bytes_gauge.Set({}, static_cast<double>(stats_.bytes));
 }
 
 RegistryCache::Stats RegistryCache::stats() const {

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libabsl-dev
-  libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev
+  libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev libmicrohttpd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang
   python3 python3-grpcio python3-protobuf

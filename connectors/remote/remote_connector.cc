@@ -3,6 +3,7 @@
 #include <grpcpp/client_context.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -13,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/tls.h"
 #include "connectors/remote/resilience.h"
@@ -122,6 +124,19 @@ class RemoteConnector : public RegistryConnector {
       backoff *= 2;
     }
     breaker_.Record(!result.ok() && IsRegistryFailure(result.status().code()));
+    static Gauge& circuit = DefaultMetrics().gauge(
+        "onceonly_registry_circuit_state",
+        "Circuit breaker of a remote registry: 0 closed, 1 half open, 2 open", {"registry"});
+    const CircuitBreaker::State state = breaker_.state();
+    circuit.Set({registry_}, state == CircuitBreaker::State::kClosed     ? 0
+                             : state == CircuitBreaker::State::kHalfOpen ? 1
+                                                                         : 2);
+    static Counter& openings = DefaultMetrics().counter(
+        "onceonly_registry_circuit_openings_total", "Times a registry's circuit opened",
+        {"registry"});
+    if (const int64_t opened = breaker_.openings(); opened > reported_openings_) {
+      openings.Add({registry_}, static_cast<double>(opened - reported_openings_.exchange(opened)));
+    }
     if (!result.ok()) {
       return absl::Status(result.status().code(),
                           absl::StrCat("registry ", registry_, " at ", address_, ": ",
@@ -196,6 +211,7 @@ class RemoteConnector : public RegistryConnector {
   const int max_attempts_;
   const absl::Duration hedge_after_;
   CircuitBreaker breaker_;
+  std::atomic<int64_t> reported_openings_{0};  // already counted in the metric
   RetryThrottle throttle_;
   std::unique_ptr<rv1::CompanyRegistry::Stub> companies_;
   std::unique_ptr<rv1::PermitRegistry::Stub> permits_;

@@ -2,7 +2,11 @@
 // server): a hang, a thousand callers during the hang, a registry that fails until the
 // circuit opens and then recovers, and one that flaps. Companies come from a remote
 // onceonly-registry over mTLS; tax from the gateway's own SQL registry.
+#include <arpa/inet.h>
 #include <grpcpp/client_context.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -17,6 +21,7 @@
 #include "connectors/remote/fault_injection.h"
 #include "connectors/remote/registry_server.h"
 #include "gateway/gateway_server.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onceonly/v1/dossier.grpc.pb.h"
 #include "tests/integration/test_stack.h"
@@ -26,6 +31,31 @@ namespace onceonly {
 namespace {
 
 constexpr char kNumber[] = "1029.028.161";  // Cap Horizons ASBL, in the real extract
+
+using ::testing::HasSubstr;
+
+// GET `path` on 127.0.0.1:`port`: the whole HTTP response, status line included.
+std::string Scrape(int port, const std::string& path = "/metrics") {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return "cannot connect";
+  }
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return "cannot write";
+  }
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
+  close(fd);
+  return response;
+}
 
 class FederationTest : public ::testing::Test {
  protected:
@@ -54,6 +84,7 @@ class FederationTest : public ::testing::Test {
     config.mutable_authz_store()->set_sqlite_path(d + "/authz-federation.db");
     config.set_listen_address("localhost:0");
     config.mutable_member_limits()->set_max_concurrent_calls(5000);  // 1,000 callers at once
+    config.set_metrics_listen_address("127.0.0.1:0");
     for (auto& r : *config.mutable_registries()) {
       if (r.name() != "companies") continue;
       r.mutable_remote()->set_address("localhost:" + std::to_string(registry_->port()));
@@ -230,6 +261,12 @@ TEST_F(FederationTest, TheCircuitOpensAfterFailuresAndClosesAfterRecovery) {
               "the companies registry failed repeatedly; the gateway stopped calling it for a "
               "while and will try it again");
   }
+  // The metrics say so.
+  std::string metrics = Scrape(gateway_->metrics_port());
+  EXPECT_THAT(metrics, HasSubstr("onceonly_registry_circuit_state{registry=\"companies\"} 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("onceonly_registry_fetches_total{registry=\"companies\","
+                                 "outcome=\"CIRCUIT_OPEN\"}"));
+  EXPECT_THAT(metrics, HasSubstr("onceonly_registry_circuit_openings_total{registry=\"companies\"}"));
   // Recovered: after the open period, the probe succeeds and the circuit closes.
   faults_->SetSpec(FaultSpec());
   absl::SleepFor(absl::Milliseconds(450));
@@ -239,22 +276,42 @@ TEST_F(FederationTest, TheCircuitOpensAfterFailuresAndClosesAfterRecovery) {
     EXPECT_EQ(Source(dossier, "companies")->code(), 0) << i;
     EXPECT_EQ(dossier.company().enterprise_number(), kNumber);
   }
+  EXPECT_THAT(Scrape(gateway_->metrics_port()),
+              HasSubstr("onceonly_registry_circuit_state{registry=\"companies\"} 0\n"));
 }
 
-// Half the reads fail: every answer carries the registry's data, exactly, or a labelled gap,
-// never wrong data and never a silent hole.
+// The Prometheus endpoint: every family the operator guide lists, in the text format.
+TEST_F(FederationTest, MetricsAreServedForPrometheus) {
+  v1::Dossier dossier;
+  ASSERT_TRUE(Call(absl::Seconds(5), &dossier).ok());
+  const std::string metrics = Scrape(gateway_->metrics_port());
+  for (const char* family :
+       {"# TYPE onceonly_rpc_total counter", "# TYPE onceonly_rpc_duration_seconds histogram",
+        "# TYPE onceonly_registry_fetch_duration_seconds histogram",
+        "# TYPE onceonly_registry_fetches_total counter",
+        "# TYPE onceonly_registry_circuit_state gauge", "# TYPE onceonly_cache_lookups_total counter",
+        "# TYPE onceonly_audit_queue_depth gauge",
+        "# TYPE onceonly_audit_commit_duration_seconds histogram"}) {
+    EXPECT_THAT(metrics, HasSubstr(family));
+  }
+  EXPECT_THAT(metrics, HasSubstr("onceonly_rpc_total{method=\"/onceonly.v1.DossierService/"
+                                 "GetDossier\",code=\"OK\"}"));
+  EXPECT_THAT(metrics, HasSubstr("onceonly_rpc_duration_seconds_bucket{method=\"/onceonly.v1."
+                                 "DossierService/GetDossier\",le=\"+Inf\"}"));
+  EXPECT_THAT(metrics, HasSubstr("onceonly_audit_commit_duration_seconds_count{log=\"gateway-"
+                                 "federation\"}"));
+  EXPECT_THAT(Scrape(gateway_->metrics_port(), "/other"), HasSubstr("404"));
+}
+
+// The registry goes down and comes back, again and again: every answer carries the registry's
+// data, exactly, or a labelled gap, never wrong data and never a silent hole.
 TEST_F(FederationTest, AFlappingRegistryGivesNoWrongDataAndNoUnlabelledGaps) {
   v1::Dossier reference;
   ASSERT_TRUE(Call(absl::Seconds(5), &reference).ok());
   ASSERT_TRUE(reference.has_company());
-  FaultSpec flapping;
-  flapping.error_rate = 0.5;
-  flapping.latency = absl::Milliseconds(2);
-  faults_->SetSpec(flapping);
-  int complete = 0, labelled = 0;
-  for (int i = 0; i < 200; ++i) {
-    v1::Dossier dossier;
-    ASSERT_TRUE(Call(absl::Seconds(5), &dossier).ok());
+  int complete = 0, labelled = 0, calls = 0;
+  auto check = [&](const v1::Dossier& dossier) {
+    ++calls;
     const v1::SourceStatus* companies = Source(dossier, "companies");
     ASSERT_NE(companies, nullptr);
     if (companies->code() == 0) {
@@ -269,12 +326,28 @@ TEST_F(FederationTest, AFlappingRegistryGivesNoWrongDataAndNoUnlabelledGaps) {
       ++labelled;
     }
     EXPECT_TRUE(dossier.has_tax());
+  };
+  FaultSpec down;
+  down.error_rate = 0.7;
+  down.latency = absl::Milliseconds(2);
+  for (int cycle = 0; cycle < 4; ++cycle) {
+    faults_->SetSpec(down);
+    for (int i = 0; i < 10; ++i) {
+      v1::Dossier dossier;
+      ASSERT_TRUE(Call(absl::Seconds(5), &dossier).ok());
+      check(dossier);
+    }
+    faults_->SetSpec(FaultSpec());
+    absl::SleepFor(absl::Milliseconds(450));  // past the circuit's open period
+    for (int i = 0; i < 5; ++i) {
+      v1::Dossier dossier;
+      ASSERT_TRUE(Call(absl::Seconds(5), &dossier).ok());
+      check(dossier);
+    }
   }
-  // Both kinds occur: the data still flows, and the gaps are labelled. (Retries stop once
-  // the throttle sees this failure rate, and the circuit opens at times.)
-  EXPECT_GT(complete, 0);
+  EXPECT_GE(complete, 4 * 5);  // every up phase answers in full, its first call as the probe
   EXPECT_GT(labelled, 0);
-  EXPECT_EQ(complete + labelled, 200);
+  EXPECT_EQ(complete + labelled, calls);
 }
 
 // With max_age, a second caller is answered from the cache, says so in the dossier and in the
