@@ -27,6 +27,7 @@
 #include "google/rpc/status.pb.h"
 #include "onceonly/v1/dossier.grpc.pb.h"
 #include "tools/audit_commands.h"
+#include "tools/bench_load.h"
 #include "tools/cli_support.h"
 #include "tools/dossier_text.h"
 #include "tools/member_commands.h"
@@ -64,6 +65,11 @@ extern const char kUsage[] = R"(usage: onceonly COMMAND ...
   registry seed --kbo-db FILE --db FILE
                           sample permits and tax data for the enterprises of a KBO database
   config check FILE       validate a gateway config (and its policy) or a policy file
+  bench load --target HOST:PORT [--call dossier|enterprise] (--pki DIR --member ID | --cert F
+             --key F --ca F) [--concurrency N | --rate R] [--duration 10s] [--json FILE]
+                          load generator over mTLS: closed loop (N in flight) or open loop
+                          (R calls/s, latency from when each call was due); throughput and
+                          p50/p90/p99/p99.9
   dossier get NUMBER --purpose P --category C [--category C]...
               [--gateway HOST:PORT] (--pki DIR --member ID | --cert F --key F --ca F)
               [--language fr|nl|de|en] [--case-ref REF] [--user ID] [--timeout SECONDS] [--json]
@@ -380,6 +386,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"pki", PkiCommand},       {"kbo", KboCommand},         {"registry", RegistryCommand},
       {"config", ConfigCommand}, {"dossier", DossierCommand}, {"audit", AuditCommand},
+      {"bench", BenchCommand},
       {"consent", ConsentCommand}, {"registration", RegistrationCommand},
       {"directory", DirectoryCommand},
   };
