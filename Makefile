@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all bootstrap build demo test bench bench-audit bench-kbo clean
+.PHONY: all bootstrap build demo test bench bench-dossier bench-audit bench-kbo clean
 
 all: build
 
@@ -22,9 +22,15 @@ demo: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j$(JOBS)
 
+# The federation benchmark (issue 6): the gateway against a direct call and nginx grpc_pass,
+# five modes interleaved; results in bench/results/. Installs nginx, gnuplot and h2load.
 bench: build
+	@scripts/bootstrap.sh --bench
+	BUILD_DIR=$(CURDIR)/$(BUILD_DIR) bench/federation_bench.sh
+
+# Google Benchmark micro-benchmarks of the in-process request path.
+bench-dossier: build
 	$(BUILD_DIR)/bench/dossier_bench --benchmark_min_time=2
-	$(MAKE) bench-audit
 
 # Durable appends need a real disk (not tmpfs): the databases go under the build directory.
 bench-audit: build

@@ -148,7 +148,12 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     RegistryEndpoint endpoint;
     endpoint.connector = *std::move(connector);
     endpoint.timeout = absl::Seconds(r.timeout().seconds()) + absl::Nanoseconds(r.timeout().nanos());
-    endpoint.threads = static_cast<int>(r.threads() > 0 ? r.threads() : config.fetch_threads());
+    // A remote fetch mostly waits on the network: more threads than cores keep more reads
+    // in flight.
+    endpoint.threads = static_cast<int>(
+        r.threads() > 0 ? r.threads()
+                        : (r.has_remote() ? std::max(64u, config.fetch_threads())
+                                          : config.fetch_threads()));
     endpoint.max_queued = static_cast<int>(r.max_queued() > 0 ? r.max_queued() : 1000);
     if (r.has_cache_ttl()) endpoint.cache_ttl = FromProto(r.cache_ttl());
     registries.emplace(r.name(), std::move(endpoint));

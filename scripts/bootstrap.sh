@@ -6,11 +6,16 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libabsl-dev
-  libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev libmicrohttpd-dev
+  libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang
   python3 python3-grpcio python3-protobuf
+  libmicrohttpd-dev
 )
+# `make bench` also needs the peers it measures against and the chart tool.
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(nginx gnuplot-nox nghttp2-client)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

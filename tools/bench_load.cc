@@ -33,7 +33,7 @@ constexpr char kLoadUsage[] =
     "    (--pki DIR --member ID | --cert F --key F --ca F) [--server-name NAME]\n"
     "    [--concurrency N | --rate CALLS_PER_S] [--duration 10s] [--warmup 2s]\n"
     "    [--connections C] [--number ENTERPRISE]... [--purpose P] [--category C]...\n"
-    "    [--deadline 5s] [--json FILE] [--label TEXT]\n"
+    "    [--numbers-file FILE] [--max-age 60s] [--deadline 5s] [--json FILE] [--label TEXT]\n"
     "  --call dossier: DossierService.GetDossier at a gateway; enterprise:\n"
     "  CompanyRegistry.GetEnterprise at an onceonly-registry (present the gateway's identity).\n"
     "  Closed loop with --concurrency (default 64), open loop with --rate.\n";
@@ -56,11 +56,23 @@ class Load {
       registry_stubs_.push_back(registry::v1::CompanyRegistry::NewStub(channel));
     }
     numbers_ = cl.GetAll("number");
+    if (cl.Has("numbers-file")) {  // one enterprise number per line
+      std::ifstream in(cl.Get("numbers-file"));
+      for (std::string line; std::getline(in, line);) {
+        if (!line.empty()) numbers_.push_back(line);
+      }
+    }
     if (numbers_.empty()) numbers_.push_back("1029.028.161");
     dossier_.set_purpose(cl.Get("purpose", "public-procurement"));
     std::vector<std::string> categories = cl.GetAll("category");
     if (categories.empty()) categories = {"company.identity"};
     for (const std::string& c : categories) dossier_.add_categories(c);
+    if (cl.Has("max-age")) {
+      absl::Duration max_age;
+      if (absl::ParseDuration(cl.Get("max-age"), &max_age)) {
+        dossier_.mutable_max_age()->set_seconds(absl::ToInt64Seconds(max_age));
+      }
+    }
   }
 
   // Starts one call, due at `due`; `then` runs after it is recorded.
@@ -146,8 +158,8 @@ int BenchCommand(const std::vector<std::string>& args) {
   auto cl = CommandLine::Parse({args.begin() + 1, args.end()},
                                {"target", "call", "pki", "member", "cert", "key", "ca",
                                 "server-name", "concurrency", "rate", "duration", "warmup",
-                                "connections", "number", "purpose", "category", "deadline",
-                                "json", "label"});
+                                "connections", "number", "numbers-file", "purpose", "category",
+                                "deadline", "json", "label", "max-age"});
   if (!cl.ok()) return Usage(absl::StrCat(cl.status().message(), "\n", kLoadUsage));
   if (!cl->Has("target")) return Usage(absl::StrCat("bench load needs --target\n", kLoadUsage));
   const std::string call = cl->Get("call", "dossier");

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# `make bench`: what the gateway costs on every call, against what users would put in front
+# of a registry instead. One run, one load generator (`onceonly bench load`, closed loop,
+# mTLS), one KBO-backed company registry, every mode measured ROUNDS times, interleaved:
+#   a  GetEnterprise straight to onceonly-registry                         (the baseline)
+#   b  the same through nginx grpc_pass, TLS to the client and to the registry
+#   c  GetDossier (company categories) through the gateway to that remote registry: mTLS,
+#      authorisation and the durable audit log, no cache
+#   d  the same through the gateway with its in-process KBO connector (the default), no cache
+#   e  d with a warm cache (the callers accept 5-minute-old data)
+# Writes bench/results/federation-<date>.md (a table with the ratios c/b, d/a, e/a and p50/p99)
+# and a gnuplot chart beside it. Env: ROUNDS (3), SECONDS_PER_RUN (10), CONCURRENCY (64),
+# ENTERPRISES in the generated register (100000).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BUILD="${BUILD_DIR:-$ROOT/build}"
+ONCEONLY="$BUILD/tools/onceonly"
+REGISTRY="$BUILD/connectors/onceonly-registry"
+GATEWAY="$BUILD/gateway/onceonly-gateway"
+ROUNDS="${ROUNDS:-3}"
+SECONDS_PER_RUN="${SECONDS_PER_RUN:-10}"
+CONCURRENCY="${CONCURRENCY:-64}"
+ENTERPRISES="${ENTERPRISES:-100000}"
+WORK="${ONCEONLY_BENCH_DIR:-$BUILD/federation-bench}"
+RESULTS="$ROOT/bench/results"
+STAMP="$(date -u +%Y-%m-%d)"
+
+for tool in "$ONCEONLY" "$REGISTRY" "$GATEWAY" nginx gnuplot sqlite3; do
+  command -v "$tool" > /dev/null || { echo "bench: $tool not found (make bench installs it)"; exit 1; }
+done
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
+  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2> /dev/null || true
+  wait 2> /dev/null || true
+}
+trap cleanup EXIT
+wait_port() {  # FILE: waits for a process to write its port there
+  for _ in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.1; done
+  echo "bench: no port in $1"; exit 1
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+rm -rf "$WORK" && mkdir -p "$WORK" "$RESULTS"
+cd "$WORK"
+echo "bench: $ENTERPRISES enterprises, $ROUNDS rounds of $SECONDS_PER_RUN s per mode, $CONCURRENCY in flight, $(nproc) cores"
+
+echo "== setting up: PKI, a generated KBO register, registry, nginx, three gateways"
+"$ONCEONLY" pki init pki > /dev/null
+"$ONCEONLY" pki issue pki --member brussels-economy > /dev/null
+"$ONCEONLY" pki issue-server pki --name companies --dns localhost > /dev/null
+"$ONCEONLY" pki issue-server pki --name nginx --dns localhost > /dev/null
+"$ONCEONLY" kbo generate --enterprises "$ENTERPRISES" --out kbo-extract --registries registries.db > /dev/null 2>&1
+"$ONCEONLY" kbo import kbo-extract --db kbo.db > /dev/null 2>&1
+# 1,000 enterprises the calls cycle through.
+sqlite3 kbo.db "SELECT enterprise_number FROM enterprise ORDER BY random() LIMIT 1000" > numbers.txt
+cp "$ROOT/deploy/demo/policy.yaml" .
+
+"$REGISTRY" --registry companies --db kbo.db --listen 127.0.0.1:0 --port-file registry.port \
+  --cert pki/servers/companies.crt --key pki/servers/companies.key --ca pki/ca.crt 2> registry.log &
+pids+=($!)
+wait_port registry.port
+REGISTRY_PORT=$(cat registry.port)
+
+NGINX_PORT=$(free_port)
+cat > nginx.conf <<NGINX
+worker_processes auto;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream registry { server 127.0.0.1:$REGISTRY_PORT; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT ssl http2;
+    ssl_certificate $WORK/pki/servers/nginx.crt;
+    ssl_certificate_key $WORK/pki/servers/nginx.key;
+    ssl_client_certificate $WORK/pki/ca.crt;
+    ssl_verify_client on;
+    location / {
+      grpc_pass grpcs://registry;
+      grpc_ssl_certificate $WORK/pki/server.crt;
+      grpc_ssl_certificate_key $WORK/pki/server.key;
+      grpc_ssl_trusted_certificate $WORK/pki/ca.crt;
+      grpc_ssl_verify on;
+      grpc_ssl_name localhost;
+      grpc_ssl_session_reuse on;
+    }
+  }
+}
+NGINX
+nginx -c "$WORK/nginx.conf" -p "$WORK"
+
+gateway() {  # NAME COMPANIES_SOURCE_YAML [EXTRA_YAML]: starts a gateway, prints its port
+  local name=$1 source=$2 extra=${3:-}
+  cat > "$name.yaml" <<YAML
+instance_name: $name
+listen_address: "127.0.0.1:0"
+tls: { cert_file: pki/server.crt, key_file: pki/server.key, ca_file: pki/ca.crt }
+policy_file: policy.yaml
+audit: { sqlite_path: $name-audit.db }
+authz_store: { sqlite_path: $name-authz.db }
+signing_key_file: pki/checkpoint.key
+member_limits: { max_concurrent_calls: 100000 }
+registries:
+  - name: companies
+    $source
+    $extra
+YAML
+  "$GATEWAY" --config "$name.yaml" --port-file "$name.port" 2> "$name.log" &
+  pids+=($!)
+  wait_port "$name.port"
+}
+gateway gateway-remote "remote: { address: \"localhost:$REGISTRY_PORT\", tls: { cert_file: pki/server.crt, key_file: pki/server.key, ca_file: pki/ca.crt } }"
+gateway gateway-kbo "kbo: { sqlite_path: kbo.db }"
+gateway gateway-cached "kbo: { sqlite_path: kbo.db }" "cache_ttl: 300s"
+
+AS_GATEWAY=(--cert pki/server.crt --key pki/server.key --ca pki/ca.crt --server-name localhost)
+AS_MEMBER=(--pki pki --member brussels-economy --server-name localhost)
+COMMON=(--numbers-file numbers.txt --concurrency "$CONCURRENCY" --duration "${SECONDS_PER_RUN}s"
+        --warmup 2s --json results.jsonl)
+run() {  # MODE ROUND
+  case $1 in
+    a) "$ONCEONLY" bench load --call enterprise --target "localhost:$REGISTRY_PORT" "${AS_GATEWAY[@]}" "${COMMON[@]}" --label "a/$2" ;;
+    b) "$ONCEONLY" bench load --call enterprise --target "localhost:$NGINX_PORT" "${AS_GATEWAY[@]}" "${COMMON[@]}" --label "b/$2" ;;
+    c) "$ONCEONLY" bench load --call dossier --target "localhost:$(cat gateway-remote.port)" "${AS_MEMBER[@]}" "${COMMON[@]}" --label "c/$2" ;;
+    d) "$ONCEONLY" bench load --call dossier --target "localhost:$(cat gateway-kbo.port)" "${AS_MEMBER[@]}" "${COMMON[@]}" --label "d/$2" ;;
+    e) "$ONCEONLY" bench load --call dossier --max-age 300s --target "localhost:$(cat gateway-cached.port)" "${AS_MEMBER[@]}" "${COMMON[@]}" --label "e/$2" ;;
+  esac
+}
+
+echo "== warming the cache of mode e (every enterprise once)"
+"$ONCEONLY" bench load --call dossier --max-age 300s --target "localhost:$(cat gateway-cached.port)" \
+  "${AS_MEMBER[@]}" --numbers-file numbers.txt --concurrency 16 --duration 3s --warmup 0s > /dev/null 2>&1
+rm -f results.jsonl
+
+for round in $(seq 1 "$ROUNDS"); do
+  echo "== round $round of $ROUNDS"
+  for mode in a b c d e; do run "$mode" "$round" 2> /dev/null; done
+done
+
+echo "== results"
+python3 - "$WORK/results.jsonl" "$RESULTS/federation-$STAMP.md" "$RESULTS/federation-$STAMP.dat" \
+  "$ROUNDS" "$CONCURRENCY" "$SECONDS_PER_RUN" "$ENTERPRISES" <<'PY'
+import json, statistics, sys, platform, os
+path, md, dat, rounds, concurrency, seconds, enterprises = sys.argv[1:]
+runs = [json.loads(line) for line in open(path)]
+modes = {}
+for r in runs:
+    modes.setdefault(r["label"].split("/")[0], []).append(r)
+names = {"a": "GetEnterprise, direct to onceonly-registry",
+         "b": "GetEnterprise through nginx grpc_pass (TLS both sides)",
+         "c": "GetDossier through the gateway to the remote registry",
+         "d": "GetDossier through the gateway, in-process KBO",
+         "e": "GetDossier through the gateway, in-process KBO, warm cache"}
+med = {m: {k: statistics.median(r[k] for r in rs) for k in ("throughput_per_s", "p50_ms", "p99_ms")}
+       for m, rs in modes.items()}
+def ratio(x, y):
+    return med[x]["throughput_per_s"] / med[y]["throughput_per_s"] if x in med and y in med else float("nan")
+lines = [f"# Federation benchmark, {os.popen('date -u +%FT%TZ').read().strip()}", "",
+         f"`make bench` (bench/federation_bench.sh) on {os.cpu_count()} cores: {enterprises} generated "
+         f"enterprises, calls cycling through 1,000 of them, `onceonly bench load` in a closed loop "
+         f"with {concurrency} calls in flight on one connection, every mode {rounds} times for "
+         f"{seconds} s, interleaved (a b c d e, a b c d e, ...). Medians of the runs. Everything "
+         "runs on this one machine: load generator, nginx, registry and gateway share its cores.", "",
+         "| mode | calls/s (median) | runs | p50 ms | p99 ms |", "|---|---|---|---|---|"]
+for m in "abcde":
+    if m not in med: continue
+    each = ", ".join("%.0f" % r["throughput_per_s"] for r in modes[m])
+    lines.append(f"| ({m}) {names[m]} | {med[m]['throughput_per_s']:.0f} | {each} | "
+                 f"{med[m]['p50_ms']:.2f} | {med[m]['p99_ms']:.2f} |")
+lines += ["", "| ratio | measured | target |", "|---|---|---|",
+          f"| (c)/(b) gateway to a remote registry vs nginx grpc_pass | {ratio('c','b'):.2f} | >= 1.0 |",
+          f"| (d)/(a) gateway with in-process KBO vs direct registry | {ratio('d','a'):.2f} | >= 0.7 |",
+          f"| (e)/(a) the same with a warm cache vs direct registry | {ratio('e','a'):.2f} | >= 1.5 |", ""]
+open(md, "w").write("\n".join(lines) + "\n")
+with open(dat, "w") as f:
+    for i, m in enumerate("abcde"):
+        if m in med:
+            f.write(f'{i} "({m})" {med[m]["throughput_per_s"]:.1f} {med[m]["p50_ms"]:.3f} {med[m]["p99_ms"]:.3f}\n')
+print("\n".join(lines))
+PY
+gnuplot <<GNUPLOT
+set terminal pngcairo size 900,500
+set output "$RESULTS/federation-$STAMP.png"
+set title "onceonly federation benchmark ($STAMP, $(nproc) cores, $CONCURRENCY in flight)"
+set style data histogram
+set style fill solid 0.8
+set boxwidth 0.8
+set ylabel "calls/s (median of $ROUNDS runs)"
+set y2label "p99 latency (ms)"
+set y2tics
+set ytics nomirror
+set xtics ("(a) direct" 0, "(b) nginx" 1, "(c) gw remote" 2, "(d) gw kbo" 3, "(e) gw cache" 4)
+set yrange [0:*]
+set y2range [0:*]
+set xrange [-0.6:4.6]
+set key top left
+plot "$RESULTS/federation-$STAMP.dat" using 1:3 with boxes title "calls/s", \
+     "" using 1:5 axes x1y2 with linespoints lw 2 pt 7 title "p99 ms"
+GNUPLOT
+echo "bench: wrote $RESULTS/federation-$STAMP.md and .png"
