@@ -1,6 +1,8 @@
 #include "common/metrics.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,7 +26,18 @@ std::string EscapeLabel(const std::string& value) {
 
 std::string Number(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  // The shortest form that reads back the same: le="0.1", not "0.10000000000000001".
+  for (int digits = 6; digits < 17; ++digits) {
+    std::string text = absl::StrFormat("%.*g", digits, v);
+    if (std::strtod(text.c_str(), nullptr) == v) return text;
+  }
   return absl::StrFormat("%.17g", v);
+}
+
+// One name registered as two kinds of metric: a programming error, caught at start-up.
+[[noreturn]] void KindClash(const std::string& name) {
+  std::fprintf(stderr, "metrics: %s is registered as two kinds of metric\n", name.c_str());
+  std::abort();
 }
 
 }  // namespace
@@ -130,6 +143,7 @@ Counter& MetricsRegistry::counter(const std::string& name, const std::string& he
     e->family = std::make_unique<MetricFamily>(Kind::kCounter, name, help, std::move(label_names));
     e->counter.reset(new Counter(e->family.get()));
   }
+  if (e->counter == nullptr) KindClash(name);
   return *e->counter;
 }
 
@@ -142,6 +156,7 @@ Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help,
     e->family = std::make_unique<MetricFamily>(Kind::kGauge, name, help, std::move(label_names));
     e->gauge.reset(new Gauge(e->family.get()));
   }
+  if (e->gauge == nullptr) KindClash(name);
   return *e->gauge;
 }
 
@@ -155,6 +170,7 @@ Histogram& MetricsRegistry::histogram(const std::string& name, const std::string
         std::make_unique<MetricFamily>(Kind::kHistogram, name, help, std::move(label_names));
     e->histogram.reset(new Histogram(e->family.get()));
   }
+  if (e->histogram == nullptr) KindClash(name);
   return *e->histogram;
 }
 

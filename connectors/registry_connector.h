@@ -22,6 +22,9 @@ struct FetchRequest {
   std::string language = "fr";
   // Give up (DEADLINE_EXCEEDED) after this instant.
   absl::Time deadline = absl::InfiniteFuture();
+  // Whether `deadline` is the caller's, shorter than the registry's own time budget: running
+  // out of it then says nothing about the registry's health.
+  bool deadline_is_callers = false;
 };
 
 // Why a read failed, when the code alone does not say it (e.g. "CIRCUIT_OPEN": the gateway

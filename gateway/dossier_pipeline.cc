@@ -383,6 +383,8 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
   }
 }
 
+DossierPipeline::~DossierPipeline() { DrainFetches(); }
+
 void DossierPipeline::DrainFetches() { registry_pools_.clear(); }
 
 void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& registry) {
@@ -395,6 +397,8 @@ void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& 
     FetchRequest request = fan_out->fetch;
     request.deadline =
         std::min(fan_out->fetch_deadline, fan_out->started + it->second.timeout);
+    request.deadline_is_callers =
+        fan_out->fetch_deadline < fan_out->started + it->second.timeout;
     bool finished;
     {
       absl::MutexLock lock(&fan_out->mu);

@@ -81,6 +81,9 @@ class DossierPipeline {
   // Runs the request; `done` is called exactly once, from any thread.
   void GetDossier(const CallInfo& call, const v1::GetDossierRequest& request, Done done);
 
+  // Drains the registries' pools (DrainFetches) before anything they use goes.
+  ~DossierPipeline();
+
   // At shutdown, once no new call can come: runs the fetches still queued in the registries'
   // own pools and joins their threads, so that their records reach the log before it closes.
   void DrainFetches();

@@ -54,6 +54,9 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
   if (c.max_request_bytes() > (64u << 20)) {
     return src.InvalidArgument("max_request_bytes", "at most 67108864 (64 MiB)");
   }
+  if (c.max_response_bytes() > (1u << 30)) {
+    return src.InvalidArgument("max_response_bytes", "at most 1073741824 (1 GiB)");
+  }
   if (c.audit().sqlite_path().empty()) {
     return src.InvalidArgument("audit.sqlite_path", "required: every access is logged");
   }

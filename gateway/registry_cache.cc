@@ -32,14 +32,29 @@ RegistryCache::RegistryCache(int64_t max_bytes) : max_bytes_(max_bytes) {}
 RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration max_age,
                                          absl::Duration ttl, absl::Time deadline,
                                          const Fetch& fetch) {
+  // Only a caller that accepts cached data shares answers, cached or in flight: one that
+  // wants fresh data asks the registry itself.
+  const absl::Duration accepted = std::min(max_age, ttl);
+  if (accepted <= absl::ZeroDuration()) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.misses;
+    }
+    Lookups().Add({"miss"});
+    Answer answer{fetch(), absl::Time(), false};
+    answer.retrieved_at = absl::Now();
+    if (answer.records.ok() && ttl > absl::ZeroDuration()) {
+      absl::MutexLock lock(&mu_);
+      Store(key, *answer.records, answer.retrieved_at);
+    }
+    return answer;
+  }
   std::shared_ptr<Flight> flight;
   bool leader = false;
   {
     absl::MutexLock lock(&mu_);
-    const absl::Duration accepted = std::min(max_age, ttl);
     auto cached = entries_.find(key);
-    if (cached != entries_.end() && accepted > absl::ZeroDuration() &&
-        absl::Now() - cached->second.retrieved_at <= accepted) {
+    if (cached != entries_.end() && absl::Now() - cached->second.retrieved_at <= accepted) {
       lru_.splice(lru_.begin(), lru_, cached->second.lru);
       ++stats_.hits;
       Lookups().Add({"hit"});
@@ -59,13 +74,22 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
     }
   }
   if (!leader) {
-    absl::MutexLock lock(&flight->mu);
-    if (!flight->mu.AwaitWithDeadline(absl::Condition(&flight->done), deadline)) {
-      return Answer{absl::DeadlineExceededError(
-                        "waited for the registry call already in flight until the deadline"),
-                    absl::Now(), false};
+    Answer joined;
+    {
+      absl::MutexLock lock(&flight->mu);
+      if (!flight->mu.AwaitWithDeadline(absl::Condition(&flight->done), deadline)) {
+        return Answer{absl::DeadlineExceededError(
+                          "waited for the registry call already in flight until the deadline"),
+                      absl::Now(), false};
+      }
+      joined = flight->answer;
     }
-    return flight->answer;
+    // The leader's call failed (perhaps on its own, shorter deadline): try on ours.
+    if (!joined.records.ok() && absl::Now() < deadline) {
+      return Answer{fetch(), absl::Now(), false};
+    }
+    joined.from_cache = true;  // answered for another call, not asked for this one
+    return joined;
   }
   Answer answer{fetch(), absl::Time(), false};
   answer.retrieved_at = absl::Now();

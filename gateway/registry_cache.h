@@ -27,7 +27,7 @@ class RegistryCache {
   struct Answer {
     absl::StatusOr<registry::v1::SubjectRecords> records;
     absl::Time retrieved_at;  // when the registry answered
-    bool from_cache = false;  // stored before this call, rather than fetched for it
+    bool from_cache = false;  // not fetched for this call (stored, or another call's)
   };
   struct Stats {
     int64_t hits = 0;       // answered from the cache
@@ -40,9 +40,11 @@ class RegistryCache {
 
   explicit RegistryCache(int64_t max_bytes);
 
-  // An answer for `key`: the cached one if it is at most min(max_age, ttl) old; else that of
-  // the fetch in flight for `key`, if any (waited for until `deadline`, DEADLINE_EXCEEDED
-  // after); else `fetch()`, whose success is stored if `ttl` > 0.
+  // An answer for `key`. A caller that accepts cached data (min(max_age, ttl) > 0) gets the
+  // cached one if it is no older than that; else that of the fetch in flight for `key`, if any
+  // (waited for until `deadline`, DEADLINE_EXCEEDED after; if it failed, `fetch()` again on
+  // this caller's time), labelled from_cache as well: the registry was not asked for this
+  // call. Any other call runs `fetch()`. A success is stored if `ttl` > 0.
   Answer Get(const std::string& key, absl::Duration max_age, absl::Duration ttl,
              absl::Time deadline, const Fetch& fetch);
 

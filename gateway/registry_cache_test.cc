@@ -92,7 +92,7 @@ TEST(RegistryCacheTest, ConcurrentMissesForOneKeyMakeOneCall) {
   for (int i = 0; i < 16; ++i) {
     callers.emplace_back([&] {
       RegistryCache::Answer a =
-          cache.Get("k", absl::ZeroDuration(), kTtl, absl::Now() + absl::Seconds(10), slow);
+          cache.Get("k", absl::Minutes(1), kTtl, absl::Now() + absl::Seconds(10), slow);
       if (a.records.ok() && a.records->enterprise().enterprise_number() == "0403.170.701") {
         ++answered;
       }
@@ -114,13 +114,59 @@ TEST(RegistryCacheTest, AFollowerGivesUpAtItsOwnDeadline) {
     release.WaitForNotification();
     return absl::StatusOr<registry::v1::SubjectRecords>(Records("0403.170.701"));
   };
-  std::thread leader([&] { cache.Get("k", absl::ZeroDuration(), kTtl, kNoDeadline, slow); });
+  std::thread leader([&] { cache.Get("k", absl::Minutes(1), kTtl, kNoDeadline, slow); });
   leader_in.WaitForNotification();
   RegistryCache::Answer follower =
-      cache.Get("k", absl::ZeroDuration(), kTtl, absl::Now() + absl::Milliseconds(20), slow);
+      cache.Get("k", absl::Minutes(1), kTtl, absl::Now() + absl::Milliseconds(20), slow);
   EXPECT_EQ(follower.records.status().code(), absl::StatusCode::kDeadlineExceeded);
   release.Notify();
   leader.join();
+}
+
+TEST(RegistryCacheTest, CallersWantingFreshDataNeverShareAnAnswer) {
+  RegistryCache cache(1 << 20);
+  std::atomic<int> fetches{0};
+  absl::Notification release, leader_in;
+  auto slow = [&] {
+    if (fetches.fetch_add(1) == 0) {
+      leader_in.Notify();
+      release.WaitForNotification();
+    }
+    return absl::StatusOr<registry::v1::SubjectRecords>(Records("0403.170.701"));
+  };
+  std::thread leader([&] { cache.Get("k", absl::Minutes(1), kTtl, kNoDeadline, slow); });
+  leader_in.WaitForNotification();
+  RegistryCache::Answer fresh = cache.Get("k", absl::ZeroDuration(), kTtl, kNoDeadline, slow);
+  EXPECT_FALSE(fresh.from_cache);
+  EXPECT_EQ(fetches.load(), 2);  // its own call, not the leader's
+  release.Notify();
+  leader.join();
+}
+
+TEST(RegistryCacheTest, AFollowerWhoseLeaderFailedTriesOnItsOwnTime) {
+  RegistryCache cache(1 << 20);
+  std::atomic<int> fetches{0};
+  absl::Notification release, leader_in;
+  auto flaky = [&]() -> absl::StatusOr<registry::v1::SubjectRecords> {
+    if (fetches.fetch_add(1) == 0) {
+      leader_in.Notify();
+      release.WaitForNotification();
+      return absl::DeadlineExceededError("the leader's own deadline");
+    }
+    return Records("0403.170.701");
+  };
+  std::thread leader([&] { cache.Get("k", absl::Minutes(1), kTtl, kNoDeadline, flaky); });
+  leader_in.WaitForNotification();
+  std::thread release_soon([&] {
+    absl::SleepFor(absl::Milliseconds(20));
+    release.Notify();
+  });
+  RegistryCache::Answer follower =
+      cache.Get("k", absl::Minutes(1), kTtl, absl::Now() + absl::Seconds(5), flaky);
+  ASSERT_TRUE(follower.records.ok()) << follower.records.status();
+  EXPECT_EQ(fetches.load(), 2);
+  leader.join();
+  release_soon.join();
 }
 
 TEST(RegistryCacheTest, LeastRecentlyUsedGoFirstWithinTheByteBound) {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -70,24 +71,30 @@ class Load {
     if (cl.Has("max-age")) {
       absl::Duration max_age;
       if (absl::ParseDuration(cl.Get("max-age"), &max_age)) {
-        dossier_.mutable_max_age()->set_seconds(absl::ToInt64Seconds(max_age));
+        const int64_t ns = absl::ToInt64Nanoseconds(max_age);
+        dossier_.mutable_max_age()->set_seconds(ns / 1'000'000'000);
+        dossier_.mutable_max_age()->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
       }
     }
   }
 
-  // Starts one call, due at `due`; `then` runs after it is recorded.
+  // Starts one call, due at `due`; `then` runs after it is recorded. A dossier with a
+  // source that did not answer counts as PARTIAL, not OK: its latency is not a full answer's.
   void Start(absl::Time due, std::function<void()> then) {
     const uint64_t i = next_.fetch_add(1);
     auto context = std::make_shared<grpc::ClientContext>();
     context->set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
-    auto finish = [this, due, context, then = std::move(then)](const grpc::Status& status) {
+    auto finish = [this, due, context, then = std::move(then)](const grpc::Status& status,
+                                                               bool partial) {
       const int64_t ns = absl::ToInt64Nanoseconds(absl::Now() - due);
       {
         absl::MutexLock lock(&outcomes_.mu);
         if (outcomes_.recording) {
-          ++outcomes_.by_code[absl::StatusCodeToString(
-              static_cast<absl::StatusCode>(status.error_code()))];
-          if (status.ok()) outcomes_.latencies_ns.push_back(ns);
+          ++outcomes_.by_code[status.ok() && partial
+                                  ? std::string("PARTIAL")
+                                  : absl::StatusCodeToString(
+                                        static_cast<absl::StatusCode>(status.error_code()))];
+          if (status.ok() && !partial) outcomes_.latencies_ns.push_back(ns);
         }
       }
       then();        // the next call, in a closed loop: counted before this one ends
@@ -102,14 +109,20 @@ class Load {
       request->set_enterprise_number(number);
       registry_stubs_[c]->async()->GetEnterprise(
           context.get(), request.get(), response.get(),
-          [request, response, finish](grpc::Status s) { finish(s); });
+          [request, response, finish](grpc::Status s) { finish(s, false); });
     } else {
       auto request = std::make_shared<v1::GetDossierRequest>(dossier_);
       auto response = std::make_shared<v1::Dossier>();
       request->set_enterprise_number(number);
       dossier_stubs_[c]->async()->GetDossier(
           context.get(), request.get(), response.get(),
-          [request, response, finish](grpc::Status s) { finish(s); });
+          [request, response, finish](grpc::Status s) {
+            bool partial = false;
+            for (const v1::SourceStatus& source : response->sources()) {
+              if (source.code() != 0) partial = true;
+            }
+            finish(s, partial);
+          });
     }
   }
 
@@ -273,7 +286,8 @@ int BenchCommand(const std::vector<std::string>& args) {
       "\"concurrency\": %d, \"rate\": %g, \"connections\": %d, \"duration_s\": %g, "
       "\"ok\": %d, \"throughput_per_s\": %.1f, \"p50_ms\": %.3f, \"p90_ms\": %.3f, "
       "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"codes\": {%s}}",
-      cl->Get("label"), call, cl->Get("target"), open_loop ? "open" : "closed",
+      absl::StrReplaceAll(cl->Get("label"), {{"\\", "\\\\"}, {"\"", "\\\""}}), call,
+      cl->Get("target"), open_loop ? "open" : "closed",
       open_loop ? 0 : concurrency, rate, connections, seconds, latencies.size(), throughput,
       Percentile(latencies, 50), Percentile(latencies, 90), Percentile(latencies, 99),
       Percentile(latencies, 99.9), latencies.empty() ? 0 : latencies.back() / 1e6,

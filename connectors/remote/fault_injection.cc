@@ -14,6 +14,8 @@ FaultInjectingConnector::FaultInjectingConnector(std::unique_ptr<RegistryConnect
 FaultInjectingConnector::~FaultInjectingConnector() {
   absl::MutexLock lock(&mu_);
   stopping_ = true;
+  // Sleepers wake on stopping_; none may touch this object once it is gone.
+  mu_.Await(absl::Condition(this, &FaultInjectingConnector::NoSleepers));
 }
 
 void FaultInjectingConnector::SetSpec(const FaultSpec& spec) {
@@ -22,8 +24,13 @@ void FaultInjectingConnector::SetSpec(const FaultSpec& spec) {
 }
 
 bool FaultInjectingConnector::SleepUntil(absl::Time until) {
+  // A call without a deadline hangs a minute at most, so that a server shutting down (which
+  // waits for its handlers) is never stuck on it.
+  until = std::min(until, absl::Now() + absl::Minutes(1));
   absl::MutexLock lock(&mu_);
+  ++sleepers_;
   mu_.AwaitWithDeadline(absl::Condition(&stopping_), until);
+  --sleepers_;
   return !stopping_;
 }
 

@@ -39,12 +39,14 @@ class FaultInjectingConnector : public RegistryConnector {
  private:
   // Waits until `until` or destruction; false if destroyed.
   bool SleepUntil(absl::Time until);
+  bool NoSleepers() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return sleepers_ == 0; }
 
   const std::unique_ptr<RegistryConnector> inner_;
   absl::Mutex mu_;
   FaultSpec spec_ ABSL_GUARDED_BY(mu_);
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int sleepers_ ABSL_GUARDED_BY(mu_) = 0;  // calls in SleepUntil
 };
 
 }  // namespace onceonly

@@ -31,6 +31,19 @@ absl::Duration DurationOr(bool has, const google::protobuf::Duration& d, absl::D
   return has ? absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()) : fallback;
 }
 
+Gauge& CircuitGauge() {
+  static Gauge& g = DefaultMetrics().gauge(
+      "onceonly_registry_circuit_state",
+      "Circuit breaker of a remote registry: 0 closed, 1 half open, 2 open", {"registry"});
+  return g;
+}
+
+Counter& CircuitOpenings() {
+  static Counter& c = DefaultMetrics().counter("onceonly_registry_circuit_openings_total",
+                                               "Times a registry's circuit opened", {"registry"});
+  return c;
+}
+
 // The attempts of one read racing each other (a hedged read has two): the first answer that
 // is not a registry failure wins; if every attempt fails, the last failure.
 class Race {
@@ -95,10 +108,20 @@ class RemoteConnector : public RegistryConnector {
                          : static_cast<int>(source.circuit_failure_threshold()),
                      DurationOr(source.has_circuit_open_duration(), source.circuit_open_duration(),
                                 absl::Seconds(5))},
-                 Clock::Real()),
+                 Clock::Real(),
+                 [registry = registry_](CircuitBreaker::State state, bool opened) {
+                   CircuitGauge().Set({registry}, state == CircuitBreaker::State::kClosed ? 0
+                                                  : state == CircuitBreaker::State::kHalfOpen
+                                                      ? 1
+                                                      : 2);
+                   if (opened) CircuitOpenings().Add({registry});
+                 }),
         companies_(rv1::CompanyRegistry::NewStub(channel)),
         permits_(rv1::PermitRegistry::NewStub(channel)),
-        tax_(rv1::TaxRegistry::NewStub(channel)) {}
+        tax_(rv1::TaxRegistry::NewStub(channel)) {
+    CircuitGauge().Set({registry_}, 0);
+    CircuitOpenings().Add({registry_}, 0);
+  }
 
   absl::string_view name() const override { return registry_; }
 
@@ -106,14 +129,14 @@ class RemoteConnector : public RegistryConnector {
   // exponential backoff and jitter, within the deadline and the retry throttle. The circuit
   // breaker sees one outcome per read, whatever its attempts.
   absl::StatusOr<rv1::SubjectRecords> Fetch(const FetchRequest& request) override {
-    RETURN_IF_ERROR(breaker_.Admit());
+    ASSIGN_OR_RETURN(const CircuitBreaker::Pass pass, breaker_.Admit());
     absl::StatusOr<rv1::SubjectRecords> result;
     absl::Duration backoff = kFirstBackoff;
     for (int attempt = 1;; ++attempt) {
       result = Attempt(request);
       const bool failed = !result.ok() && IsRegistryFailure(result.status().code());
       if (!failed || result.status().code() != absl::StatusCode::kUnavailable ||
-          attempt >= max_attempts_ || !throttle_.RetryAllowed()) {
+          attempt >= max_attempts_ || !throttle_->RetryAllowed()) {
         break;
       }
       // Full jitter, so that callers who failed together do not retry together.
@@ -123,20 +146,15 @@ class RemoteConnector : public RegistryConnector {
       absl::SleepFor(pause);
       backoff *= 2;
     }
-    breaker_.Record(!result.ok() && IsRegistryFailure(result.status().code()));
-    static Gauge& circuit = DefaultMetrics().gauge(
-        "onceonly_registry_circuit_state",
-        "Circuit breaker of a remote registry: 0 closed, 1 half open, 2 open", {"registry"});
-    const CircuitBreaker::State state = breaker_.state();
-    circuit.Set({registry_}, state == CircuitBreaker::State::kClosed     ? 0
-                             : state == CircuitBreaker::State::kHalfOpen ? 1
-                                                                         : 2);
-    static Counter& openings = DefaultMetrics().counter(
-        "onceonly_registry_circuit_openings_total", "Times a registry's circuit opened",
-        {"registry"});
-    if (const int64_t opened = breaker_.openings(); opened > reported_openings_) {
-      openings.Add({registry_}, static_cast<double>(opened - reported_openings_.exchange(opened)));
+    // A deadline the caller cut short says nothing of the registry's health.
+    CircuitBreaker::Outcome outcome = CircuitBreaker::Outcome::kSuccess;
+    if (!result.ok() && IsRegistryFailure(result.status().code())) {
+      outcome = result.status().code() == absl::StatusCode::kDeadlineExceeded &&
+                        request.deadline_is_callers
+                    ? CircuitBreaker::Outcome::kNeutral
+                    : CircuitBreaker::Outcome::kFailure;
     }
+    breaker_.Record(pass, outcome);
     if (!result.ok()) {
       return absl::Status(result.status().code(),
                           absl::StrCat("registry ", registry_, " at ", address_, ": ",
@@ -152,7 +170,7 @@ class RemoteConnector : public RegistryConnector {
     Send(request, race);
     if (hedge_after_ != absl::InfiniteDuration() &&
         !race->WaitDecided(std::min(absl::Now() + hedge_after_, request.deadline)) &&
-        absl::Now() < request.deadline && throttle_.RetryAllowed()) {
+        absl::Now() < request.deadline && throttle_->RetryAllowed()) {
       Send(request, race);  // the hedge
     }
     race->WaitDecided(absl::InfiniteFuture());  // every attempt ends by its deadline
@@ -162,13 +180,17 @@ class RemoteConnector : public RegistryConnector {
   // Starts one RPC whose outcome goes to `race`; it also feeds the retry throttle.
   void Send(const FetchRequest& request, const std::shared_ptr<Race>& race) {
     std::shared_ptr<grpc::ClientContext> context = race->Start(request.deadline);
-    auto finish = [this, race, context](const grpc::Status& status,
-                                        absl::StatusOr<rv1::SubjectRecords> records) {
+    // Owns what it touches: a losing hedge completes after Fetch returned, perhaps after the
+    // connector is gone.
+    auto finish = [throttle = throttle_, race, context](const grpc::Status& status,
+                                                        absl::StatusOr<rv1::SubjectRecords> records) {
       if (!status.ok()) records = FromGrpcStatus(status);
-      if (!records.ok() && IsRegistryFailure(records.status().code())) {
-        throttle_.RecordFailure();
+      if (status.error_code() == grpc::StatusCode::CANCELLED) {
+        // Our own TryCancel of a losing attempt: no news of the registry.
+      } else if (!records.ok() && IsRegistryFailure(records.status().code())) {
+        throttle->RecordFailure();
       } else {
-        throttle_.RecordSuccess();
+        throttle->RecordSuccess();
       }
       race->Done(std::move(records));
     };
@@ -211,8 +233,7 @@ class RemoteConnector : public RegistryConnector {
   const int max_attempts_;
   const absl::Duration hedge_after_;
   CircuitBreaker breaker_;
-  std::atomic<int64_t> reported_openings_{0};  // already counted in the metric
-  RetryThrottle throttle_;
+  const std::shared_ptr<RetryThrottle> throttle_ = std::make_shared<RetryThrottle>();
   std::unique_ptr<rv1::CompanyRegistry::Stub> companies_;
   std::unique_ptr<rv1::PermitRegistry::Stub> permits_;
   std::unique_ptr<rv1::TaxRegistry::Stub> tax_;

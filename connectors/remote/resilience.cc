@@ -22,23 +22,38 @@ bool IsRegistryFailure(absl::StatusCode code) {
   }
 }
 
-CircuitBreaker::CircuitBreaker(std::string registry, Options options, const Clock& clock)
-    : registry_(std::move(registry)), options_(options), clock_(clock) {}
+CircuitBreaker::CircuitBreaker(std::string registry, Options options, const Clock& clock,
+                               OnChange on_change)
+    : registry_(std::move(registry)),
+      options_(options),
+      clock_(clock),
+      on_change_(std::move(on_change)) {}
 
-absl::Status CircuitBreaker::Admit() {
+void CircuitBreaker::Enter(State state) {
+  const bool opened = state == State::kOpen;
+  state_ = state;
+  ++generation_;
+  probe_out_ = false;
+  if (opened) {
+    open_until_ = clock_.Now() + options_.open_duration;
+    ++openings_;
+  }
+  if (state == State::kClosed) consecutive_failures_ = 0;
+  if (on_change_) on_change_(state, opened);
+}
+
+absl::StatusOr<CircuitBreaker::Pass> CircuitBreaker::Admit() {
   absl::MutexLock lock(&mu_);
+  if (state_ == State::kOpen && clock_.Now() >= open_until_) Enter(State::kHalfOpen);
   switch (state_) {
     case State::kClosed:
-      return absl::OkStatus();
-    case State::kOpen:
-      if (clock_.Now() < open_until_) break;
-      state_ = State::kHalfOpen;
-      probe_out_ = false;
-      [[fallthrough]];
+      return Pass{generation_, false};
     case State::kHalfOpen:
       if (probe_out_) break;
-      probe_out_ = true;  // this call is the probe
-      return absl::OkStatus();
+      probe_out_ = true;
+      return Pass{generation_, true};
+    case State::kOpen:
+      break;
   }
   return WithRegistryReason(
       absl::UnavailableError(absl::StrCat(
@@ -48,22 +63,28 @@ absl::Status CircuitBreaker::Admit() {
       "CIRCUIT_OPEN");
 }
 
-void CircuitBreaker::Record(bool failure) {
+void CircuitBreaker::Record(const Pass& pass, Outcome outcome) {
   absl::MutexLock lock(&mu_);
-  if (!failure) {
-    consecutive_failures_ = 0;
-    if (state_ == State::kHalfOpen) state_ = State::kClosed;
-    probe_out_ = false;
+  if (pass.generation != generation_) return;  // admitted before the last change of state
+  if (state_ == State::kHalfOpen) {
+    if (!pass.probe) return;
+    switch (outcome) {
+      case Outcome::kSuccess:
+        Enter(State::kClosed);
+        break;
+      case Outcome::kFailure:
+        Enter(State::kOpen);
+        break;
+      case Outcome::kNeutral:
+        probe_out_ = false;  // untested: the next call probes
+        break;
+    }
     return;
   }
-  ++consecutive_failures_;
-  const bool probe_failed = state_ == State::kHalfOpen;
-  if (probe_failed ||
-      (state_ == State::kClosed && consecutive_failures_ >= options_.failure_threshold)) {
-    state_ = State::kOpen;
-    open_until_ = clock_.Now() + options_.open_duration;
-    probe_out_ = false;
-    ++openings_;
+  if (state_ != State::kClosed) return;
+  if (outcome == Outcome::kSuccess) consecutive_failures_ = 0;
+  if (outcome == Outcome::kFailure && ++consecutive_failures_ >= options_.failure_threshold) {
+    Enter(State::kOpen);
   }
 }
 

@@ -5,10 +5,12 @@
 #define ONCEONLY_CONNECTORS_REMOTE_RESILIENCE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -23,21 +25,36 @@ bool IsRegistryFailure(absl::StatusCode code);
 
 // Closed: calls go through; `failure_threshold` consecutive registry failures open it. Open:
 // calls fail at once (UNAVAILABLE, reason CIRCUIT_OPEN) for `open_duration`. Half-open: one
-// probe goes through; its success closes the circuit, its failure opens it again.
-// Thread-safe.
+// probe goes through; its success closes the circuit, its failure opens it again. Outcomes
+// of calls admitted before the last change of state are ignored (a late answer must not
+// close a circuit no probe tested). Thread-safe.
 class CircuitBreaker {
  public:
   enum class State { kClosed, kOpen, kHalfOpen };
+  enum class Outcome {
+    kSuccess,
+    kFailure,
+    kNeutral,  // says nothing of the registry (e.g. the caller's own deadline ran out)
+  };
   struct Options {
     int failure_threshold = 5;
     absl::Duration open_duration = absl::Seconds(5);
   };
-  CircuitBreaker(std::string registry, Options options, const Clock& clock);
+  // What Admit hands out; give it back to Record.
+  struct Pass {
+    uint64_t generation = 0;
+    bool probe = false;
+  };
+  // Called, under the breaker's lock, with each new state (keep it short: metrics).
+  using OnChange = std::function<void(State state, bool opened)>;
 
-  // OK if a call may go out now (the caller must then Record its outcome); else UNAVAILABLE.
-  absl::Status Admit();
-  // The outcome of an admitted call: `failure` per IsRegistryFailure.
-  void Record(bool failure);
+  CircuitBreaker(std::string registry, Options options, const Clock& clock,
+                 OnChange on_change = nullptr);
+
+  // A pass if a call may go out now (the caller must then Record its outcome); else
+  // UNAVAILABLE with RegistryReason CIRCUIT_OPEN.
+  absl::StatusOr<Pass> Admit();
+  void Record(const Pass& pass, Outcome outcome);
 
   State state() const;
   // How many times the circuit opened.
@@ -45,11 +62,15 @@ class CircuitBreaker {
   static absl::string_view StateName(State state);
 
  private:
+  void Enter(State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const std::string registry_;
   const Options options_;
   const Clock& clock_;
+  const OnChange on_change_;
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kClosed;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped at every change of state
   int consecutive_failures_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time open_until_ ABSL_GUARDED_BY(mu_);
   bool probe_out_ ABSL_GUARDED_BY(mu_) = false;

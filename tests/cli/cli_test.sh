@@ -197,23 +197,28 @@ fi
 expect "another key's verify fails on the first checkpoint" 1 "signature does not verify" -- \
   "$ONCEONLY" audit verify --db "$DB" --public-key "$WORK/other-pki/checkpoint.pub"
 
-# ---- bench load: closed and open loop against a live gateway (registries absent: each
-# dossier is partial, the calls are OK) -------------------------------------------------
+# ---- bench load: closed and open loop against a live gateway with a small generated KBO --
 mkdir -p "$WORK/load"
 cp -r "$WORK/audit/pki" "$WORK/audit/policy.yaml" "$WORK/audit/gateway.yaml" "$WORK/load/"
+"$ONCEONLY" kbo generate --enterprises 500 --out "$WORK/load/extract" >/dev/null 2>&1
+"$ONCEONLY" kbo import "$WORK/load/extract" --db "$WORK/load/kbo.db" >/dev/null 2>&1
+sqlite3 "$WORK/load/kbo.db" "SELECT enterprise_number FROM enterprise LIMIT 50" > "$WORK/load/numbers"
+printf 'registries:\n  - { name: companies, kbo: { sqlite_path: kbo.db } }\n' >> "$WORK/load/gateway.yaml"
 "$BUILD/gateway/onceonly-gateway" --config "$WORK/load/gateway.yaml" \
   --port-file "$WORK/load/port" 2>"$WORK/load/gateway.log" &
 GATEWAY=$!
 for _ in $(seq 1 100); do [ -s "$WORK/load/port" ] && break; sleep 0.1; done
 LOAD=("$ONCEONLY" bench load --target "localhost:$(cat "$WORK/load/port")" --pki "$WORK/load/pki"
       --member brussels-economy --server-name localhost --warmup 0.2s --duration 1s
-      --json "$WORK/load/results.jsonl")
+      --numbers-file "$WORK/load/numbers" --json "$WORK/load/results.jsonl")
 expect "bench load, closed loop" 0 "closed dossier: [0-9]+ calls/s .*p99 [0-9.]+.*OK.: [0-9]+" -- \
   "${LOAD[@]}" --concurrency 8 --label closed
 expect "bench load, open loop" 0 "open dossier: 19[0-9]|20[0-9] calls/s .*p99.9 [0-9.]+" -- \
   "${LOAD[@]}" --rate 200 --label open
 expect "bench load writes one JSON line per run" 0 '"mode": "open".*"throughput_per_s"' -- \
   cat "$WORK/load/results.jsonl"
+expect "bench load counts partial dossiers apart" 1 'PARTIAL.: [0-9]+' -- \
+  "${LOAD[@]}" --concurrency 2 --category tax.good_standing --label partial
 expect "bench load flags are checked" 2 "not both" -- \
   "${LOAD[@]}" --rate 10 --concurrency 2
 kill -TERM $GATEWAY; wait $GATEWAY
