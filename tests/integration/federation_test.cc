@@ -65,19 +65,10 @@ class FederationTest : public ::testing::Test {
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = stack->release();
     const std::string& d = stack_->dir();
-    ASSERT_TRUE(IssueServerCertificate(d + "/pki", "companies", DevPkiOptions()).ok());
-    auto kbo = KboConnector::Create(d + "/kbo.db");
-    ASSERT_TRUE(kbo.ok());
-    auto faulty = std::make_unique<FaultInjectingConnector>(*std::move(kbo), FaultSpec());
-    faults_ = faulty.get();
-    config::v1::TlsFiles tls;
-    tls.set_cert_file(d + "/pki/servers/companies.crt");
-    tls.set_key_file(d + "/pki/servers/companies.key");
-    tls.set_ca_file(d + "/pki/ca.crt");
-    auto registry = RegistryServer::Start(std::move(faulty), "localhost:0", tls,
-                                          {"spiffe://onceonly.brussels/gateway"});
+    auto registry = StartFaultyCompaniesRegistry(*stack_, FaultSpec());
     ASSERT_TRUE(registry.ok()) << registry.status();
-    registry_ = registry->release();
+    faults_ = registry->faults;
+    registry_ = registry->server.release();
 
     config::v1::GatewayConfig config = stack_->config();
     config.set_instance_name("gateway-federation");

@@ -47,21 +47,11 @@ class OverloadTest : public ::testing::Test {
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = stack->release();
     // A companies registry that takes 300 ms, so that calls overlap.
-    const std::string& d = stack_->dir();
-    ASSERT_TRUE(IssueServerCertificate(d + "/pki", "companies", DevPkiOptions()).ok());
-    auto kbo = KboConnector::Create(d + "/kbo.db");
-    ASSERT_TRUE(kbo.ok());
     FaultSpec slow;
     slow.latency = absl::Milliseconds(300);
-    config::v1::TlsFiles tls;
-    tls.set_cert_file(d + "/pki/servers/companies.crt");
-    tls.set_key_file(d + "/pki/servers/companies.key");
-    tls.set_ca_file(d + "/pki/ca.crt");
-    auto registry = RegistryServer::Start(
-        std::make_unique<FaultInjectingConnector>(*std::move(kbo), slow), "localhost:0", tls,
-        {"spiffe://onceonly.brussels/gateway"});
+    auto registry = StartFaultyCompaniesRegistry(*stack_, slow);
     ASSERT_TRUE(registry.ok()) << registry.status();
-    registry_ = registry->release();
+    registry_ = registry->server.release();
   }
   static void TearDownTestSuite() {
     delete registry_;

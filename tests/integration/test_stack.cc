@@ -6,8 +6,11 @@
 #include "audit/access_log_store.h"
 #include "common/status_macros.h"
 #include "common/tls.h"
+#include "connectors/kbo/kbo_connector.h"
 #include "connectors/kbo/kbo_import.h"
 #include "connectors/kbo/kbo_store.h"
+#include "connectors/remote/fault_injection.h"
+#include "connectors/remote/registry_server.h"
 #include "connectors/sql/sample_seed.h"
 #include "gateway/gateway_config.h"
 #include "google/protobuf/util/json_util.h"
@@ -162,6 +165,23 @@ v1::GetDossierRequest TestStack::Request(const std::string& number, const std::s
   r.set_purpose(purpose);
   for (const auto& c : categories) r.add_categories(c);
   return r;
+}
+
+absl::StatusOr<FaultyRegistry> StartFaultyCompaniesRegistry(const TestStack& stack,
+                                                            const FaultSpec& spec) {
+  const std::string& d = stack.dir();
+  RETURN_IF_ERROR(IssueServerCertificate(d + "/pki", "companies", DevPkiOptions()).status());
+  ASSIGN_OR_RETURN(auto kbo, KboConnector::Create(d + "/kbo.db"));
+  auto faulty = std::make_unique<FaultInjectingConnector>(std::move(kbo), spec);
+  FaultyRegistry out;
+  out.faults = faulty.get();
+  config::v1::TlsFiles tls;
+  tls.set_cert_file(d + "/pki/servers/companies.crt");
+  tls.set_key_file(d + "/pki/servers/companies.key");
+  tls.set_ca_file(d + "/pki/ca.crt");
+  ASSIGN_OR_RETURN(out.server, RegistryServer::Start(std::move(faulty), "localhost:0", tls,
+                                                     {"spiffe://onceonly.brussels/gateway"}));
+  return out;
 }
 
 }  // namespace onceonly

@@ -28,6 +28,22 @@ struct RichStatus {
 };
 RichStatus Details(const grpc::Status& status);
 
+class FaultInjectingConnector;
+class RegistryServer;
+struct FaultSpec;
+
+// A companies registry over mTLS (the onceonly-registry server, in-process) on the stack's
+// kbo.db, answering the gateway's identity, with faults injected: `faults` changes them while
+// it runs (owned by `server`).
+struct FaultyRegistry {
+  std::unique_ptr<RegistryServer> server;
+  FaultInjectingConnector* faults = nullptr;
+};
+
+class TestStack;
+absl::StatusOr<FaultyRegistry> StartFaultyCompaniesRegistry(const TestStack& stack,
+                                                            const FaultSpec& spec);
+
 class TestStack {
  public:
   // Builds everything under `dir` (emptied first). Members with certificates in pki/members:
