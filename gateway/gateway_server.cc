@@ -1,8 +1,5 @@
 #include "gateway/gateway_server.h"
 
-#include "common/metrics.h"
-#include "gateway/metrics_server.h"
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server.h>
@@ -18,6 +15,7 @@
 #include "common/crl.h"
 #include "common/grpc_status.h"
 #include "common/json_escape.h"
+#include "common/metrics.h"
 #include "common/proto_time.h"
 #include "common/rich_status.h"
 #include "common/status_macros.h"
@@ -30,6 +28,7 @@
 #include "gateway/call_context.h"
 #include "gateway/dossier_pipeline.h"
 #include "gateway/member_services.h"
+#include "gateway/metrics_server.h"
 #include "onceonly/v1/audit.grpc.pb.h"
 #include "onceonly/v1/dossier.grpc.pb.h"
 
