@@ -44,7 +44,8 @@ struct Outcomes {
   absl::Mutex mu;
   std::vector<int64_t> latencies_ns ABSL_GUARDED_BY(mu);  // successful calls
   std::map<std::string, int64_t> by_code ABSL_GUARDED_BY(mu);
-  bool recording ABSL_GUARDED_BY(mu) = false;  // after the warm-up
+  absl::Time from ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();  // the measured window
+  absl::Time to ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
 };
 
 class Load {
@@ -89,7 +90,8 @@ class Load {
       const int64_t ns = absl::ToInt64Nanoseconds(absl::Now() - due);
       {
         absl::MutexLock lock(&outcomes_.mu);
-        if (outcomes_.recording) {
+        // A call counts if it was due inside the window, however late it ends.
+        if (due >= outcomes_.from && due < outcomes_.to) {
           ++outcomes_.by_code[status.ok() && partial
                                   ? std::string("PARTIAL")
                                   : absl::StatusCodeToString(
@@ -126,9 +128,11 @@ class Load {
     }
   }
 
-  void SetRecording(bool on) {
+  // The calls due within [from, to) are measured.
+  void SetWindow(absl::Time from, absl::Time to) {
     absl::MutexLock lock(&outcomes_.mu);
-    outcomes_.recording = on;
+    outcomes_.from = from;
+    outcomes_.to = to;
   }
   int64_t in_flight() const { return in_flight_.load(); }
   Outcomes& outcomes() { return outcomes_; }
@@ -234,9 +238,9 @@ int BenchCommand(const std::vector<std::string>& args) {
   const absl::Time measure_from = start + *warmup;
   const absl::Time end = measure_from + *duration;
   std::atomic<bool> stop{false};
+  load.SetWindow(measure_from, end);
   std::thread recorder([&] {
     absl::SleepFor(*warmup);
-    load.SetRecording(true);
     for (absl::Time next = absl::Now() + absl::Seconds(1); next < end;
          next += absl::Seconds(1)) {
       absl::SleepFor(std::min(next, end) - absl::Now());
@@ -246,7 +250,6 @@ int BenchCommand(const std::vector<std::string>& args) {
                                    load.outcomes().latencies_ns.size(), load.in_flight());
     }
     absl::SleepFor(end - absl::Now());
-    load.SetRecording(false);
     stop = true;
   });
   // Closed loop: each answer starts the next call. Outlives the loop: calls in flight copy it.

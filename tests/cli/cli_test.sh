@@ -213,7 +213,7 @@ LOAD=("$ONCEONLY" bench load --target "localhost:$(cat "$WORK/load/port")" --pki
       --numbers-file "$WORK/load/numbers" --json "$WORK/load/results.jsonl")
 expect "bench load, closed loop" 0 "closed dossier: [0-9]+ calls/s .*p99 [0-9.]+.*OK.: [0-9]+" -- \
   "${LOAD[@]}" --concurrency 8 --label closed
-expect "bench load, open loop" 0 "open dossier: 19[0-9]|20[0-9] calls/s .*p99.9 [0-9.]+" -- \
+expect "bench load, open loop" 0 "open dossier: (19[0-9]|20[0-9]) calls/s .*p99.9 [0-9.]+" -- \
   "${LOAD[@]}" --rate 200 --label open
 expect "bench load writes one JSON line per run" 0 '"mode": "open".*"throughput_per_s"' -- \
   cat "$WORK/load/results.jsonl"
