@@ -134,44 +134,38 @@ struct MetricsRegistry::Entry {
 MetricsRegistry::MetricsRegistry() = default;
 MetricsRegistry::~MetricsRegistry() = default;
 
-Counter& MetricsRegistry::counter(const std::string& name, const std::string& help,
-                                  std::vector<std::string> label_names) {
+template <typename Metric>
+Metric& MetricsRegistry::Register(int kind, const std::string& name, const std::string& help,
+                                  std::vector<std::string> label_names,
+                                  std::unique_ptr<Metric> Entry::*slot) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<Entry>& e = entries_[name];
   if (e == nullptr) {
     e = std::make_unique<Entry>();
-    e->family = std::make_unique<MetricFamily>(Kind::kCounter, name, help, std::move(label_names));
-    e->counter.reset(new Counter(e->family.get()));
+    e->family = std::make_unique<MetricFamily>(static_cast<Kind>(kind), name, help,
+                                               std::move(label_names));
+    ((*e).*slot).reset(new Metric(e->family.get()));
   }
-  if (e->counter == nullptr) KindClash(name);
-  return *e->counter;
+  if ((*e).*slot == nullptr) KindClash(name);
+  return *((*e).*slot);
+}
+
+Counter& MetricsRegistry::counter(const std::string& name, const std::string& help,
+                                  std::vector<std::string> label_names) {
+  return Register(static_cast<int>(Kind::kCounter), name, help, std::move(label_names),
+                  &Entry::counter);
 }
 
 Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help,
                               std::vector<std::string> label_names) {
-  absl::MutexLock lock(&mu_);
-  std::unique_ptr<Entry>& e = entries_[name];
-  if (e == nullptr) {
-    e = std::make_unique<Entry>();
-    e->family = std::make_unique<MetricFamily>(Kind::kGauge, name, help, std::move(label_names));
-    e->gauge.reset(new Gauge(e->family.get()));
-  }
-  if (e->gauge == nullptr) KindClash(name);
-  return *e->gauge;
+  return Register(static_cast<int>(Kind::kGauge), name, help, std::move(label_names),
+                  &Entry::gauge);
 }
 
 Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help,
                                       std::vector<std::string> label_names) {
-  absl::MutexLock lock(&mu_);
-  std::unique_ptr<Entry>& e = entries_[name];
-  if (e == nullptr) {
-    e = std::make_unique<Entry>();
-    e->family =
-        std::make_unique<MetricFamily>(Kind::kHistogram, name, help, std::move(label_names));
-    e->histogram.reset(new Histogram(e->family.get()));
-  }
-  if (e->histogram == nullptr) KindClash(name);
-  return *e->histogram;
+  return Register(static_cast<int>(Kind::kHistogram), name, help, std::move(label_names),
+                  &Entry::histogram);
 }
 
 std::string MetricsRegistry::Render() const {

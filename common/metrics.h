@@ -66,6 +66,10 @@ class MetricsRegistry {
 
  private:
   struct Entry;
+  // The metric `name`, made on first use; the same name as another kind aborts.
+  template <typename Metric>
+  Metric& Register(int kind, const std::string& name, const std::string& help,
+                   std::vector<std::string> label_names, std::unique_ptr<Metric> Entry::*slot);
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
 };

@@ -97,6 +97,14 @@ std::string SourceReason(const absl::Status& status) {
   }
 }
 
+Counter& RegistryOutcomes() {
+  static Counter& c = DefaultMetrics().counter(
+      "onceonly_registry_fetches_total",
+      "Registry parts of dossiers, by registry and outcome (OK, OK_CACHE or the source reason)",
+      {"registry", "outcome"});
+  return c;
+}
+
 // What is kept back from a caller's deadline for logging and answering: the fetches end
 // this much earlier, so that even a hung registry leaves time to answer within it, also when
 // a thousand calls reach their deadlines together.
@@ -464,11 +472,7 @@ void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std
     }
     last = fan_out->pending.empty();
     if (last) fan_out->finished = true;
-    static Counter& outcomes = DefaultMetrics().counter(
-        "onceonly_registry_fetches_total",
-        "Registry parts of dossiers, by registry and outcome (OK, OK_CACHE or the source reason)",
-        {"registry", "outcome"});
-    outcomes.Add({registry, records.ok() ? (from_cache ? "OK_CACHE" : "OK") : source.reason()});
+    RegistryOutcomes().Add({registry, records.ok() ? (from_cache ? "OK_CACHE" : "OK") : source.reason()});
   }
   if (last) Finish(fan_out);
 }
@@ -478,12 +482,8 @@ void DossierPipeline::FinishAtDeadline(const std::shared_ptr<FanOut>& fan_out) {
     absl::MutexLock lock(&fan_out->mu);
     if (fan_out->finished) return;
     fan_out->finished = true;
-    static Counter& outcomes = DefaultMetrics().counter(
-        "onceonly_registry_fetches_total",
-        "Registry parts of dossiers, by registry and outcome (OK, OK_CACHE or the source reason)",
-        {"registry", "outcome"});
     for (const std::string& registry : fan_out->pending) {
-      outcomes.Add({registry, "REGISTRY_TIMEOUT"});
+      RegistryOutcomes().Add({registry, "REGISTRY_TIMEOUT"});
       v1::SourceStatus& source = fan_out->sources[registry];
       source.set_code(static_cast<int>(absl::StatusCode::kDeadlineExceeded));
       source.set_reason("REGISTRY_TIMEOUT");

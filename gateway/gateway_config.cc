@@ -14,6 +14,10 @@
 namespace onceonly {
 namespace {
 
+bool IsPositive(const google::protobuf::Duration& d) {
+  return d.seconds() >= 0 && d.nanos() >= 0 && (d.seconds() > 0 || d.nanos() > 0);
+}
+
 using config::v1::GatewayConfig;
 
 std::string Resolve(const std::string& base_dir, const std::string& path) {
@@ -43,9 +47,7 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
   if (c.fetch_threads() > 256) {
     return src.InvalidArgument("fetch_threads", "at most 256");
   }
-  if (c.has_default_deadline() &&
-      (c.default_deadline().seconds() < 0 || c.default_deadline().nanos() < 0 ||
-       (c.default_deadline().seconds() == 0 && c.default_deadline().nanos() == 0))) {
+  if (c.has_default_deadline() && !IsPositive(c.default_deadline())) {
     return src.InvalidArgument("default_deadline", "must be positive, e.g. 5s");
   }
   if (c.member_limits().calls_per_second() < 0) {
@@ -127,9 +129,7 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
                   ".remote.hedge_after", remote.has_hedge_after() ? &remote.hedge_after() : nullptr},
               {".remote.circuit_open_duration",
                remote.has_circuit_open_duration() ? &remote.circuit_open_duration() : nullptr}}) {
-          if (duration != nullptr &&
-              (duration->seconds() < 0 || duration->nanos() < 0 ||
-               (duration->seconds() == 0 && duration->nanos() == 0))) {
+          if (duration != nullptr && !IsPositive(*duration)) {
             return src.InvalidArgument(at + field, "must be positive, e.g. 50ms");
           }
         }
@@ -138,12 +138,10 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
       case config::v1::RegistryConfig::SOURCE_NOT_SET:
         return src.InvalidArgument(at, "set one source: kbo, sql or remote");
     }
-    if (r.has_timeout() && (r.timeout().seconds() < 0 || r.timeout().nanos() < 0 ||
-                            (r.timeout().seconds() == 0 && r.timeout().nanos() == 0))) {
+    if (r.has_timeout() && !IsPositive(r.timeout())) {
       return src.InvalidArgument(at + ".timeout", "must be positive, e.g. 2s");
     }
-    if (r.has_cache_ttl() && (r.cache_ttl().seconds() < 0 || r.cache_ttl().nanos() < 0 ||
-                              (r.cache_ttl().seconds() == 0 && r.cache_ttl().nanos() == 0))) {
+    if (r.has_cache_ttl() && !IsPositive(r.cache_ttl())) {
       return src.InvalidArgument(at + ".cache_ttl", "must be positive, e.g. 60s (or unset)");
     }
     if (r.threads() > 256) return src.InvalidArgument(at + ".threads", "at most 256");

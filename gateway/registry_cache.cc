@@ -34,6 +34,11 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
                                          const Fetch& fetch) {
   // Only a caller that accepts cached data shares answers, cached or in flight: one that
   // wants fresh data asks the registry itself.
+  if (ttl <= absl::ZeroDuration()) {  // a registry never cached: not a cache lookup at all
+    Answer answer{fetch(), absl::Time(), false};
+    answer.retrieved_at = absl::Now();
+    return answer;
+  }
   const absl::Duration accepted = std::min(max_age, ttl);
   if (accepted <= absl::ZeroDuration()) {
     {
@@ -43,7 +48,7 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
     Lookups().Add({"miss"});
     Answer answer{fetch(), absl::Time(), false};
     answer.retrieved_at = absl::Now();
-    if (answer.records.ok() && ttl > absl::ZeroDuration()) {
+    if (answer.records.ok()) {
       absl::MutexLock lock(&mu_);
       Store(key, *answer.records, answer.retrieved_at);
     }
@@ -96,7 +101,7 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
   {
     absl::MutexLock lock(&mu_);
     flights_.erase(key);
-    if (answer.records.ok() && ttl > absl::ZeroDuration()) {
+    if (answer.records.ok()) {
       Store(key, *answer.records, answer.retrieved_at);
     }
   }

@@ -202,19 +202,9 @@ int BenchCommand(const std::vector<std::string>& args) {
     return Usage("--concurrency and --connections take a whole number >= 1, --rate a number > 0");
   }
 
-  config::v1::TlsFiles tls;
-  if (cl->Has("pki")) {
-    tls.set_cert_file(absl::StrCat(cl->Get("pki"), "/members/", cl->Get("member"), ".crt"));
-    tls.set_key_file(absl::StrCat(cl->Get("pki"), "/members/", cl->Get("member"), ".key"));
-    tls.set_ca_file(cl->Get("pki") + "/ca.crt");
-  }
-  if (cl->Has("cert")) tls.set_cert_file(cl->Get("cert"));
-  if (cl->Has("key")) tls.set_key_file(cl->Get("key"));
-  if (cl->Has("ca")) tls.set_ca_file(cl->Get("ca"));
-  if (tls.cert_file().empty() || tls.ca_file().empty()) {
-    return Usage("give --pki DIR --member ID, or --cert, --key and --ca");
-  }
-  auto credentials = MutualTlsChannelCredentials(tls);
+  absl::StatusOr<config::v1::TlsFiles> tls = ClientTlsFromFlags(*cl);
+  if (!tls.ok()) return Usage(std::string(tls.status().message()));
+  auto credentials = MutualTlsChannelCredentials(*tls);
   if (!credentials.ok()) return Fail(credentials.status());
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < connections; ++i) {

@@ -1,5 +1,7 @@
 #include "tools/cli_support.h"
 
+#include "common/status_macros.h"
+
 #include <iostream>
 
 #include "absl/strings/numbers.h"
@@ -30,7 +32,7 @@ std::string ToJson(const google::protobuf::Message& message) {
   return json;
 }
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> GatewayChannel(const CommandLine& cl) {
+absl::StatusOr<config::v1::TlsFiles> ClientTlsFromFlags(const CommandLine& cl) {
   config::v1::TlsFiles tls;
   if (cl.Has("pki")) {
     if (!cl.Has("member")) {
@@ -47,6 +49,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> GatewayChannel(const CommandLine&
   if (tls.cert_file().empty() || tls.ca_file().empty()) {
     return absl::InvalidArgumentError("give --pki DIR --member ID, or --cert, --key and --ca");
   }
+  return tls;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> GatewayChannel(const CommandLine& cl) {
+  ASSIGN_OR_RETURN(config::v1::TlsFiles tls, ClientTlsFromFlags(cl));
   return CreateMutualTlsChannel(cl.Get("gateway", "localhost:8443"), tls);
 }
 

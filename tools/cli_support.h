@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "common/command_line.h"
 #include "google/protobuf/message.h"
+#include "onceonly/config/v1/config.pb.h"
 
 namespace onceonly {
 
@@ -27,6 +28,9 @@ std::string ToJson(const google::protobuf::Message& message);
 // Flags that pick the gateway and the client certificate.
 inline const std::set<std::string> kClientFlags = {"gateway", "pki", "member", "cert",
                                                    "key",     "ca",  "timeout"};
+// The client certificate from --pki DIR --member ID, or --cert/--key/--ca (which override);
+// InvalidArgument says which flags are missing.
+absl::StatusOr<config::v1::TlsFiles> ClientTlsFromFlags(const CommandLine& cl);
 // A channel from --gateway (default localhost:8443) and --pki DIR --member ID or
 // --cert/--key/--ca; InvalidArgument says which flags are missing.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> GatewayChannel(const CommandLine& cl);

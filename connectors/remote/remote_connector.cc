@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/metrics.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "common/tls.h"
 #include "connectors/remote/resilience.h"
@@ -26,10 +27,6 @@ namespace {
 namespace rv1 = registry::v1;
 
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(20);
-
-absl::Duration DurationOr(bool has, const google::protobuf::Duration& d, absl::Duration fallback) {
-  return has ? absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()) : fallback;
-}
 
 Gauge& CircuitGauge() {
   static Gauge& g = DefaultMetrics().gauge(
@@ -99,15 +96,15 @@ class RemoteConnector : public RegistryConnector {
       : registry_(std::move(registry)),
         address_(source.address()),
         max_attempts_(source.max_attempts() == 0 ? 3 : static_cast<int>(source.max_attempts())),
-        hedge_after_(DurationOr(source.has_hedge_after(), source.hedge_after(),
-                                absl::InfiniteDuration())),
+        hedge_after_(source.has_hedge_after() ? FromProto(source.hedge_after())
+                                              : absl::InfiniteDuration()),
         breaker_(registry_,
                  CircuitBreaker::Options{
                      source.circuit_failure_threshold() == 0
                          ? 5
                          : static_cast<int>(source.circuit_failure_threshold()),
-                     DurationOr(source.has_circuit_open_duration(), source.circuit_open_duration(),
-                                absl::Seconds(5))},
+                     source.has_circuit_open_duration() ? FromProto(source.circuit_open_duration())
+                                                        : absl::Seconds(5)},
                  Clock::Real(),
                  [registry = registry_](CircuitBreaker::State state, bool opened) {
                    CircuitGauge().Set({registry}, state == CircuitBreaker::State::kClosed ? 0
