@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "common/enterprise_number.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 #include "connectors/kbo/csv_reader.h"
 
 namespace onceonly {
@@ -905,10 +906,21 @@ class EnterpriseFactory {
         start = false;
       }
     }
-    if (initials.size() < 2) initials = absl::AsciiStrToUpper(name.substr(0, 4));
+    if (initials.size() < 2) {
+      // The first four characters, not bytes: "Électricité" must not become "\xc3\x89LE".
+      size_t end = 0;
+      for (int characters = 0; characters < 4 && end < name.size(); ++characters) {
+        end += Utf8SequenceLength(static_cast<unsigned char>(name[end]));
+      }
+      initials = absl::AsciiStrToUpper(name.substr(0, end));
+    }
     if (!rng.Chance(0.5)) return initials;
     std::string dotted;
-    for (char c : initials) absl::StrAppend(&dotted, std::string(1, c), ".");
+    for (size_t i = 0; i < initials.size();) {
+      const size_t length = Utf8SequenceLength(static_cast<unsigned char>(initials[i]));
+      absl::StrAppend(&dotted, initials.substr(i, length), ".");
+      i += length;
+    }
     return dotted;
   }
 

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "common/enterprise_number.h"
 #include "common/sqlite.h"
+#include "common/utf8.h"
 #include "connectors/kbo/csv_reader.h"
 #include "connectors/kbo/kbo_digest.h"
 #include "connectors/kbo/kbo_import.h"
@@ -161,6 +162,17 @@ TEST_F(KboGeneratorTest, FilesHaveTheLayoutOfTheRealExtract) {
       ReadFile(File("address.csv")),
       testing::ContainsRegex("\n\"2\\.[0-9.]+\",\"BAET\",,,\"[0-9]{4}\",\"[^\"]+\",\"[^\"]+\","
                              "\"[^\"]+\",\"[^\"]+\",\"[^\"]+\",\"[^\"]*\",\"[^\"]*\",\n"));
+}
+
+TEST_F(KboGeneratorTest, EveryFileIsUtf8) {
+  // Abbreviations of names starting with an accented letter once cut "\xc3\x89" in two.
+  for (const char* table : kTables) {
+    const std::string file = File(absl::StrCat(table, ".csv"));
+    const std::string text = ReadFile(file);
+    const size_t bad = InvalidUtf8Offset(text);
+    EXPECT_EQ(bad, std::string::npos)
+        << file << " at byte " << bad << ": " << text.substr(text.rfind('\n', bad) + 1, 80);
+  }
 }
 
 TEST_F(KboGeneratorTest, EveryNumberPassesTheMod97Check) {

@@ -776,11 +776,13 @@ INSTANTIATE_TEST_SUITE_P(
                "EnterpriseNumber: row has 2 columns, the header has 3"},
         BadRow{"denomination_insert.csv", "\"0403.170.701\",\"1\",\"001\",\"unterminated",
                "unterminated quoted field 4"},
+        BadRow{"denomination_insert.csv", "\"0403.170.701\",\"1\",\"002\",\"\xc3.\x89.L.E.\"",
+               "Denomination: not valid UTF-8 at byte 1 of \"\\xc3.\\x89.L.E.\""},
         BadRow{"enterprise_insert.csv", "\"0403.170.701\",\"AC\",\"000\",\"2\",\"099\",,01-01-2000",
                "JuridicalForm: \"099\" is not a JuridicalForm code in code.csv"}),
     [](const ::testing::TestParamInfo<BadRow>& info) {
       std::string name = info.param.file;
-      return name.substr(0, name.find('.'));
+      return absl::StrCat(name.substr(0, name.find('.')), "_", info.index);
     });
 
 TEST_F(ScratchTest, DirectoryWithoutMetaCsvFailsBeforeTouchingTheDatabase) {
