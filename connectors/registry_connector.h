@@ -4,12 +4,13 @@
 #ifndef ONCEONLY_CONNECTORS_REGISTRY_CONNECTOR_H_
 #define ONCEONLY_CONNECTORS_REGISTRY_CONNECTOR_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/cord.h"
-#include "absl/types/optional.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
 #include "absl/time/time.h"
 #include "onceonly/registry/v1/registry.pb.h"
 
@@ -51,7 +52,7 @@ class EnterpriseSearch {
       const registry::v1::SearchEnterprisesRequest& request, absl::Time deadline) = 0;
 };
 
-// Thread-safe: Fetch is called concurrently from the gateway's fetch threads.
+// Thread-safe: Fetch and FetchAsync are called concurrently from the gateway's threads.
 class RegistryConnector {
  public:
   virtual ~RegistryConnector() = default;
@@ -63,6 +64,18 @@ class RegistryConnector {
   // know the subject (a permits registry answers an empty list instead); UNAVAILABLE or
   // DEADLINE_EXCEEDED when the registry cannot answer in time.
   virtual absl::StatusOr<registry::v1::SubjectRecords> Fetch(const FetchRequest& request) = 0;
+
+  using FetchDone = std::function<void(absl::StatusOr<registry::v1::SubjectRecords>)>;
+
+  // Whether FetchAsync returns without waiting for the registry (a connector that reads it
+  // over the network). The gateway then starts such reads on the request's own thread and
+  // holds no thread while the registry works; any other connector's reads run on fetch
+  // threads, as its FetchAsync would block the caller.
+  virtual bool fetches_asynchronously() const { return false; }
+
+  // Starts the read of Fetch; `done` gets its outcome exactly once, from any thread, perhaps
+  // before FetchAsync returns. The default runs Fetch on the calling thread.
+  virtual void FetchAsync(const FetchRequest& request, FetchDone done) { done(Fetch(request)); }
 
   // The connector's search, or nullptr if its registry cannot search (the default). Owned by
   // the connector.

@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -113,10 +114,11 @@ absl::Duration AnswerReserve(absl::Duration remaining) {
 }
 
 // Keeps only the part of `records` that `registry` owns, and checks it is about `subject`:
-// one registry can neither fill nor overwrite another's part of the dossier.
+// one registry can neither fill nor overwrite another's part of the dossier. Moves, not
+// copies: an enterprise's records are the bulk of a dossier.
 absl::StatusOr<registry::v1::SubjectRecords> OwnPart(const std::string& registry,
                                                      const std::string& subject,
-                                                     const registry::v1::SubjectRecords& records) {
+                                                     registry::v1::SubjectRecords records) {
   registry::v1::SubjectRecords own;
   auto mismatch = [&](const std::string& found) {
     return absl::DataLossError(absl::StrCat("registry ", registry, " answered about ", found,
@@ -126,19 +128,40 @@ absl::StatusOr<registry::v1::SubjectRecords> OwnPart(const std::string& registry
     if (records.has_enterprise() && records.enterprise().enterprise_number() != subject) {
       return mismatch(records.enterprise().enterprise_number());
     }
-    if (records.has_enterprise()) *own.mutable_enterprise() = records.enterprise();
+    if (records.has_enterprise()) own.mutable_enterprise()->Swap(records.mutable_enterprise());
   } else if (registry == "permits") {
     for (const auto& p : records.permits()) {
       if (p.holder_enterprise_number() != subject) return mismatch(p.holder_enterprise_number());
     }
-    *own.mutable_permits() = records.permits();
+    own.mutable_permits()->Swap(records.mutable_permits());
   } else if (registry == "tax") {
     if (records.has_tax_status() && records.tax_status().enterprise_number() != subject) {
       return mismatch(records.tax_status().enterprise_number());
     }
-    if (records.has_tax_status()) *own.mutable_tax_status() = records.tax_status();
+    if (records.has_tax_status()) own.mutable_tax_status()->Swap(records.mutable_tax_status());
   }
   return own;
+}
+
+// Moves one registry's part (checked by OwnPart: registries fill disjoint fields) into the
+// dossier's records.
+void MoveInto(registry::v1::SubjectRecords& part, registry::v1::SubjectRecords& merged) {
+  if (part.has_enterprise()) merged.mutable_enterprise()->Swap(part.mutable_enterprise());
+  for (registry::v1::Permit& permit : *part.mutable_permits()) {
+    merged.mutable_permits()->Add(std::move(permit));
+  }
+  if (part.has_tax_status()) merged.mutable_tax_status()->Swap(part.mutable_tax_status());
+}
+
+Histogram& FetchSeconds() {
+  static Histogram& h = DefaultMetrics().histogram(
+      "onceonly_registry_fetch_duration_seconds",
+      "Time to a registry's answer (or the cache's) for one dossier", {"registry"});
+  return h;
+}
+
+std::string CacheKey(const std::string& registry, const FetchRequest& request) {
+  return absl::StrCat(registry, "\x1f", request.enterprise_number, "\x1f", request.language);
 }
 
 }  // namespace
@@ -203,14 +226,18 @@ DossierPipeline::DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
                                  ThreadPool& fetch_pool, const Clock& clock,
                                  int64_t cache_max_bytes)
     : registries_(std::move(registries)),
+      cache_(cache_max_bytes),
       access_log_(access_log),
       authz_store_(authz_store),
       fetch_pool_(fetch_pool),
       clock_(clock),
-      cache_(cache_max_bytes),
       policy_(std::move(policy)) {
   for (const auto& [name, endpoint] : registries_) {
-    if (endpoint.threads > 0) {
+    // A registry read asynchronously and never cached needs no threads of its own.
+    const bool async_only = endpoint.connector != nullptr &&
+                            endpoint.connector->fetches_asynchronously() &&
+                            endpoint.cache_ttl <= absl::ZeroDuration();
+    if (endpoint.threads > 0 && !async_only) {
       registry_pools_.emplace(name, std::make_unique<ThreadPool>(endpoint.threads));
     }
   }
@@ -385,61 +412,101 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
         continue;
       }
     }
-    auto own = registry_pools_.find(registry);
-    ThreadPool& pool = own == registry_pools_.end() ? fetch_pool_ : *own->second;
-    pool.Schedule([this, fan_out, registry] { Fetch(fan_out, registry); });
+    StartFetch(fan_out, registry);
   }
 }
 
 DossierPipeline::~DossierPipeline() { DrainFetches(); }
 
-void DossierPipeline::DrainFetches() { registry_pools_.clear(); }
+void DossierPipeline::DrainFetches() {
+  registry_pools_.clear();
+  absl::MutexLock lock(&async_mu_);
+  async_mu_.Await(absl::Condition(
+      +[](int* in_flight) { return *in_flight == 0; }, &async_in_flight_));
+}
 
-void DossierPipeline::Fetch(std::shared_ptr<FanOut> fan_out, const std::string& registry) {
-  absl::StatusOr<registry::v1::SubjectRecords> records;
+FetchRequest DossierPipeline::RequestFor(const FanOut& fan_out,
+                                         const RegistryEndpoint& endpoint) const {
+  FetchRequest request = fan_out.fetch;
+  request.deadline = std::min(fan_out.fetch_deadline, fan_out.started + endpoint.timeout);
+  request.deadline_is_callers = fan_out.fetch_deadline < fan_out.started + endpoint.timeout;
+  return request;
+}
+
+void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
+                                 const std::string& registry) {
   auto it = registries_.find(registry);
   if (it == registries_.end()) {
-    records = absl::UnavailableError(
-        absl::StrCat("registry ", registry, " is not configured on this gateway"));
-  } else {
-    FetchRequest request = fan_out->fetch;
-    request.deadline =
-        std::min(fan_out->fetch_deadline, fan_out->started + it->second.timeout);
-    request.deadline_is_callers =
-        fan_out->fetch_deadline < fan_out->started + it->second.timeout;
-    bool finished;
-    {
-      absl::MutexLock lock(&fan_out->mu);
-      finished = fan_out->finished;
-    }
-    if (finished || absl::Now() >= request.deadline) {
-      // Queued behind slow fetches until past its deadline: the call would be wasted.
-      records = absl::DeadlineExceededError(
-          absl::StrCat("no time left for registry ", registry, " within the deadline"));
-    } else {
-      const RegistryEndpoint& endpoint = it->second;
-      const absl::Time asked = absl::Now();
-      RegistryCache::Answer answer = cache_.Get(
-          absl::StrCat(registry, "\x1f", request.enterprise_number, "\x1f", request.language),
-          fan_out->max_age, endpoint.cache_ttl, request.deadline,
-          [&]() -> absl::StatusOr<registry::v1::SubjectRecords> {
-            absl::StatusOr<registry::v1::SubjectRecords> fetched =
-                endpoint.connector->Fetch(request);
-            if (!fetched.ok()) return fetched;
-            return OwnPart(registry, request.enterprise_number, *fetched);  // cached as checked
-          });
-      endpoint.in_flight->fetch_sub(1);
-      static Histogram& fetch_seconds = DefaultMetrics().histogram(
-          "onceonly_registry_fetch_duration_seconds",
-          "Time to a registry's answer (or the cache's) for one dossier", {"registry"});
-      fetch_seconds.Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
-      Complete(fan_out, registry, std::move(answer.records), answer.retrieved_at,
-               answer.from_cache);
-      return;
-    }
-    it->second.in_flight->fetch_sub(1);
+    Complete(fan_out, registry,
+             absl::UnavailableError(
+                 absl::StrCat("registry ", registry, " is not configured on this gateway")));
+    return;
   }
-  Complete(fan_out, registry, std::move(records));
+  const RegistryEndpoint& endpoint = it->second;
+  const FetchRequest request = RequestFor(*fan_out, endpoint);
+  const absl::Time asked = absl::Now();
+  // A cached answer this caller accepts is served here: no thread, no registry.
+  if (std::optional<RegistryCache::Answer> hit =
+          cache_.Lookup(CacheKey(registry, request), fan_out->max_age, endpoint.cache_ttl)) {
+    endpoint.in_flight->fetch_sub(1);
+    FetchSeconds().Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
+    Complete(fan_out, registry, std::move(hit->records), hit->retrieved_at, true);
+    return;
+  }
+  // A network read that the cache has no part in goes out from this thread and holds none
+  // while the registry works; the rest (an in-process store, single flight) waits on a fetch
+  // thread.
+  if (endpoint.connector->fetches_asynchronously() && endpoint.cache_ttl <= absl::ZeroDuration()) {
+    {
+      absl::MutexLock lock(&async_mu_);
+      ++async_in_flight_;
+    }
+    endpoint.connector->FetchAsync(
+        request, [this, fan_out, registry, &endpoint,
+                  asked](absl::StatusOr<registry::v1::SubjectRecords> fetched) {
+          endpoint.in_flight->fetch_sub(1);
+          FetchSeconds().Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
+          if (fetched.ok()) {
+            fetched = OwnPart(registry, fan_out->fetch.enterprise_number, *std::move(fetched));
+          }
+          Complete(fan_out, registry, std::move(fetched));
+          absl::MutexLock lock(&async_mu_);
+          --async_in_flight_;
+        });
+    return;
+  }
+  auto own = registry_pools_.find(registry);
+  ThreadPool& pool = own == registry_pools_.end() ? fetch_pool_ : *own->second;
+  pool.Schedule([this, fan_out, registry] { Fetch(fan_out, registry); });
+}
+
+void DossierPipeline::Fetch(const std::shared_ptr<FanOut>& fan_out, const std::string& registry) {
+  const RegistryEndpoint& endpoint = registries_.at(registry);
+  const FetchRequest request = RequestFor(*fan_out, endpoint);
+  bool finished;
+  {
+    absl::MutexLock lock(&fan_out->mu);
+    finished = fan_out->finished;
+  }
+  if (finished || absl::Now() >= request.deadline) {
+    // Queued behind slow fetches until past its deadline: the call would be wasted.
+    endpoint.in_flight->fetch_sub(1);
+    Complete(fan_out, registry,
+             absl::DeadlineExceededError(
+                 absl::StrCat("no time left for registry ", registry, " within the deadline")));
+    return;
+  }
+  const absl::Time asked = absl::Now();
+  RegistryCache::Answer answer = cache_.Get(
+      CacheKey(registry, request), fan_out->max_age, endpoint.cache_ttl, request.deadline,
+      [&]() -> absl::StatusOr<registry::v1::SubjectRecords> {
+        absl::StatusOr<registry::v1::SubjectRecords> fetched = endpoint.connector->Fetch(request);
+        if (!fetched.ok()) return fetched;
+        return OwnPart(registry, request.enterprise_number, *std::move(fetched));  // cached as checked
+      });
+  endpoint.in_flight->fetch_sub(1);
+  FetchSeconds().Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
+  Complete(fan_out, registry, std::move(answer.records), answer.retrieved_at, answer.from_cache);
 }
 
 void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
@@ -454,9 +521,8 @@ void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std
     v1::SourceStatus& source = fan_out->sources[registry];
     *source.mutable_retrieved_at() = ToProto(retrieved);
     source.set_from_cache(from_cache);
-    if (records.ok()) records = OwnPart(registry, fan_out->fetch.enterprise_number, *records);
     if (records.ok()) {
-      fan_out->merged.MergeFrom(*records);
+      MoveInto(*records, fan_out->merged);
     } else {
       // A failing registry gives a partial dossier, never a failed request.
       const std::string reason = SourceReason(records.status());

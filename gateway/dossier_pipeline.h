@@ -85,7 +85,8 @@ class DossierPipeline {
   ~DossierPipeline();
 
   // At shutdown, once no new call can come: runs the fetches still queued in the registries'
-  // own pools and joins their threads, so that their records reach the log before it closes.
+  // own pools and joins their threads, and waits for the asynchronous reads (each ends by its
+  // deadline), so that their records reach the log before it closes.
   void DrainFetches();
 
   // Replaces the policy for the next requests; in-flight ones keep the snapshot they have.
@@ -99,8 +100,14 @@ class DossierPipeline {
   Prepared Prepare(const CallInfo& call, const v1::GetDossierRequest& request) const;
   void AppendDenial(const CallInfo& call, const AccessRequest& access,
                     const AccessDecision& decision, absl::Time now, Done done);
-  void Fetch(std::shared_ptr<FanOut> fan_out, const std::string& registry);
-  // Records one registry's outcome; the last one (or the deadline) finishes the fan-out.
+  // What one registry is asked for this fan-out: its time budget within the caller's.
+  FetchRequest RequestFor(const FanOut& fan_out, const RegistryEndpoint& endpoint) const;
+  // Starts one registry's part: from the cache, as an asynchronous read, or on a fetch thread.
+  void StartFetch(const std::shared_ptr<FanOut>& fan_out, const std::string& registry);
+  // One registry's part on a fetch thread, through the cache's single flight.
+  void Fetch(const std::shared_ptr<FanOut>& fan_out, const std::string& registry);
+  // Records one registry's outcome (already checked by OwnPart); the last one (or the
+  // deadline) finishes the fan-out.
   void Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
                 absl::StatusOr<registry::v1::SubjectRecords> records,
                 absl::Time retrieved_at = absl::Now(), bool from_cache = false);
@@ -121,6 +128,10 @@ class DossierPipeline {
   const AuthzStore& authz_store_;
   ThreadPool& fetch_pool_;
   const Clock& clock_;
+
+  // Asynchronous reads not yet answered; DrainFetches waits for them.
+  absl::Mutex async_mu_;
+  int async_in_flight_ ABSL_GUARDED_BY(async_mu_) = 0;
 
   mutable absl::Mutex policy_mu_;
   std::shared_ptr<const PolicySnapshot> policy_ ABSL_GUARDED_BY(policy_mu_);

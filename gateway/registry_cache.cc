@@ -54,16 +54,18 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
     }
     return answer;
   }
+  if (std::optional<Answer> hit = Lookup(key, max_age, ttl)) return *std::move(hit);
   std::shared_ptr<Flight> flight;
   bool leader = false;
   {
     absl::MutexLock lock(&mu_);
+    // Stored since Lookup looked, by the flight that just landed.
     auto cached = entries_.find(key);
     if (cached != entries_.end() && absl::Now() - cached->second.retrieved_at <= accepted) {
       lru_.splice(lru_.begin(), lru_, cached->second.lru);
       ++stats_.hits;
       Lookups().Add({"hit"});
-      return Answer{cached->second.records, cached->second.retrieved_at, true};
+      return Answer{*cached->second.records, cached->second.retrieved_at, true};
     }
     auto in_flight = flights_.find(key);
     if (in_flight != flights_.end()) {
@@ -111,6 +113,28 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
   return answer;
 }
 
+std::optional<RegistryCache::Answer> RegistryCache::Lookup(const std::string& key,
+                                                           absl::Duration max_age,
+                                                           absl::Duration ttl) {
+  const absl::Duration accepted = std::min(max_age, ttl);
+  if (accepted <= absl::ZeroDuration()) return std::nullopt;
+  std::shared_ptr<const registry::v1::SubjectRecords> records;
+  absl::Time retrieved_at;
+  {
+    absl::MutexLock lock(&mu_);
+    auto cached = entries_.find(key);
+    if (cached == entries_.end() || absl::Now() - cached->second.retrieved_at > accepted) {
+      return std::nullopt;
+    }
+    lru_.splice(lru_.begin(), lru_, cached->second.lru);
+    ++stats_.hits;
+    records = cached->second.records;
+    retrieved_at = cached->second.retrieved_at;
+  }
+  Lookups().Add({"hit"});
+  return Answer{*records, retrieved_at, true};
+}
+
 void RegistryCache::Store(const std::string& key, const registry::v1::SubjectRecords& records,
                           absl::Time retrieved_at) {
   // The protobuf's size stands for its memory, plus the key and the bookkeeping.
@@ -123,7 +147,8 @@ void RegistryCache::Store(const std::string& key, const registry::v1::SubjectRec
     entries_.erase(existing);
   }
   lru_.push_front(key);
-  entries_.emplace(key, Entry{records, retrieved_at, bytes, lru_.begin()});
+  entries_.emplace(key, Entry{std::make_shared<const registry::v1::SubjectRecords>(records),
+                              retrieved_at, bytes, lru_.begin()});
   stats_.bytes += bytes;
   while (stats_.bytes > max_bytes_ && !lru_.empty()) {
     auto oldest = entries_.find(lru_.back());

@@ -11,6 +11,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -48,11 +49,17 @@ class RegistryCache {
   Answer Get(const std::string& key, absl::Duration max_age, absl::Duration ttl,
              absl::Time deadline, const Fetch& fetch);
 
+  // The stored answer for `key` if it is no older than min(max_age, ttl), counted as a hit;
+  // else nullopt, counting nothing (the caller then calls Get). Never waits or fetches, so
+  // the gateway answers hits on the request's own thread.
+  std::optional<Answer> Lookup(const std::string& key, absl::Duration max_age, absl::Duration ttl);
+
   Stats stats() const;
 
  private:
   struct Entry {
-    registry::v1::SubjectRecords records;
+    // Shared, so that a hit copies it outside the lock.
+    std::shared_ptr<const registry::v1::SubjectRecords> records;
     absl::Time retrieved_at;
     int64_t bytes = 0;
     std::list<std::string>::iterator lru;  // position in lru_

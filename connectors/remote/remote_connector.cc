@@ -3,7 +3,7 @@
 #include <grpcpp/client_context.h>
 
 #include <algorithm>
-#include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -12,11 +12,13 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/metrics.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "common/timer.h"
 #include "common/tls.h"
 #include "connectors/remote/resilience.h"
 #include "onceonly/registry/v1/registry.grpc.pb.h"
@@ -41,146 +43,95 @@ Counter& CircuitOpenings() {
   return c;
 }
 
+// Backoff pauses and hedges of every remote read in the process wait here. Never destroyed:
+// a read outliving its connector (a losing hedge, a retry in its pause) still finds it.
+Timer& ResilienceTimer() {
+  static Timer* timer = new Timer();
+  return *timer;
+}
+
 // The attempts of one read racing each other (a hedged read has two): the first answer that
-// is not a registry failure wins; if every attempt fails, the last failure.
+// is not a registry failure wins; if every attempt fails, the last failure. Once decided,
+// the attempts still out are cancelled and `on_decided` runs, once.
 class Race {
  public:
-  // Registers an attempt; Done() must follow, from any thread.
+  using OnDecided = std::function<void(absl::StatusOr<rv1::SubjectRecords>)>;
+  explicit Race(OnDecided on_decided) : on_decided_(std::move(on_decided)) {}
+
+  // Registers an attempt, which must end with Done(); nullptr if the race is already decided.
   std::shared_ptr<grpc::ClientContext> Start(absl::Time deadline) {
     auto context = std::make_shared<grpc::ClientContext>();
     if (deadline != absl::InfiniteFuture()) context->set_deadline(absl::ToChronoTime(deadline));
     absl::MutexLock lock(&mu_);
+    if (decided_) return nullptr;
     ++outstanding_;
     contexts_.push_back(context);
     return context;
   }
   void Done(absl::StatusOr<rv1::SubjectRecords> result) {
-    absl::MutexLock lock(&mu_);
-    --outstanding_;
-    if (winner_.has_value()) return;
-    if (result.ok() || !IsRegistryFailure(result.status().code())) {
-      winner_ = std::move(result);
-    } else {
-      last_failure_ = result.status();
+    std::vector<std::shared_ptr<grpc::ClientContext>> losers;
+    {
+      absl::MutexLock lock(&mu_);
+      --outstanding_;
+      if (decided_) return;
+      if (!result.ok() && IsRegistryFailure(result.status().code()) && outstanding_ > 0) {
+        return;  // another attempt may still win
+      }
+      decided_ = true;
+      losers.swap(contexts_);
     }
+    // Outside the lock: a cancelled attempt may call Done at once.
+    for (const auto& context : losers) context->TryCancel();
+    on_decided_(std::move(result));
   }
-  // Waits until an attempt won, every attempt failed, or `until`; true if decided.
-  bool WaitDecided(absl::Time until) {
+  bool decided() {
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithDeadline(absl::Condition(this, &Race::Decided), until);
-    return Decided();
-  }
-  // The outcome, once decided; cancels the attempts still out.
-  absl::StatusOr<rv1::SubjectRecords> Take() {
-    absl::MutexLock lock(&mu_);
-    for (const auto& context : contexts_) context->TryCancel();
-    if (winner_.has_value()) return *std::move(winner_);
-    return last_failure_;
+    return decided_;
   }
 
  private:
-  bool Decided() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return winner_.has_value() || outstanding_ == 0;
-  }
+  const OnDecided on_decided_;
   absl::Mutex mu_;
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  bool decided_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::shared_ptr<grpc::ClientContext>> contexts_ ABSL_GUARDED_BY(mu_);
-  std::optional<absl::StatusOr<rv1::SubjectRecords>> winner_ ABSL_GUARDED_BY(mu_);
-  absl::Status last_failure_ ABSL_GUARDED_BY(mu_) = absl::UnavailableError("no attempt made");
 };
 
-class RemoteConnector : public RegistryConnector {
- public:
-  RemoteConnector(std::string registry, const config::v1::RemoteSource& source,
-                  std::shared_ptr<grpc::Channel> channel)
-      : registry_(std::move(registry)),
-        address_(source.address()),
-        max_attempts_(source.max_attempts() == 0 ? 3 : static_cast<int>(source.max_attempts())),
-        hedge_after_(source.has_hedge_after() ? FromProto(source.hedge_after())
-                                              : absl::InfiniteDuration()),
-        breaker_(registry_,
-                 CircuitBreaker::Options{
-                     source.circuit_failure_threshold() == 0
-                         ? 5
-                         : static_cast<int>(source.circuit_failure_threshold()),
-                     source.has_circuit_open_duration() ? FromProto(source.circuit_open_duration())
-                                                        : absl::Seconds(5)},
-                 Clock::Real(),
-                 [registry = registry_](CircuitBreaker::State state, bool opened) {
-                   CircuitGauge().Set({registry}, state == CircuitBreaker::State::kClosed ? 0
-                                                  : state == CircuitBreaker::State::kHalfOpen
-                                                      ? 1
-                                                      : 2);
-                   if (opened) CircuitOpenings().Add({registry});
-                 }),
-        companies_(rv1::CompanyRegistry::NewStub(channel)),
-        permits_(rv1::PermitRegistry::NewStub(channel)),
-        tax_(rv1::TaxRegistry::NewStub(channel)) {
-    CircuitGauge().Set({registry_}, 0);
-    CircuitOpenings().Add({registry_}, 0);
-  }
-
-  absl::string_view name() const override { return registry_; }
-
-  // Reads are idempotent: a read the registry answered UNAVAILABLE is tried again with
-  // exponential backoff and jitter, within the deadline and the retry throttle. The circuit
-  // breaker sees one outcome per read, whatever its attempts.
-  absl::StatusOr<rv1::SubjectRecords> Fetch(const FetchRequest& request) override {
-    ASSIGN_OR_RETURN(const CircuitBreaker::Pass pass, breaker_.Admit());
-    absl::StatusOr<rv1::SubjectRecords> result;
-    absl::Duration backoff = kFirstBackoff;
-    for (int attempt = 1;; ++attempt) {
-      result = Attempt(request);
-      const bool failed = !result.ok() && IsRegistryFailure(result.status().code());
-      if (!failed || result.status().code() != absl::StatusCode::kUnavailable ||
-          attempt >= max_attempts_ || !throttle_->RetryAllowed()) {
-        break;
-      }
-      // Full jitter, so that callers who failed together do not retry together.
-      thread_local absl::BitGen random;
-      const absl::Duration pause = backoff * absl::Uniform(random, 0.0, 1.0);
-      if (absl::Now() + pause >= request.deadline) break;
-      absl::SleepFor(pause);
-      backoff *= 2;
-    }
-    // A deadline the caller cut short says nothing of the registry's health.
-    CircuitBreaker::Outcome outcome = CircuitBreaker::Outcome::kSuccess;
-    if (!result.ok() && IsRegistryFailure(result.status().code())) {
-      outcome = result.status().code() == absl::StatusCode::kDeadlineExceeded &&
-                        request.deadline_is_callers
-                    ? CircuitBreaker::Outcome::kNeutral
-                    : CircuitBreaker::Outcome::kFailure;
-    }
-    breaker_.Record(pass, outcome);
-    if (!result.ok()) {
-      return absl::Status(result.status().code(),
-                          absl::StrCat("registry ", registry_, " at ", address_, ": ",
-                                       result.status().message()));
-    }
-    return result;
-  }
-
- private:
-  // One attempt, or two racing if the first has not answered after hedge_after_.
-  absl::StatusOr<rv1::SubjectRecords> Attempt(const FetchRequest& request) {
-    auto race = std::make_shared<Race>();
-    Send(request, race);
-    if (hedge_after_ != absl::InfiniteDuration() &&
-        !race->WaitDecided(std::min(absl::Now() + hedge_after_, request.deadline)) &&
-        absl::Now() < request.deadline && throttle_->RetryAllowed()) {
-      Send(request, race);  // the hedge
-    }
-    race->WaitDecided(absl::InfiniteFuture());  // every attempt ends by its deadline
-    return race->Take();
-  }
+// What the reads of one registry share; reads hold it, so it outlives the connector if a read
+// does.
+struct RemoteRegistry {
+  RemoteRegistry(std::string registry, const config::v1::RemoteSource& source,
+                 const std::shared_ptr<grpc::Channel>& channel)
+      : name(std::move(registry)),
+        address(source.address()),
+        max_attempts(source.max_attempts() == 0 ? 3 : static_cast<int>(source.max_attempts())),
+        hedge_after(source.has_hedge_after() ? FromProto(source.hedge_after())
+                                             : absl::InfiniteDuration()),
+        breaker(name,
+                CircuitBreaker::Options{
+                    source.circuit_failure_threshold() == 0
+                        ? 5
+                        : static_cast<int>(source.circuit_failure_threshold()),
+                    source.has_circuit_open_duration() ? FromProto(source.circuit_open_duration())
+                                                       : absl::Seconds(5)},
+                Clock::Real(),
+                [registry = name](CircuitBreaker::State state, bool opened) {
+                  CircuitGauge().Set({registry}, state == CircuitBreaker::State::kClosed ? 0
+                                                 : state == CircuitBreaker::State::kHalfOpen
+                                                     ? 1
+                                                     : 2);
+                  if (opened) CircuitOpenings().Add({registry});
+                }),
+        companies(rv1::CompanyRegistry::NewStub(channel)),
+        permits(rv1::PermitRegistry::NewStub(channel)),
+        tax(rv1::TaxRegistry::NewStub(channel)) {}
 
   // Starts one RPC whose outcome goes to `race`; it also feeds the retry throttle.
   void Send(const FetchRequest& request, const std::shared_ptr<Race>& race) {
     std::shared_ptr<grpc::ClientContext> context = race->Start(request.deadline);
-    // Owns what it touches: a losing hedge completes after Fetch returned, perhaps after the
-    // connector is gone.
-    auto finish = [throttle = throttle_, race, context](const grpc::Status& status,
-                                                        absl::StatusOr<rv1::SubjectRecords> records) {
+    if (context == nullptr) return;  // decided while this hedge waited
+    auto finish = [throttle = throttle, race, context](const grpc::Status& status,
+                                                       absl::StatusOr<rv1::SubjectRecords> records) {
       if (!status.ok()) records = FromGrpcStatus(status);
       if (status.error_code() == grpc::StatusCode::CANCELLED) {
         // Our own TryCancel of a losing attempt: no news of the registry.
@@ -191,49 +142,152 @@ class RemoteConnector : public RegistryConnector {
       }
       race->Done(std::move(records));
     };
-    if (registry_ == "companies") {
-      auto req = std::make_shared<rv1::GetEnterpriseRequest>();
-      auto resp = std::make_shared<rv1::GetEnterpriseResponse>();
-      req->set_enterprise_number(request.enterprise_number);
-      req->set_language(request.language);
-      companies_->async()->GetEnterprise(
-          context.get(), req.get(), resp.get(), [req, resp, finish](grpc::Status status) {
+    if (name == "companies") {
+      auto call = std::make_shared<std::pair<rv1::GetEnterpriseRequest, rv1::GetEnterpriseResponse>>();
+      call->first.set_enterprise_number(request.enterprise_number);
+      call->first.set_language(request.language);
+      companies->async()->GetEnterprise(
+          context.get(), &call->first, &call->second, [call, finish](grpc::Status status) {
             rv1::SubjectRecords out;
-            *out.mutable_enterprise() = std::move(*resp->mutable_enterprise());
+            out.mutable_enterprise()->Swap(call->second.mutable_enterprise());
             finish(status, std::move(out));
           });
-    } else if (registry_ == "permits") {
-      auto req = std::make_shared<rv1::ListPermitsRequest>();
-      auto resp = std::make_shared<rv1::ListPermitsResponse>();
-      req->set_enterprise_number(request.enterprise_number);
-      permits_->async()->ListPermits(
-          context.get(), req.get(), resp.get(), [req, resp, finish](grpc::Status status) {
+    } else if (name == "permits") {
+      auto call = std::make_shared<std::pair<rv1::ListPermitsRequest, rv1::ListPermitsResponse>>();
+      call->first.set_enterprise_number(request.enterprise_number);
+      permits->async()->ListPermits(
+          context.get(), &call->first, &call->second, [call, finish](grpc::Status status) {
             rv1::SubjectRecords out;
-            out.mutable_permits()->Swap(resp->mutable_permits());
+            out.mutable_permits()->Swap(call->second.mutable_permits());
             finish(status, std::move(out));
           });
     } else {
-      auto req = std::make_shared<rv1::GetTaxStatusRequest>();
-      auto resp = std::make_shared<rv1::GetTaxStatusResponse>();
-      req->set_enterprise_number(request.enterprise_number);
-      tax_->async()->GetTaxStatus(
-          context.get(), req.get(), resp.get(), [req, resp, finish](grpc::Status status) {
+      auto call = std::make_shared<std::pair<rv1::GetTaxStatusRequest, rv1::GetTaxStatusResponse>>();
+      call->first.set_enterprise_number(request.enterprise_number);
+      tax->async()->GetTaxStatus(
+          context.get(), &call->first, &call->second, [call, finish](grpc::Status status) {
             rv1::SubjectRecords out;
-            *out.mutable_tax_status() = std::move(*resp->mutable_tax_status());
+            out.mutable_tax_status()->Swap(call->second.mutable_tax_status());
             finish(status, std::move(out));
           });
     }
   }
 
-  const std::string registry_;
-  const std::string address_;
-  const int max_attempts_;
-  const absl::Duration hedge_after_;
-  CircuitBreaker breaker_;
-  const std::shared_ptr<RetryThrottle> throttle_ = std::make_shared<RetryThrottle>();
-  std::unique_ptr<rv1::CompanyRegistry::Stub> companies_;
-  std::unique_ptr<rv1::PermitRegistry::Stub> permits_;
-  std::unique_ptr<rv1::TaxRegistry::Stub> tax_;
+  const std::string name;
+  const std::string address;
+  const int max_attempts;
+  const absl::Duration hedge_after;
+  CircuitBreaker breaker;
+  const std::shared_ptr<RetryThrottle> throttle = std::make_shared<RetryThrottle>();
+  const std::unique_ptr<rv1::CompanyRegistry::Stub> companies;
+  const std::unique_ptr<rv1::PermitRegistry::Stub> permits;
+  const std::unique_ptr<rv1::TaxRegistry::Stub> tax;
+};
+
+// One read, across its attempts. Reads are idempotent: a read the registry answered
+// UNAVAILABLE is tried again after a jittered, doubling pause, within the deadline and the
+// retry throttle. The circuit breaker sees one outcome per read, whatever its attempts.
+class Read : public std::enable_shared_from_this<Read> {
+ public:
+  Read(std::shared_ptr<RemoteRegistry> registry, FetchRequest request, CircuitBreaker::Pass pass,
+       RegistryConnector::FetchDone done)
+      : registry_(std::move(registry)),
+        request_(std::move(request)),
+        pass_(pass),
+        done_(std::move(done)) {}
+
+  // One attempt, and a hedge racing it if it has not answered after hedge_after.
+  void Attempt() {
+    ++attempts_;
+    auto self = shared_from_this();
+    auto race = std::make_shared<Race>(
+        [self](absl::StatusOr<rv1::SubjectRecords> result) { self->Decided(std::move(result)); });
+    registry_->Send(request_, race);
+    if (registry_->hedge_after == absl::InfiniteDuration()) return;
+    ResilienceTimer().At(std::min(absl::Now() + registry_->hedge_after, request_.deadline),
+                         [self, race] {
+                           if (!race->decided() && absl::Now() < self->request_.deadline &&
+                               self->registry_->throttle->RetryAllowed()) {
+                             self->registry_->Send(self->request_, race);
+                           }
+                         });
+  }
+
+ private:
+  void Decided(absl::StatusOr<rv1::SubjectRecords> result) {
+    const bool failed = !result.ok() && IsRegistryFailure(result.status().code());
+    if (failed && result.status().code() == absl::StatusCode::kUnavailable &&
+        attempts_ < registry_->max_attempts && registry_->throttle->RetryAllowed()) {
+      // Full jitter, so that callers who failed together do not retry together.
+      thread_local absl::BitGen random;
+      const absl::Time at = absl::Now() + backoff_ * absl::Uniform(random, 0.0, 1.0);
+      if (at < request_.deadline) {
+        backoff_ *= 2;
+        ResilienceTimer().At(at, [self = shared_from_this()] { self->Attempt(); });
+        return;
+      }
+    }
+    // A deadline the caller cut short says nothing of the registry's health.
+    CircuitBreaker::Outcome outcome = CircuitBreaker::Outcome::kSuccess;
+    if (failed) {
+      outcome = result.status().code() == absl::StatusCode::kDeadlineExceeded &&
+                        request_.deadline_is_callers
+                    ? CircuitBreaker::Outcome::kNeutral
+                    : CircuitBreaker::Outcome::kFailure;
+    }
+    registry_->breaker.Record(pass_, outcome);
+    if (!result.ok()) {
+      result = absl::Status(result.status().code(),
+                            absl::StrCat("registry ", registry_->name, " at ", registry_->address,
+                                         ": ", result.status().message()));
+    }
+    done_(std::move(result));
+  }
+
+  const std::shared_ptr<RemoteRegistry> registry_;
+  const FetchRequest request_;
+  const CircuitBreaker::Pass pass_;
+  const RegistryConnector::FetchDone done_;
+  // Touched by one attempt's outcome at a time: attempts follow each other.
+  int attempts_ = 0;
+  absl::Duration backoff_ = kFirstBackoff;
+};
+
+class RemoteConnector : public RegistryConnector {
+ public:
+  RemoteConnector(std::string registry, const config::v1::RemoteSource& source,
+                  const std::shared_ptr<grpc::Channel>& channel)
+      : registry_(std::make_shared<RemoteRegistry>(std::move(registry), source, channel)) {
+    CircuitGauge().Set({registry_->name}, 0);
+    CircuitOpenings().Add({registry_->name}, 0);
+  }
+
+  absl::string_view name() const override { return registry_->name; }
+
+  bool fetches_asynchronously() const override { return true; }
+
+  void FetchAsync(const FetchRequest& request, FetchDone done) override {
+    absl::StatusOr<CircuitBreaker::Pass> pass = registry_->breaker.Admit();
+    if (!pass.ok()) {
+      done(pass.status());
+      return;
+    }
+    std::make_shared<Read>(registry_, request, *pass, std::move(done))->Attempt();
+  }
+
+  absl::StatusOr<rv1::SubjectRecords> Fetch(const FetchRequest& request) override {
+    absl::Notification decided;
+    absl::StatusOr<rv1::SubjectRecords> result;
+    FetchAsync(request, [&](absl::StatusOr<rv1::SubjectRecords> outcome) {
+      result = std::move(outcome);
+      decided.Notify();
+    });
+    decided.WaitForNotification();  // every attempt ends by the deadline
+    return result;
+  }
+
+ private:
+  const std::shared_ptr<RemoteRegistry> registry_;
 };
 
 }  // namespace
@@ -249,7 +303,7 @@ absl::StatusOr<std::unique_ptr<RegistryConnector>> CreateRemoteConnector(
   }
   ASSIGN_OR_RETURN(auto channel,
                    CreateMutualTlsChannel(source.address(), source.tls(), source.server_name()));
-  return std::unique_ptr<RegistryConnector>(new RemoteConnector(registry, source, std::move(channel)));
+  return std::unique_ptr<RegistryConnector>(new RemoteConnector(registry, source, channel));
 }
 
 }  // namespace onceonly
