@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -23,15 +24,27 @@ class Timer {
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
 
+  // Names one scheduled callback, for Cancel.
+  struct Handle {
+    absl::Time when;
+    uint64_t id = 0;
+  };
+
   // Runs `callback` on the timer thread at `when` (real time), or at once if it has passed.
-  void At(absl::Time when, std::function<void()> callback);
+  Handle At(absl::Time when, std::function<void()> callback);
+
+  // Drops the callback if it has not run yet (it may be running): a deadline that no longer
+  // matters costs nothing more. Callers that schedule one per request cancel it when the
+  // request ends, so that pending callbacks stay as many as the requests in flight.
+  void Cancel(const Handle& handle);
 
  private:
   void Loop();
 
   absl::Mutex mu_;
   absl::CondVar changed_;
-  std::multimap<absl::Time, std::function<void()>> due_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::pair<absl::Time, uint64_t>, std::function<void()>> due_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

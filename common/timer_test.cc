@@ -50,6 +50,23 @@ TEST(TimerTest, NeverFiresEarlyAndFiresPastInstantsAtOnce) {
   EXPECT_GE(late_by_micros.load(), 0);
 }
 
+TEST(TimerTest, ACancelledCallbackNeverRunsAndTheOthersStillDo) {
+  Timer timer;
+  std::atomic<bool> cancelled_ran{false};
+  absl::Notification kept, after;
+  const absl::Time now = absl::Now();
+  const Timer::Handle cancelled =
+      timer.At(now + absl::Milliseconds(20), [&] { cancelled_ran = true; });
+  const Timer::Handle same_instant = timer.At(now + absl::Milliseconds(20), [&] { kept.Notify(); });
+  timer.Cancel(cancelled);
+  timer.At(now + absl::Milliseconds(60), [&] { after.Notify(); });
+  ASSERT_TRUE(after.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_TRUE(kept.HasBeenNotified());
+  EXPECT_FALSE(cancelled_ran.load());
+  timer.Cancel(same_instant);  // already run: nothing happens
+  timer.Cancel(cancelled);     // twice: nothing happens
+}
+
 TEST(TimerTest, CallbacksNotYetDueDieWithTheTimer) {
   std::atomic<bool> ran{false};
   {

@@ -209,6 +209,9 @@ struct DossierPipeline::FanOut {
   std::string purpose;
   Done done;
 
+  // The FinishAtDeadline callback, cancelled when the registries answer in time.
+  std::optional<Timer::Handle> deadline_timer ABSL_GUARDED_BY(mu);
+
   absl::Duration max_age;     // the oldest cached data the caller accepts
   absl::Time started;         // when the fetches were scheduled
   absl::Time fetch_deadline;  // the caller's deadline less AnswerReserve
@@ -388,9 +391,11 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
   }
   if (last_fetch_deadline != absl::InfiniteFuture()) {
     std::weak_ptr<FanOut> weak = fan_out;
-    deadlines_.At(last_fetch_deadline, [this, weak] {
+    const Timer::Handle timer = deadlines_.At(last_fetch_deadline, [this, weak] {
       if (std::shared_ptr<FanOut> alive = weak.lock()) FinishAtDeadline(alive);
     });
+    absl::MutexLock lock(&fan_out->mu);
+    fan_out->deadline_timer = timer;
   }
   if (by_registry.empty()) {
     FinishAtDeadline(fan_out);  // nothing to fetch: finish now
@@ -581,6 +586,7 @@ void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
   std::set<std::string> released;
   {
     absl::MutexLock lock(&fan_out->mu);
+    if (fan_out->deadline_timer.has_value()) deadlines_.Cancel(*fan_out->deadline_timer);
     registry::v1::SubjectRecords& merged = fan_out->merged;
     if (merged.has_enterprise()) *dossier.mutable_company() = std::move(*merged.mutable_enterprise());
     for (registry::v1::Permit& p : *merged.mutable_permits()) {
