@@ -1,5 +1,6 @@
 #include "authz/categories.h"
 
+#include "absl/strings/match.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/util/field_mask_util.h"
 
@@ -46,6 +47,20 @@ void MinimiseDossier(const std::vector<std::string>& released, v1::Dossier* doss
     for (const std::string& path : category->dossier_paths) mask.add_paths(path);
   }
   google::protobuf::util::FieldMaskUtil::TrimMessage(mask, dossier);
+}
+
+std::vector<std::string> CompanyFieldsFor(const std::vector<std::string>& released) {
+  constexpr absl::string_view kCompany = "company.";
+  std::vector<std::string> fields;
+  for (const std::string& name : released) {
+    const DataCategory* category = FindDataCategory(name);
+    if (category == nullptr || category->registry != "companies") continue;
+    for (const std::string& path : category->dossier_paths) {
+      // Dossier.company is the registry's Enterprise: "company.addresses" is "addresses".
+      if (absl::StartsWith(path, kCompany)) fields.push_back(path.substr(kCompany.size()));
+    }
+  }
+  return fields;
 }
 
 }  // namespace onceonly

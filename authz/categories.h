@@ -28,6 +28,11 @@ const DataCategory* FindDataCategory(absl::string_view name);
 // (enterprise_number, sources, access_id, purpose, released_categories, grant_id) stay.
 void MinimiseDossier(const std::vector<std::string>& released, v1::Dossier* dossier);
 
+// The Enterprise fields the companies registry must send for `released` (its read mask):
+// what the company categories among them put in the dossier. Empty if none is a company
+// category.
+std::vector<std::string> CompanyFieldsFor(const std::vector<std::string>& released);
+
 }  // namespace onceonly
 
 #endif  // ONCEONLY_AUTHZ_CATEGORIES_H_

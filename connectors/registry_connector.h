@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/cord.h"
@@ -21,6 +22,10 @@ struct FetchRequest {
   std::string enterprise_number;
   // Language of code descriptions: "fr", "nl", "de" or "en".
   std::string language = "fr";
+  // The top-level fields of the registry's answer the gateway needs (for the companies
+  // registry, Enterprise field names); empty: all. A connector may return more: the gateway
+  // minimises whatever it gets.
+  std::vector<std::string> fields;
   // Give up (DEADLINE_EXCEEDED) after this instant.
   absl::Time deadline = absl::InfiniteFuture();
   // Whether `deadline` is the caller's, shorter than the registry's own time budget: running

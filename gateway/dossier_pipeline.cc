@@ -430,11 +430,16 @@ void DossierPipeline::DrainFetches() {
       +[](int* in_flight) { return *in_flight == 0; }, &async_in_flight_));
 }
 
-FetchRequest DossierPipeline::RequestFor(const FanOut& fan_out,
+FetchRequest DossierPipeline::RequestFor(const FanOut& fan_out, const std::string& registry,
                                          const RegistryEndpoint& endpoint) const {
   FetchRequest request = fan_out.fetch;
   request.deadline = std::min(fan_out.fetch_deadline, fan_out.started + endpoint.timeout);
   request.deadline_is_callers = fan_out.fetch_deadline < fan_out.started + endpoint.timeout;
+  // Minimised at the source: the registry reads and sends only what this caller may receive.
+  // Not for a cached registry, whose cache keeps whole answers to serve any purpose.
+  if (registry == "companies" && endpoint.cache_ttl <= absl::ZeroDuration()) {
+    request.fields = CompanyFieldsFor(fan_out.allowed);
+  }
   return request;
 }
 
@@ -448,7 +453,7 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
     return;
   }
   const RegistryEndpoint& endpoint = it->second;
-  const FetchRequest request = RequestFor(*fan_out, endpoint);
+  const FetchRequest request = RequestFor(*fan_out, registry, endpoint);
   const absl::Time asked = absl::Now();
   // A cached answer this caller accepts is served here: no thread, no registry.
   if (std::optional<RegistryCache::Answer> hit =
@@ -487,7 +492,7 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
 
 void DossierPipeline::Fetch(const std::shared_ptr<FanOut>& fan_out, const std::string& registry) {
   const RegistryEndpoint& endpoint = registries_.at(registry);
-  const FetchRequest request = RequestFor(*fan_out, endpoint);
+  const FetchRequest request = RequestFor(*fan_out, registry, endpoint);
   bool finished;
   {
     absl::MutexLock lock(&fan_out->mu);

@@ -101,7 +101,8 @@ class DossierPipeline {
   void AppendDenial(const CallInfo& call, const AccessRequest& access,
                     const AccessDecision& decision, absl::Time now, Done done);
   // What one registry is asked for this fan-out: its time budget within the caller's.
-  FetchRequest RequestFor(const FanOut& fan_out, const RegistryEndpoint& endpoint) const;
+  FetchRequest RequestFor(const FanOut& fan_out, const std::string& registry,
+                          const RegistryEndpoint& endpoint) const;
   // Starts one registry's part: from the cache, as an asynchronous read, or on a fetch thread.
   void StartFetch(const std::shared_ptr<FanOut>& fan_out, const std::string& registry);
   // One registry's part on a fetch thread, through the cache's single flight.

@@ -10,6 +10,7 @@
 #include "common/rich_status.h"
 #include "connectors/testing/fake_connector.h"
 #include "google/protobuf/util/time_util.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace onceonly {
@@ -161,6 +162,15 @@ TEST_F(DossierPipelineTest, OnlyRegistriesHoldingReleasedCategoriesAreCalled) {
   EXPECT_EQ(permits_->calls(), 0);
   EXPECT_EQ(tax_->calls(), 0);
   EXPECT_EQ(companies_->last_request().enterprise_number, kSubject);
+}
+
+TEST_F(DossierPipelineTest, TheCompaniesRegistryIsAskedOnlyForWhatIsReleased) {
+  ASSERT_TRUE(Run({"company.identity", "tax.good_standing"}).ok());
+  const std::vector<std::string> fields = companies_->last_request().fields;
+  EXPECT_THAT(fields, ::testing::IsSupersetOf({"enterprise_number", "status", "denominations"}));
+  for (const char* withheld : {"addresses", "activities", "contacts", "establishments", "branches"}) {
+    EXPECT_THAT(fields, ::testing::Not(::testing::Contains(withheld)));
+  }
 }
 
 TEST_F(DossierPipelineTest, FailingRegistryGivesPartialDossier) {

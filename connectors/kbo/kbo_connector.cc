@@ -19,7 +19,8 @@ absl::StatusOr<registry::v1::SubjectRecords> KboConnector::Fetch(const FetchRequ
         absl::StrCat("companies: deadline passed before looking up ", request.enterprise_number));
   }
   ASSIGN_OR_RETURN(registry::v1::Enterprise enterprise,
-                   store_->GetEnterprise(request.enterprise_number, request.language, request.deadline));
+                   store_->GetEnterprise(request.enterprise_number, request.language,
+                                          request.deadline, request.fields));
   registry::v1::SubjectRecords records;
   *records.mutable_enterprise() = std::move(enterprise);
   return records;

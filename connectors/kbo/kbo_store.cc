@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <bitset>
 #include <unordered_map>
 #include <utility>
 
@@ -343,15 +344,36 @@ void KboStore::Release(std::unique_ptr<Connection> connection) {
   idle_.push_back(std::move(connection));
 }
 
+// The top-level Enterprise fields a read fills, by field number; all of them for no names.
+static absl::StatusOr<std::bitset<32>> WantedFields(const std::vector<std::string>& fields) {
+  std::bitset<32> wanted;
+  if (fields.empty()) return wanted.set();
+  const google::protobuf::Descriptor* enterprise = v1::Enterprise::descriptor();
+  for (const std::string& name : fields) {
+    const google::protobuf::FieldDescriptor* field = enterprise->FindFieldByName(name);
+    if (field == nullptr) {
+      std::vector<std::string> known;
+      for (int i = 0; i < enterprise->field_count(); ++i) known.push_back(enterprise->field(i)->name());
+      return InvalidField("read_mask", "UNKNOWN_FIELD",
+                          absl::StrCat("\"", absl::CHexEscape(name), "\" is not a field of Enterprise; use ",
+                                       absl::StrJoin(known, ", ")));
+    }
+    wanted.set(field->number());
+  }
+  return wanted.set(v1::Enterprise::kEnterpriseNumberFieldNumber);
+}
+
 absl::StatusOr<v1::Enterprise> KboStore::GetEnterprise(absl::string_view canonical_number,
                                                        absl::string_view language,
-                                                       absl::Time deadline) {
+                                                       absl::Time deadline,
+                                                       const std::vector<std::string>& fields) {
   std::string lang = absl::AsciiStrToLower(language);
   if (lang.empty()) lang = "fr";
   if (lang != "fr" && lang != "nl" && lang != "de" && lang != "en") {
     return absl::InvalidArgumentError(
         absl::StrCat("language \"", language, "\" is not one of fr, nl, de, en"));
   }
+  ASSIGN_OR_RETURN(const std::bitset<32> wanted, WantedFields(fields));
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> acquired, Acquire(deadline));
   Lease lease(this, std::move(acquired));
   Connection& c = *lease;
@@ -371,45 +393,67 @@ absl::StatusOr<v1::Enterprise> KboStore::GetEnterprise(absl::string_view canonic
   RETURN_IF_ERROR(RefreshCodeCache(c));
   v1::Enterprise enterprise;
   enterprise.set_enterprise_number(std::string(canonical_number));
-  enterprise.set_start_date(columns[5]);
-  RETURN_IF_ERROR(records.Code("Status", columns[0], enterprise.mutable_status()));
-  RETURN_IF_ERROR(
-      records.Code("JuridicalSituation", columns[1], enterprise.mutable_juridical_situation()));
-  RETURN_IF_ERROR(
-      records.Code("TypeOfEnterprise", columns[2], enterprise.mutable_type_of_enterprise()));
-  RETURN_IF_ERROR(records.Code("JuridicalForm", columns[3], enterprise.mutable_juridical_form()));
-  RETURN_IF_ERROR(
-      records.Code("JuridicalForm", columns[4], enterprise.mutable_juridical_form_cac()));
-  RETURN_IF_ERROR(
-      records.Denominations(c.denominations, canonical_number, enterprise.mutable_denominations()));
-  RETURN_IF_ERROR(records.Addresses(c.addresses, canonical_number, enterprise.mutable_addresses()));
-  RETURN_IF_ERROR(
-      records.Activities(c.activities, canonical_number, enterprise.mutable_activities()));
-  RETURN_IF_ERROR(records.Contacts(c.contacts, canonical_number, enterprise.mutable_contacts()));
-
-  RETURN_IF_ERROR(ForEachRow(c.establishments, canonical_number, [&](SqliteStatement& row) {
-    v1::Establishment* e = enterprise.add_establishments();
-    e->set_establishment_number(row.ColumnText(0));
-    e->set_start_date(row.ColumnText(1));
-    return absl::OkStatus();
-  }));
-  for (v1::Establishment& e : *enterprise.mutable_establishments()) {
-    const std::string& number = e.establishment_number();
-    RETURN_IF_ERROR(records.Denominations(c.denominations, number, e.mutable_denominations()));
-    RETURN_IF_ERROR(records.Addresses(c.addresses, number, e.mutable_addresses()));
-    RETURN_IF_ERROR(records.Activities(c.activities, number, e.mutable_activities()));
-    RETURN_IF_ERROR(records.Contacts(c.contacts, number, e.mutable_contacts()));
+  using E = v1::Enterprise;
+  if (wanted[E::kStartDateFieldNumber]) enterprise.set_start_date(columns[5]);
+  if (wanted[E::kStatusFieldNumber]) {
+    RETURN_IF_ERROR(records.Code("Status", columns[0], enterprise.mutable_status()));
   }
-
-  RETURN_IF_ERROR(ForEachRow(c.branches, canonical_number, [&](SqliteStatement& row) {
-    v1::Branch* b = enterprise.add_branches();
-    b->set_id(row.ColumnText(0));
-    b->set_start_date(row.ColumnText(1));
-    return absl::OkStatus();
-  }));
-  for (v1::Branch& b : *enterprise.mutable_branches()) {
-    RETURN_IF_ERROR(records.Denominations(c.denominations, b.id(), b.mutable_denominations()));
-    RETURN_IF_ERROR(records.Addresses(c.addresses, b.id(), b.mutable_addresses()));
+  if (wanted[E::kJuridicalSituationFieldNumber]) {
+    RETURN_IF_ERROR(
+        records.Code("JuridicalSituation", columns[1], enterprise.mutable_juridical_situation()));
+  }
+  if (wanted[E::kTypeOfEnterpriseFieldNumber]) {
+    RETURN_IF_ERROR(
+        records.Code("TypeOfEnterprise", columns[2], enterprise.mutable_type_of_enterprise()));
+  }
+  if (wanted[E::kJuridicalFormFieldNumber]) {
+    RETURN_IF_ERROR(records.Code("JuridicalForm", columns[3], enterprise.mutable_juridical_form()));
+  }
+  if (wanted[E::kJuridicalFormCacFieldNumber]) {
+    RETURN_IF_ERROR(
+        records.Code("JuridicalForm", columns[4], enterprise.mutable_juridical_form_cac()));
+  }
+  if (wanted[E::kDenominationsFieldNumber]) {
+    RETURN_IF_ERROR(records.Denominations(c.denominations, canonical_number,
+                                          enterprise.mutable_denominations()));
+  }
+  if (wanted[E::kAddressesFieldNumber]) {
+    RETURN_IF_ERROR(
+        records.Addresses(c.addresses, canonical_number, enterprise.mutable_addresses()));
+  }
+  if (wanted[E::kActivitiesFieldNumber]) {
+    RETURN_IF_ERROR(
+        records.Activities(c.activities, canonical_number, enterprise.mutable_activities()));
+  }
+  if (wanted[E::kContactsFieldNumber]) {
+    RETURN_IF_ERROR(records.Contacts(c.contacts, canonical_number, enterprise.mutable_contacts()));
+  }
+  if (wanted[E::kEstablishmentsFieldNumber]) {
+    RETURN_IF_ERROR(ForEachRow(c.establishments, canonical_number, [&](SqliteStatement& row) {
+      v1::Establishment* e = enterprise.add_establishments();
+      e->set_establishment_number(row.ColumnText(0));
+      e->set_start_date(row.ColumnText(1));
+      return absl::OkStatus();
+    }));
+    for (v1::Establishment& e : *enterprise.mutable_establishments()) {
+      const std::string& number = e.establishment_number();
+      RETURN_IF_ERROR(records.Denominations(c.denominations, number, e.mutable_denominations()));
+      RETURN_IF_ERROR(records.Addresses(c.addresses, number, e.mutable_addresses()));
+      RETURN_IF_ERROR(records.Activities(c.activities, number, e.mutable_activities()));
+      RETURN_IF_ERROR(records.Contacts(c.contacts, number, e.mutable_contacts()));
+    }
+  }
+  if (wanted[E::kBranchesFieldNumber]) {
+    RETURN_IF_ERROR(ForEachRow(c.branches, canonical_number, [&](SqliteStatement& row) {
+      v1::Branch* b = enterprise.add_branches();
+      b->set_id(row.ColumnText(0));
+      b->set_start_date(row.ColumnText(1));
+      return absl::OkStatus();
+    }));
+    for (v1::Branch& b : *enterprise.mutable_branches()) {
+      RETURN_IF_ERROR(records.Denominations(c.denominations, b.id(), b.mutable_denominations()));
+      RETURN_IF_ERROR(records.Addresses(c.addresses, b.id(), b.mutable_addresses()));
+    }
   }
   return enterprise;
 }

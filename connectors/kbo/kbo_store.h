@@ -43,10 +43,12 @@ class KboStore {
   // "fr"), falling back to fr, nl, de, en when the code table lacks that language.
   // Repeated fields are in a stable order (file order; units and branches by number).
   // NOT_FOUND naming the number if KBO does not hold it; INVALID_ARGUMENT for another
-  // language.
+  // language. With `fields` (top-level Enterprise field names, as in
+  // GetEnterpriseRequest.read_mask), only those are read and filled, and enterprise_number;
+  // an unknown name is INVALID_ARGUMENT (reason UNKNOWN_FIELD).
   absl::StatusOr<registry::v1::Enterprise> GetEnterprise(
       absl::string_view canonical_number, absl::string_view language,
-      absl::Time deadline = absl::InfiniteFuture());
+      absl::Time deadline = absl::InfiniteFuture(), const std::vector<std::string>& fields = {});
 
   // The enterprises that match `request`, a page at a time, in enterprise-number order; the
   // criteria, page size and page token are as documented on SearchEnterprisesRequest in

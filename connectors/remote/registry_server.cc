@@ -41,7 +41,8 @@ absl::StatusOr<rv1::SubjectRecords> FetchFor(RegistryConnector& connector,
                                              const std::vector<std::string>& allowed,
                                              const grpc::ServerContext& context,
                                              const std::string& number,
-                                             const std::string& language) {
+                                             const std::string& language,
+                                             std::vector<std::string> fields = {}) {
   RETURN_IF_ERROR(AuthoriseCaller(context, allowed));
   absl::StatusOr<std::string> canonical = CanonicalEnterpriseNumber(number);
   if (!canonical.ok()) {
@@ -52,6 +53,7 @@ absl::StatusOr<rv1::SubjectRecords> FetchFor(RegistryConnector& connector,
   request.enterprise_number = *canonical;
   if (!language.empty()) request.language = language;
   request.deadline = absl::FromChrono(context.deadline());
+  request.fields = std::move(fields);
   return connector.Fetch(request);
 }
 
@@ -61,7 +63,8 @@ class CompanyService final : public rv1::CompanyRegistry::Service {
       : connector_(c), allowed_(allowed) {}
   grpc::Status GetEnterprise(grpc::ServerContext* context, const rv1::GetEnterpriseRequest* req,
                              rv1::GetEnterpriseResponse* resp) override {
-    auto records = FetchFor(connector_, allowed_, *context, req->enterprise_number(), req->language());
+    auto records = FetchFor(connector_, allowed_, *context, req->enterprise_number(), req->language(),
+                            {req->read_mask().paths().begin(), req->read_mask().paths().end()});
     if (!records.ok()) return ToGrpcStatus(records.status());
     *resp->mutable_enterprise() = std::move(*records->mutable_enterprise());
     return grpc::Status::OK;

@@ -146,6 +146,7 @@ struct RemoteRegistry {
       auto call = std::make_shared<std::pair<rv1::GetEnterpriseRequest, rv1::GetEnterpriseResponse>>();
       call->first.set_enterprise_number(request.enterprise_number);
       call->first.set_language(request.language);
+      for (const std::string& field : request.fields) call->first.mutable_read_mask()->add_paths(field);
       companies->async()->GetEnterprise(
           context.get(), &call->first, &call->second, [call, finish](grpc::Status status) {
             rv1::SubjectRecords out;

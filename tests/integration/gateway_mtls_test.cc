@@ -27,6 +27,7 @@
 #include "gateway/gateway_server.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onceonly/v1/audit.grpc.pb.h"
 #include "onceonly/registry/v1/registry.grpc.pb.h"
@@ -330,6 +331,38 @@ TEST_F(GatewayMtlsTest, RemoteRegistryOverMtlsAndPartialDossier) {
     EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
     EXPECT_EQ(r.info.reason(), "CALLER_NOT_ALLOWED");
     EXPECT_FALSE(response.has_enterprise());
+  }
+
+  // The gateway's read mask: only the fields named come back, and a name the registry does
+  // not know is refused with what to use instead.
+  {
+    auto gateway_channel = CreateMutualTlsChannel(registry_address, stack_->config().tls());
+    ASSERT_TRUE(gateway_channel.ok());
+    auto stub = registry::v1::CompanyRegistry::NewStub(*gateway_channel);
+    registry::v1::GetEnterpriseRequest request;
+    request.set_enterprise_number("1029.028.161");
+    request.mutable_read_mask()->add_paths("addresses");
+    registry::v1::GetEnterpriseResponse masked, whole;
+    grpc::ClientContext masked_context, whole_context;
+    ASSERT_TRUE(stub->GetEnterprise(&masked_context, request, &masked).ok());
+    request.clear_read_mask();
+    ASSERT_TRUE(stub->GetEnterprise(&whole_context, request, &whole).ok());
+    ASSERT_GT(whole.enterprise().addresses_size(), 0);
+    ASSERT_GT(whole.enterprise().denominations_size(), 0);
+    EXPECT_EQ(masked.enterprise().enterprise_number(), "1029.028.161");
+    EXPECT_EQ(masked.enterprise().addresses_size(), whole.enterprise().addresses_size());
+    EXPECT_EQ(masked.enterprise().denominations_size(), 0);
+    EXPECT_FALSE(masked.enterprise().has_status());
+    EXPECT_TRUE(masked.enterprise().start_date().empty());
+
+    request.mutable_read_mask()->add_paths("adresses");
+    grpc::ClientContext bad_context;
+    registry::v1::GetEnterpriseResponse refused;
+    Rich r = Details(stub->GetEnterprise(&bad_context, request, &refused));
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(r.info.reason(), "UNKNOWN_FIELD");
+    EXPECT_THAT(r.status.error_message(), ::testing::HasSubstr("\"adresses\" is not a field"));
+    EXPECT_THAT(r.status.error_message(), ::testing::HasSubstr("addresses"));
   }
 
   config::v1::GatewayConfig config = stack_->config();
