@@ -18,6 +18,8 @@
 #include "common/rich_status.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace onceonly {
@@ -151,6 +153,20 @@ void MoveInto(registry::v1::SubjectRecords& part, registry::v1::SubjectRecords& 
     merged.mutable_permits()->Add(std::move(permit));
   }
   if (part.has_tax_status()) merged.mutable_tax_status()->Swap(part.mutable_tax_status());
+}
+
+// The part of a cached answer a caller needs: for the companies registry, the Enterprise
+// fields its categories release (FetchRequest.fields); else all of it.
+registry::v1::SubjectRecords Projected(const registry::v1::SubjectRecords& whole,
+                                       const std::vector<std::string>& enterprise_fields) {
+  if (enterprise_fields.empty() || !whole.has_enterprise()) return whole;
+  google::protobuf::FieldMask mask;
+  for (const std::string& field : enterprise_fields) mask.add_paths(field);
+  registry::v1::SubjectRecords part;
+  google::protobuf::util::FieldMaskUtil::MergeMessageTo(
+      whole.enterprise(), mask, google::protobuf::util::FieldMaskUtil::MergeOptions(),
+      part.mutable_enterprise());
+  return part;
 }
 
 Histogram& FetchSeconds() {
@@ -436,10 +452,7 @@ FetchRequest DossierPipeline::RequestFor(const FanOut& fan_out, const std::strin
   request.deadline = std::min(fan_out.fetch_deadline, fan_out.started + endpoint.timeout);
   request.deadline_is_callers = fan_out.fetch_deadline < fan_out.started + endpoint.timeout;
   // Minimised at the source: the registry reads and sends only what this caller may receive.
-  // Not for a cached registry, whose cache keeps whole answers to serve any purpose.
-  if (registry == "companies" && endpoint.cache_ttl <= absl::ZeroDuration()) {
-    request.fields = CompanyFieldsFor(fan_out.allowed);
-  }
+  if (registry == "companies") request.fields = CompanyFieldsFor(fan_out.allowed);
   return request;
 }
 
@@ -453,15 +466,20 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
     return;
   }
   const RegistryEndpoint& endpoint = it->second;
-  const FetchRequest request = RequestFor(*fan_out, registry, endpoint);
+  FetchRequest request = RequestFor(*fan_out, registry, endpoint);
   const absl::Time asked = absl::Now();
-  // A cached answer this caller accepts is served here: no thread, no registry.
-  if (std::optional<RegistryCache::Answer> hit =
-          cache_.Lookup(CacheKey(registry, request), fan_out->max_age, endpoint.cache_ttl)) {
-    endpoint.in_flight->fetch_sub(1);
-    FetchSeconds().Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
-    Complete(fan_out, registry, std::move(hit->records), hit->retrieved_at, true);
-    return;
+  if (endpoint.cache_ttl > absl::ZeroDuration()) {
+    // A cached answer this caller accepts is served here, no thread, no registry, and only
+    // what the caller may receive is copied out of it.
+    if (std::optional<RegistryCache::Hit> hit =
+            cache_.Lookup(CacheKey(registry, request), fan_out->max_age, endpoint.cache_ttl)) {
+      endpoint.in_flight->fetch_sub(1);
+      FetchSeconds().Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
+      Complete(fan_out, registry, Projected(*hit->records, request.fields), hit->retrieved_at,
+               true);
+      return;
+    }
+    request.fields.clear();  // the cache keeps whole answers, to serve any purpose
   }
   // A network read that the cache has no part in goes out from this thread and holds none
   // while the registry works; the rest (an in-process store, single flight) waits on a fetch
@@ -487,12 +505,14 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
   }
   auto own = registry_pools_.find(registry);
   ThreadPool& pool = own == registry_pools_.end() ? fetch_pool_ : *own->second;
-  pool.Schedule([this, fan_out, registry] { Fetch(fan_out, registry); });
+  pool.Schedule([this, fan_out, registry, request = std::move(request)] {
+    Fetch(fan_out, registry, request);
+  });
 }
 
-void DossierPipeline::Fetch(const std::shared_ptr<FanOut>& fan_out, const std::string& registry) {
+void DossierPipeline::Fetch(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
+                            const FetchRequest& request) {
   const RegistryEndpoint& endpoint = registries_.at(registry);
-  const FetchRequest request = RequestFor(*fan_out, registry, endpoint);
   bool finished;
   {
     absl::MutexLock lock(&fan_out->mu);

@@ -106,7 +106,8 @@ class DossierPipeline {
   // Starts one registry's part: from the cache, as an asynchronous read, or on a fetch thread.
   void StartFetch(const std::shared_ptr<FanOut>& fan_out, const std::string& registry);
   // One registry's part on a fetch thread, through the cache's single flight.
-  void Fetch(const std::shared_ptr<FanOut>& fan_out, const std::string& registry);
+  void Fetch(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
+             const FetchRequest& request);
   // Records one registry's outcome (already checked by OwnPart); the last one (or the
   // deadline) finishes the fan-out.
   void Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,

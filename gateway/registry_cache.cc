@@ -54,7 +54,9 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
     }
     return answer;
   }
-  if (std::optional<Answer> hit = Lookup(key, max_age, ttl)) return *std::move(hit);
+  if (std::optional<Hit> hit = Lookup(key, max_age, ttl)) {
+    return Answer{*hit->records, hit->retrieved_at, true};
+  }
   std::shared_ptr<Flight> flight;
   bool leader = false;
   {
@@ -113,13 +115,12 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
   return answer;
 }
 
-std::optional<RegistryCache::Answer> RegistryCache::Lookup(const std::string& key,
-                                                           absl::Duration max_age,
-                                                           absl::Duration ttl) {
+std::optional<RegistryCache::Hit> RegistryCache::Lookup(const std::string& key,
+                                                        absl::Duration max_age,
+                                                        absl::Duration ttl) {
   const absl::Duration accepted = std::min(max_age, ttl);
   if (accepted <= absl::ZeroDuration()) return std::nullopt;
-  std::shared_ptr<const registry::v1::SubjectRecords> records;
-  absl::Time retrieved_at;
+  Hit hit;
   {
     absl::MutexLock lock(&mu_);
     auto cached = entries_.find(key);
@@ -128,11 +129,10 @@ std::optional<RegistryCache::Answer> RegistryCache::Lookup(const std::string& ke
     }
     lru_.splice(lru_.begin(), lru_, cached->second.lru);
     ++stats_.hits;
-    records = cached->second.records;
-    retrieved_at = cached->second.retrieved_at;
+    hit = Hit{cached->second.records, cached->second.retrieved_at};
   }
   Lookups().Add({"hit"});
-  return Answer{*records, retrieved_at, true};
+  return hit;
 }
 
 void RegistryCache::Store(const std::string& key, const registry::v1::SubjectRecords& records,

@@ -49,10 +49,15 @@ class RegistryCache {
   Answer Get(const std::string& key, absl::Duration max_age, absl::Duration ttl,
              absl::Time deadline, const Fetch& fetch);
 
+  // A stored answer, shared: the caller copies what it needs of it, outside the cache's lock.
+  struct Hit {
+    std::shared_ptr<const registry::v1::SubjectRecords> records;
+    absl::Time retrieved_at;
+  };
   // The stored answer for `key` if it is no older than min(max_age, ttl), counted as a hit;
   // else nullopt, counting nothing (the caller then calls Get). Never waits or fetches, so
   // the gateway answers hits on the request's own thread.
-  std::optional<Answer> Lookup(const std::string& key, absl::Duration max_age, absl::Duration ttl);
+  std::optional<Hit> Lookup(const std::string& key, absl::Duration max_age, absl::Duration ttl);
 
   Stats stats() const;
 

@@ -383,5 +383,35 @@ TEST_F(FederationTest, CachedAnswersAreLabelledAndMinimisedPerRequest) {
   EXPECT_FALSE(Source(live, "companies")->from_cache());
 }
 
+// The cache keeps whole answers: a narrow request fetches everything, so that a wider one
+// served from the cache later still gets all it may receive.
+TEST_F(FederationTest, TheCacheKeepsWholeAnswersWhateverRequestFetchedThem) {
+  v1::Dossier narrow;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    ASSERT_TRUE(stub_->GetDossier(
+        &context, TestStack::Request(kNumber, "public-procurement", {"company.identity"}),
+        &narrow).ok());
+  }
+  ASSERT_FALSE(Source(narrow, "companies")->from_cache());
+  EXPECT_EQ(narrow.company().addresses_size(), 0);
+
+  faults_->SetSpec(FaultSpec{absl::ZeroDuration(), 1.0, 0});  // the registry is down now
+  v1::GetDossierRequest wide =
+      TestStack::Request(kNumber, "public-procurement", {"company.identity", "company.addresses"});
+  wide.mutable_max_age()->set_seconds(30);
+  v1::Dossier cached;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    ASSERT_TRUE(stub_->GetDossier(&context, wide, &cached).ok());
+  }
+  EXPECT_TRUE(Source(cached, "companies")->from_cache());
+  EXPECT_EQ(cached.company().denominations_size(), narrow.company().denominations_size());
+  EXPECT_GT(cached.company().addresses_size(), 0);
+  EXPECT_EQ(cached.company().activities_size(), 0);  // fetched and cached, but not released
+}
+
 }  // namespace
 }  // namespace onceonly
