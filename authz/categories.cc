@@ -1,8 +1,13 @@
 #include "authz/categories.h"
 
+#include <array>
+#include <bitset>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+
 #include "absl/strings/match.h"
-#include "google/protobuf/field_mask.pb.h"
-#include "google/protobuf/util/field_mask_util.h"
+#include "absl/strings/str_split.h"
 
 namespace onceonly {
 
@@ -35,18 +40,92 @@ const DataCategory* FindDataCategory(absl::string_view name) {
   return nullptr;
 }
 
+namespace {
+
+// A field-mask path of the dossier, resolved once: a field of Dossier, and if the path goes
+// one level down, a field of that field's message.
+struct DossierField {
+  const google::protobuf::FieldDescriptor* top;
+  const google::protobuf::FieldDescriptor* sub;  // nullptr: the whole top field
+};
+
+DossierField Resolve(const std::string& path) {
+  const google::protobuf::Descriptor* dossier = v1::Dossier::descriptor();
+  const std::vector<std::string> parts = absl::StrSplit(path, '.');
+  const google::protobuf::FieldDescriptor* top = dossier->FindFieldByName(parts[0]);
+  const google::protobuf::FieldDescriptor* sub =
+      parts.size() == 2 && top != nullptr && top->message_type() != nullptr && !top->is_repeated()
+          ? top->message_type()->FindFieldByName(parts[1])
+          : nullptr;
+  if (top == nullptr || parts.size() > 2 || (parts.size() == 2 && sub == nullptr) ||
+      dossier->field_count() > 64 || (sub != nullptr && top->message_type()->field_count() > 64)) {
+    std::cerr << "onceonly: data category path \"" << path
+              << "\" is not a field (or a field of a singular message field) of Dossier\n";
+    std::abort();  // a mistake in the category table, caught by any test
+  }
+  return {top, sub};
+}
+
+// The resolved paths of every category, by name, and those every dossier keeps.
+struct ResolvedCategories {
+  std::map<std::string, std::vector<DossierField>, std::less<>> by_category;
+  std::vector<DossierField> always;
+};
+
+const ResolvedCategories& Resolved() {
+  static const ResolvedCategories* resolved = [] {
+    auto* r = new ResolvedCategories;
+    for (const DataCategory& c : AllDataCategories()) {
+      for (const std::string& path : c.dossier_paths) r->by_category[c.name].push_back(Resolve(path));
+    }
+    for (const char* always : {"enterprise_number", "sources", "access_id", "purpose",
+                               "released_categories", "grant_id"}) {
+      r->always.push_back(Resolve(always));
+    }
+    return r;
+  }();
+  return *resolved;
+}
+
+}  // namespace
+
+// The field-mask trim of FieldMaskUtil, done with descriptors resolved once: it runs on every
+// dossier, and building a mask tree from path strings each time cost more than the trim.
 void MinimiseDossier(const std::vector<std::string>& released, v1::Dossier* dossier) {
-  google::protobuf::FieldMask mask;
-  for (const char* always : {"enterprise_number", "sources", "access_id", "purpose",
-                             "released_categories", "grant_id"}) {
-    mask.add_paths(always);
-  }
+  const ResolvedCategories& resolved = Resolved();
+  std::bitset<64> whole, partial;
+  std::array<std::bitset<64>, 64> kept_subfields;
+  auto keep = [&](const DossierField& f) {
+    if (f.sub == nullptr) {
+      whole.set(f.top->index());
+    } else {
+      partial.set(f.top->index());
+      kept_subfields[f.top->index()].set(f.sub->index());
+    }
+  };
+  for (const DossierField& f : resolved.always) keep(f);
   for (const std::string& name : released) {
-    const DataCategory* category = FindDataCategory(name);
-    if (category == nullptr) continue;  // validated earlier; unknown releases nothing
-    for (const std::string& path : category->dossier_paths) mask.add_paths(path);
+    auto it = resolved.by_category.find(name);
+    if (it == resolved.by_category.end()) continue;  // validated earlier; unknown releases nothing
+    for (const DossierField& f : it->second) keep(f);
   }
-  google::protobuf::util::FieldMaskUtil::TrimMessage(mask, dossier);
+  const google::protobuf::Descriptor* descriptor = dossier->GetDescriptor();
+  const google::protobuf::Reflection* reflection = dossier->GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    if (whole[i]) continue;
+    if (!partial[i]) {
+      reflection->ClearField(dossier, field);
+      continue;
+    }
+    if (!reflection->HasField(*dossier, field)) continue;
+    google::protobuf::Message* part = reflection->MutableMessage(dossier, field);
+    const google::protobuf::Descriptor* part_descriptor = part->GetDescriptor();
+    const google::protobuf::Reflection* part_reflection = part->GetReflection();
+    for (int j = 0; j < part_descriptor->field_count(); ++j) {
+      if (!kept_subfields[i][j]) part_reflection->ClearField(part, part_descriptor->field(j));
+    }
+  }
 }
 
 std::vector<std::string> CompanyFieldsFor(const std::vector<std::string>& released) {

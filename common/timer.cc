@@ -21,9 +21,13 @@ Timer::~Timer() {
 Timer::Handle Timer::At(absl::Time when, std::function<void()> callback) {
   absl::MutexLock lock(&mu_);
   const Handle handle{when, ++next_id_};
-  const bool earliest = due_.empty() || when < due_.begin()->first.first;
   due_.emplace(std::make_pair(when, handle.id), std::move(callback));
-  if (earliest) changed_.Signal();
+  // Wake the thread only if it sleeps past this instant: most deadlines come after ones
+  // already waited for, and a wake-up per call would cost two context switches each.
+  if (when < wake_at_) {
+    wake_at_ = when;
+    changed_.Signal();
+  }
   return handle;
 }
 
@@ -34,6 +38,7 @@ void Timer::Cancel(const Handle& handle) {
   if (it == due_.end()) return;
   dropped = std::move(it->second);
   due_.erase(it);
+  // The thread may now wake for nothing; it then sleeps again until the next instant.
 }
 
 void Timer::Loop() {
@@ -42,14 +47,16 @@ void Timer::Loop() {
     {
       absl::MutexLock lock(&mu_);
       while (!stopping_) {
-        if (due_.empty()) {
+        const absl::Time next = due_.empty() ? absl::InfiniteFuture() : due_.begin()->first.first;
+        if (next <= absl::Now()) break;
+        wake_at_ = next;
+        if (next == absl::InfiniteFuture()) {
           changed_.Wait(&mu_);
-        } else if (absl::Now() < due_.begin()->first.first) {
-          changed_.WaitWithDeadline(&mu_, due_.begin()->first.first);
         } else {
-          break;
+          changed_.WaitWithDeadline(&mu_, next);
         }
       }
+      wake_at_ = absl::InfinitePast();  // awake: At need not signal
       if (stopping_) return;
       const absl::Time now = absl::Now();
       while (!due_.empty() && due_.begin()->first.first <= now) {

@@ -44,6 +44,8 @@ class Timer {
   absl::Mutex mu_;
   absl::CondVar changed_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  // When the thread will wake by itself; InfinitePast while it is awake.
+  absl::Time wake_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::map<std::pair<absl::Time, uint64_t>, std::function<void()>> due_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

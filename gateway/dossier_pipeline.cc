@@ -405,14 +405,6 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
               : std::min(fan_out->fetch_deadline, fan_out->started + it->second.timeout));
     }
   }
-  if (last_fetch_deadline != absl::InfiniteFuture()) {
-    std::weak_ptr<FanOut> weak = fan_out;
-    const Timer::Handle timer = deadlines_.At(last_fetch_deadline, [this, weak] {
-      if (std::shared_ptr<FanOut> alive = weak.lock()) FinishAtDeadline(alive);
-    });
-    absl::MutexLock lock(&fan_out->mu);
-    fan_out->deadline_timer = timer;
-  }
   if (by_registry.empty()) {
     FinishAtDeadline(fan_out);  // nothing to fetch: finish now
     return;
@@ -434,6 +426,16 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
       }
     }
     StartFetch(fan_out, registry);
+  }
+  // The deadline, unless every part was there at once (from the cache, or refused).
+  if (last_fetch_deadline != absl::InfiniteFuture()) {
+    absl::MutexLock lock(&fan_out->mu);
+    if (!fan_out->finished) {
+      std::weak_ptr<FanOut> weak = fan_out;
+      fan_out->deadline_timer = deadlines_.At(last_fetch_deadline, [this, weak] {
+        if (std::shared_ptr<FanOut> alive = weak.lock()) FinishAtDeadline(alive);
+      });
+    }
   }
 }
 
