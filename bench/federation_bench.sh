@@ -17,6 +17,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${BUILD_DIR:-$ROOT/build}"
 ONCEONLY="$BUILD/tools/onceonly"
 REGISTRY="$BUILD/connectors/onceonly-registry"
+PLAINTEXT="$BUILD/bench/plaintext_registry"
 GATEWAY="$BUILD/gateway/onceonly-gateway"
 ROUNDS="${ROUNDS:-3}"
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-10}"
@@ -26,7 +27,7 @@ WORK="${ONCEONLY_BENCH_DIR:-$BUILD/federation-bench}"
 RESULTS="$ROOT/bench/results"
 STAMP="$(date -u +%Y-%m-%d)"
 
-for tool in "$ONCEONLY" "$REGISTRY" "$GATEWAY" nginx gnuplot sqlite3; do
+for tool in "$ONCEONLY" "$REGISTRY" "$GATEWAY" "$PLAINTEXT" nginx gnuplot sqlite3 h2load; do
   command -v "$tool" > /dev/null || { echo "bench: $tool not found (make bench installs it)"; exit 1; }
 done
 
@@ -145,11 +146,64 @@ for round in $(seq 1 "$ROUNDS"); do
   for mode in a b c d e; do run "$mode" "$round" 2> /dev/null; done
 done
 
+# Is the load generator the bottleneck? h2load cannot present a client certificate, so both
+# drive a plaintext copy of the registry with the same pre-framed GetEnterprise, 64 streams on
+# one connection, interleaved; the CPU each client spends per call is measured too.
+echo "== load generator check: onceonly bench load and h2load, plaintext, the same call"
+"$PLAINTEXT" --db kbo.db --port-file plaintext.port 2> plaintext.log &
+pids+=($!)
+wait_port plaintext.port
+PLAINTEXT_PORT=$(cat plaintext.port)
+CHECK_NUMBER=$(head -1 numbers.txt)
+python3 - "$CHECK_NUMBER" > getenterprise.grpc <<'PY'
+import struct, sys
+number = sys.argv[1].encode()
+request = b"\x0a" + bytes([len(number)]) + number + b"\x12\x02fr"  # GetEnterpriseRequest
+sys.stdout.buffer.write(b"\x00" + struct.pack(">I", len(request)) + request)  # gRPC frame
+PY
+cpu_of() {  # COMMAND...: runs it, then prints the CPU seconds it used on stderr's last line
+  python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("cpu_s %.3f" % (r.ru_utime + r.ru_stime), file=sys.stderr)' "$@"
+}
+rm -f loadgen.jsonl
+for round in $(seq 1 "$ROUNDS"); do
+  cpu_of h2load -c 1 -m "$CONCURRENCY" -t 1 -D "$SECONDS_PER_RUN" --warm-up-time 2 \
+    -d getenterprise.grpc -H 'content-type: application/grpc' -H 'te: trailers' \
+    "http://127.0.0.1:$PLAINTEXT_PORT/onceonly.registry.v1.CompanyRegistry/GetEnterprise" \
+    > h2load.out 2> h2load.err
+  python3 - "$SECONDS_PER_RUN" >> loadgen.jsonl <<'PY'
+import json, re, sys
+out, err = open("h2load.out").read(), open("h2load.err").read()
+done = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed", out)
+rate = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+data = re.search(r"traffic: .*?, ([\d.]+)(\w+) \((\d+)\) data", out)
+calls = int(done.group(1))
+print(json.dumps({"tool": "h2load", "ok": calls, "failed": int(done.group(2)),
+                  "throughput_per_s": float(rate.group(1)),
+                  "bytes_per_call": int(data.group(3)) / max(calls, 1),
+                  "cpu_s": float(re.search(r"cpu_s ([\d.]+)", err).group(1))}))
+PY
+  cpu_of "$ONCEONLY" bench load --plaintext --call enterprise --target "127.0.0.1:$PLAINTEXT_PORT" \
+    --number "$CHECK_NUMBER" --concurrency "$CONCURRENCY" --duration "${SECONDS_PER_RUN}s" \
+    --warmup 2s --json bench-load.json --label "loadgen/$round" > /dev/null 2> bench-load.err
+  python3 - >> loadgen.jsonl <<'PY'
+import json, re
+run = json.loads(open("bench-load.json").read().splitlines()[-1])
+run.update(tool="onceonly bench load", cpu_s=float(re.search(r"cpu_s ([\d.]+)", open("bench-load.err").read()).group(1)))
+print(json.dumps(run))
+PY
+  tail -2 loadgen.jsonl | python3 -c 'import json, sys
+for line in sys.stdin:
+    r = json.loads(line); print("%s: %.0f calls/s" % (r["tool"], r["throughput_per_s"]))'
+done
+
 echo "== results"
 python3 - "$WORK/results.jsonl" "$RESULTS/federation-$STAMP.md" "$RESULTS/federation-$STAMP.dat" \
-  "$ROUNDS" "$CONCURRENCY" "$SECONDS_PER_RUN" "$ENTERPRISES" <<'PY'
+  "$ROUNDS" "$CONCURRENCY" "$SECONDS_PER_RUN" "$ENTERPRISES" "$WORK/loadgen.jsonl" <<'PY'
 import json, statistics, sys, platform, os
-path, md, dat, rounds, concurrency, seconds, enterprises = sys.argv[1:]
+path, md, dat, rounds, concurrency, seconds, enterprises, loadgen = sys.argv[1:]
 runs = [json.loads(line) for line in open(path)]
 modes = {}
 for r in runs:
@@ -182,6 +236,33 @@ lines += ["", "| ratio | measured | target |", "|---|---|---|",
           f"| (c)/(b) gateway to a remote registry vs nginx grpc_pass | {ratio('c','b'):.2f} | >= 1.0 |",
           f"| (d)/(a) gateway with in-process KBO vs direct registry | {ratio('d','a'):.2f} | >= 0.7 |",
           f"| (e)/(a) the same with a warm cache vs direct registry | {ratio('e','a'):.2f} | >= 1.5 |", ""]
+checks = {}
+for r in (json.loads(line) for line in open(loadgen)):
+    checks.setdefault(r["tool"], []).append(r)
+if checks:
+    lines += ["## Is the load generator the bottleneck?", "",
+              "Both clients drive a plaintext copy of the registry (`bench/plaintext_registry`: "
+              "h2load cannot present a client certificate) with the same GetEnterprise, pre-framed "
+              f"for h2load, {concurrency} streams on one connection, {rounds} runs each, interleaved. "
+              "Client CPU is the client process's user + system time over its whole run (warm-up "
+              "included), per call answered in that run.", "",
+              "| client | calls/s (median) | runs | client CPU per call, µs | failed |",
+              "|---|---|---|---|---|"]
+    warm = 2.0
+    for tool, rs in checks.items():
+        cpu = statistics.median(r["cpu_s"] * 1e6 / (r["throughput_per_s"] * (float(seconds) + warm)) for r in rs)
+        failed = sum(r.get("failed", 0) for r in rs) + sum(
+            n for r in rs for code, n in r.get("codes", {}).items() if code != "OK")
+        lines.append(f"| {tool} | {statistics.median(r['throughput_per_s'] for r in rs):.0f} | "
+                     + ", ".join("%.0f" % r["throughput_per_s"] for r in rs) + f" | {cpu:.0f} | {failed} |")
+    if "h2load" in checks:
+        size = statistics.median(r["bytes_per_call"] for r in checks["h2load"])
+        lines += ["", f"h2load counts HTTP 200s; its answers averaged {size:.0f} bytes of DATA, the "
+                  "size of a whole enterprise, so they were enterprises, not gRPC errors."]
+    if "h2load" in checks and "onceonly bench load" in checks:
+        ratio = (statistics.median(r["throughput_per_s"] for r in checks["onceonly bench load"]) /
+                 statistics.median(r["throughput_per_s"] for r in checks["h2load"]))
+        lines += ["", f"onceonly bench load / h2load: **{ratio:.2f}**", ""]
 open(md, "w").write("\n".join(lines) + "\n")
 with open(dat, "w") as f:
     for i, m in enumerate("abcde"):

@@ -35,6 +35,7 @@ constexpr char kLoadUsage[] =
     "    [--concurrency N | --rate CALLS_PER_S] [--duration 10s] [--warmup 2s]\n"
     "    [--connections C] [--number ENTERPRISE]... [--purpose P] [--category C]...\n"
     "    [--numbers-file FILE] [--max-age 60s] [--deadline 5s] [--json FILE] [--label TEXT]\n"
+    "    [--plaintext]  (no TLS: --call enterprise against a plaintext test server only)\n"
     "  --call dossier: DossierService.GetDossier at a gateway; enterprise:\n"
     "  CompanyRegistry.GetEnterprise at an onceonly-registry (present the gateway's identity).\n"
     "  Closed loop with --concurrency (default 64), open loop with --rate.\n";
@@ -83,10 +84,12 @@ class Load {
   // source that did not answer counts as PARTIAL, not OK: its latency is not a full answer's.
   void Start(absl::Time due, std::function<void()> then) {
     const uint64_t i = next_.fetch_add(1);
+    std::shared_ptr<Messages> messages = TakeMessages();
     auto context = std::make_shared<grpc::ClientContext>();
     context->set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
-    auto finish = [this, due, context, then = std::move(then)](const grpc::Status& status,
-                                                               bool partial) {
+    auto finish = [this, due, context, messages, then = std::move(then)](
+                      const grpc::Status& status, bool partial) mutable {
+      GiveBack(std::move(messages));
       const int64_t ns = absl::ToInt64Nanoseconds(absl::Now() - due);
       {
         absl::MutexLock lock(&outcomes_.mu);
@@ -105,22 +108,19 @@ class Load {
     ++in_flight_;
     const size_t c = i % channels_.size();
     const std::string& number = numbers_[i % numbers_.size()];
+    Messages& m = *messages;
     if (call_ == "enterprise") {
-      auto request = std::make_shared<registry::v1::GetEnterpriseRequest>();
-      auto response = std::make_shared<registry::v1::GetEnterpriseResponse>();
-      request->set_enterprise_number(number);
+      m.enterprise_request.set_enterprise_number(number);
       registry_stubs_[c]->async()->GetEnterprise(
-          context.get(), request.get(), response.get(),
-          [request, response, finish](grpc::Status s) { finish(s, false); });
+          context.get(), &m.enterprise_request, &m.enterprise_response,
+          [finish = std::move(finish)](grpc::Status s) mutable { finish(s, false); });
     } else {
-      auto request = std::make_shared<v1::GetDossierRequest>(dossier_);
-      auto response = std::make_shared<v1::Dossier>();
-      request->set_enterprise_number(number);
+      m.dossier_request.set_enterprise_number(number);
       dossier_stubs_[c]->async()->GetDossier(
-          context.get(), request.get(), response.get(),
-          [request, response, finish](grpc::Status s) {
+          context.get(), &m.dossier_request, &m.dossier_response,
+          [&m, finish = std::move(finish)](grpc::Status s) mutable {
             bool partial = false;
-            for (const v1::SourceStatus& source : response->sources()) {
+            for (const v1::SourceStatus& source : m.dossier_response.sources()) {
               if (source.code() != 0) partial = true;
             }
             finish(s, partial);
@@ -138,6 +138,32 @@ class Load {
   Outcomes& outcomes() { return outcomes_; }
 
  private:
+  // The messages of one call, reused by later calls: parsing into a cleared message keeps
+  // its allocations, and a load generator should spend its CPU on calls, not on malloc.
+  struct Messages {
+    registry::v1::GetEnterpriseRequest enterprise_request;
+    registry::v1::GetEnterpriseResponse enterprise_response;
+    v1::GetDossierRequest dossier_request;
+    v1::Dossier dossier_response;
+  };
+  std::shared_ptr<Messages> TakeMessages() {
+    {
+      absl::MutexLock lock(&spare_mu_);
+      if (!spare_.empty()) {
+        std::shared_ptr<Messages> m = std::move(spare_.back());
+        spare_.pop_back();
+        return m;
+      }
+    }
+    auto m = std::make_shared<Messages>();
+    m->dossier_request = dossier_;
+    return m;
+  }
+  void GiveBack(std::shared_ptr<Messages> messages) {
+    absl::MutexLock lock(&spare_mu_);
+    spare_.push_back(std::move(messages));
+  }
+
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<v1::DossierService::Stub>> dossier_stubs_;
   std::vector<std::unique_ptr<registry::v1::CompanyRegistry::Stub>> registry_stubs_;
@@ -148,6 +174,8 @@ class Load {
   std::atomic<uint64_t> next_{0};
   std::atomic<int64_t> in_flight_{0};
   Outcomes outcomes_;
+  absl::Mutex spare_mu_;
+  std::vector<std::shared_ptr<Messages>> spare_ ABSL_GUARDED_BY(spare_mu_);
 };
 
 absl::StatusOr<absl::Duration> DurationFlag(const CommandLine& cl, const std::string& flag,
@@ -176,7 +204,8 @@ int BenchCommand(const std::vector<std::string>& args) {
                                {"target", "call", "pki", "member", "cert", "key", "ca",
                                 "server-name", "concurrency", "rate", "duration", "warmup",
                                 "connections", "number", "numbers-file", "purpose", "category",
-                                "deadline", "json", "label", "max-age"});
+                                "deadline", "json", "label", "max-age"},
+                               {"plaintext"});
   if (!cl.ok()) return Usage(absl::StrCat(cl.status().message(), "\n", kLoadUsage));
   if (!cl->Has("target")) return Usage(absl::StrCat("bench load needs --target\n", kLoadUsage));
   const std::string call = cl->Get("call", "dossier");
@@ -202,16 +231,27 @@ int BenchCommand(const std::vector<std::string>& args) {
     return Usage("--concurrency and --connections take a whole number >= 1, --rate a number > 0");
   }
 
-  absl::StatusOr<config::v1::TlsFiles> tls = ClientTlsFromFlags(*cl);
-  if (!tls.ok()) return Usage(std::string(tls.status().message()));
-  auto credentials = MutualTlsChannelCredentials(*tls);
-  if (!credentials.ok()) return Fail(credentials.status());
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (cl->Has("plaintext")) {
+    // Only to compare with h2load, which cannot present a client certificate.
+    if (call != "enterprise" || cl->Has("pki") || cl->Has("cert")) {
+      return Usage("--plaintext is for --call enterprise against a plaintext test server, "
+                   "without --pki or --cert");
+    }
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    absl::StatusOr<config::v1::TlsFiles> tls = ClientTlsFromFlags(*cl);
+    if (!tls.ok()) return Usage(std::string(tls.status().message()));
+    auto mtls = MutualTlsChannelCredentials(*tls);
+    if (!mtls.ok()) return Fail(mtls.status());
+    credentials = *mtls;
+  }
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < connections; ++i) {
     grpc::ChannelArguments channel_args;
     channel_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection each
     if (cl->Has("server-name")) channel_args.SetSslTargetNameOverride(cl->Get("server-name"));
-    channels.push_back(grpc::CreateCustomChannel(cl->Get("target"), *credentials, channel_args));
+    channels.push_back(grpc::CreateCustomChannel(cl->Get("target"), credentials, channel_args));
     if (!channels.back()->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10)))) {
       return Fail(absl::UnavailableError("cannot connect to " + cl->Get("target")));
     }

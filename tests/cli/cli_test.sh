@@ -222,6 +222,18 @@ expect "bench load counts partial dossiers apart" 1 'PARTIAL.: [0-9]+' -- \
 expect "bench load flags are checked" 2 "not both" -- \
   "${LOAD[@]}" --rate 10 --concurrency 2
 kill -TERM $GATEWAY; wait $GATEWAY
+# The plaintext mode, which make bench uses to compare with h2load, against its test server.
+"$BUILD/bench/plaintext_registry" --db "$WORK/load/kbo.db" --port-file "$WORK/load/plaintext.port" \
+  2>"$WORK/load/plaintext.log" &
+PLAINTEXT=$!
+for _ in $(seq 1 100); do [ -s "$WORK/load/plaintext.port" ] && break; sleep 0.1; done
+expect "bench load --plaintext reads enterprises" 0 "enterprise: [0-9]+ calls/s .*OK.: [0-9]+" -- \
+  "$ONCEONLY" bench load --plaintext --call enterprise --concurrency 4 --warmup 0.2s --duration 1s \
+  --target "127.0.0.1:$(cat "$WORK/load/plaintext.port")" --numbers-file "$WORK/load/numbers"
+expect "bench load --plaintext refuses credentials" 2 "plaintext is for --call enterprise" -- \
+  "$ONCEONLY" bench load --plaintext --call enterprise --pki "$WORK/load/pki" \
+  --target "127.0.0.1:$(cat "$WORK/load/plaintext.port")"
+kill -TERM $PLAINTEXT; wait $PLAINTEXT || true
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
