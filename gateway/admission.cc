@@ -27,42 +27,48 @@ absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {
 
 MemberAdmission::Ticket::~Ticket() { admission_->Release(member_); }
 
-MemberAdmission::MemberAdmission(MemberLimits limits, const Clock& clock)
-    : limits_(limits), clock_(clock) {}
+MemberAdmission::MemberAdmission(MemberLimits limits, const Clock& clock,
+                                 absl::flat_hash_map<std::string, MemberLimits> overrides)
+    : limits_(limits), overrides_(std::move(overrides)), clock_(clock) {}
 
 absl::StatusOr<std::unique_ptr<MemberAdmission::Ticket>> MemberAdmission::Admit(
     const std::string& member) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
-  const double burst = limits_.burst > 0 ? limits_.burst : std::max(1.0, limits_.calls_per_second);
   auto [it, added] = members_.try_emplace(member);
   Member& m = it->second;
+  if (added) {
+    auto own = overrides_.find(member);
+    m.limits = own == overrides_.end() ? &limits_ : &own->second;
+  }
+  const MemberLimits& limits = *m.limits;
+  const double burst = limits.burst > 0 ? limits.burst : std::max(1.0, limits.calls_per_second);
   if (added) {
     m.tokens = burst;
     m.refilled = now;
   }
-  if (limits_.max_concurrent_calls > 0 && m.in_flight >= limits_.max_concurrent_calls) {
+  if (limits.max_concurrent_calls > 0 && m.in_flight >= limits.max_concurrent_calls) {
     return WithRetryDelay(
         ErrorWithReason(absl::StatusCode::kResourceExhausted, "MEMBER_CONCURRENCY_LIMITED",
                         absl::StrCat("member ", member, " already has ", m.in_flight,
                                      " calls in flight, its limit; retry when one has ended"),
-                        {{"limit", absl::StrCat(limits_.max_concurrent_calls)}}),
+                        {{"limit", absl::StrCat(limits.max_concurrent_calls)}}),
         kConcurrencyRetryDelay);
   }
-  if (limits_.calls_per_second > 0) {
+  if (limits.calls_per_second > 0) {
     m.tokens = std::min(burst, m.tokens + absl::ToDoubleSeconds(now - m.refilled) *
-                                              limits_.calls_per_second);
+                                              limits.calls_per_second);
     m.refilled = now;
     if (m.tokens < 1) {
       const absl::Duration wait =
-          absl::Seconds((1 - m.tokens) / limits_.calls_per_second);
+          absl::Seconds((1 - m.tokens) / limits.calls_per_second);
       return WithRetryDelay(
           ErrorWithReason(absl::StatusCode::kResourceExhausted, "MEMBER_RATE_LIMITED",
                           absl::StrFormat("member %s is over its rate of %g calls/s (burst %g); "
                                           "retry in %s",
-                                          member, limits_.calls_per_second, burst,
+                                          member, limits.calls_per_second, burst,
                                           absl::FormatDuration(wait)),
-                          {{"calls_per_second", absl::StrCat(limits_.calls_per_second)}}),
+                          {{"calls_per_second", absl::StrCat(limits.calls_per_second)}}),
           wait);
     }
     m.tokens -= 1;

@@ -40,13 +40,16 @@ class MemberAdmission {
     const std::string member_;
   };
 
-  MemberAdmission(MemberLimits limits, const Clock& clock);
+  // `limits` for every member but those in `overrides`.
+  MemberAdmission(MemberLimits limits, const Clock& clock,
+                  absl::flat_hash_map<std::string, MemberLimits> overrides = {});
 
   // A ticket, or RESOURCE_EXHAUSTED with reason and RetryInfo.
   absl::StatusOr<std::unique_ptr<Ticket>> Admit(const std::string& member);
 
  private:
   struct Member {
+    const MemberLimits* limits = nullptr;  // limits_ or one of overrides_
     int in_flight = 0;
     double tokens = 0;
     absl::Time refilled;
@@ -54,6 +57,7 @@ class MemberAdmission {
   void Release(const std::string& member);
 
   const MemberLimits limits_;
+  const absl::flat_hash_map<std::string, MemberLimits> overrides_;
   const Clock& clock_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Member> members_ ABSL_GUARDED_BY(mu_);

@@ -53,6 +53,16 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
   if (c.member_limits().calls_per_second() < 0) {
     return src.InvalidArgument("member_limits.calls_per_second", "must not be negative");
   }
+  for (const auto& [member, limits] : c.member_limit_overrides()) {
+    if (member.empty()) {
+      return src.InvalidArgument("member_limit_overrides", "a key is empty: use member ids");
+    }
+    if (limits.calls_per_second() < 0) {
+      return src.InvalidArgument(
+          absl::StrCat("member_limit_overrides.", member, ".calls_per_second"),
+          "must not be negative");
+    }
+  }
   if (c.max_request_bytes() > (64u << 20)) {
     return src.InvalidArgument("max_request_bytes", "at most 67108864 (64 MiB)");
   }

@@ -58,6 +58,18 @@ absl::StatusOr<std::unique_ptr<RegistryConnector>> BuildConnector(
 }
 
 
+// Limits from the config: unset fields take `fallback`'s (or, without one, the defaults: 64
+// calls in flight, no rate limit).
+MemberLimits EffectiveLimits(const config::v1::MemberLimits& limits, const MemberLimits* fallback) {
+  MemberLimits out = fallback != nullptr ? *fallback : MemberLimits{64, 0, 0};
+  if (limits.max_concurrent_calls() > 0) {
+    out.max_concurrent_calls = static_cast<int>(limits.max_concurrent_calls());
+  }
+  if (limits.calls_per_second() > 0) out.calls_per_second = limits.calls_per_second();
+  if (limits.burst() > 0) out.burst = static_cast<double>(limits.burst());
+  return out;
+}
+
 // GetDossier on the callback API: the pipeline finishes the call from a fetch or log thread.
 class DossierServiceImpl final : public v1::DossierService::CallbackService {
  public:
@@ -181,13 +193,17 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     server->maintenance_store_ = std::move(maintenance);
   }
   server->fetch_pool_ = std::make_unique<ThreadPool>(static_cast<int>(config.fetch_threads()));
-  const config::v1::MemberLimits& limits = config.member_limits();
-  server->admission_ = std::make_unique<MemberAdmission>(
-      MemberLimits{static_cast<int>(limits.max_concurrent_calls() > 0
-                                        ? limits.max_concurrent_calls()
-                                        : 64),
-                   limits.calls_per_second(), static_cast<double>(limits.burst())},
-      clock);
+  const MemberLimits defaults = EffectiveLimits(config.member_limits(), nullptr);
+  absl::flat_hash_map<std::string, MemberLimits> overrides;
+  for (const auto& [member, limits] : config.member_limit_overrides()) {
+    if (policy->FindMemberById(member) == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "member_limit_overrides: the policy (", config.policy_file(), ") has no member \"",
+          member, "\"; use a member id from its members list"));
+    }
+    overrides.emplace(member, EffectiveLimits(limits, &defaults));
+  }
+  server->admission_ = std::make_unique<MemberAdmission>(defaults, clock, std::move(overrides));
   server->pipeline_ = std::make_unique<DossierPipeline>(
       std::move(policy), std::move(registries), *server->access_log_, *server->authz_store_,
       *server->fetch_pool_, clock,

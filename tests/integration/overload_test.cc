@@ -2,6 +2,7 @@
 // RESOURCE_EXHAUSTED with an ErrorInfo reason and a RetryInfo, and the request size limit.
 #include <grpcpp/client_context.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "gateway/gateway_server.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onceonly/v1/dossier.grpc.pb.h"
 #include "tests/integration/test_stack.h"
@@ -59,9 +61,20 @@ class OverloadTest : public ::testing::Test {
   }
 
   // A gateway on the stack's files whose companies registry is the slow one.
-  std::unique_ptr<GatewayServer> Gateway(const std::string& name,
-                                         const config::v1::MemberLimits& limits) {
+  std::unique_ptr<GatewayServer> Gateway(
+      const std::string& name, const config::v1::MemberLimits& limits,
+      const std::map<std::string, config::v1::MemberLimits>& overrides = {}) {
+    absl::StatusOr<std::unique_ptr<GatewayServer>> gateway = TryGateway(name, limits, overrides);
+    EXPECT_TRUE(gateway.ok()) << gateway.status();
+    return gateway.ok() ? *std::move(gateway) : nullptr;
+  }
+  absl::StatusOr<std::unique_ptr<GatewayServer>> TryGateway(
+      const std::string& name, const config::v1::MemberLimits& limits,
+      const std::map<std::string, config::v1::MemberLimits>& overrides) {
     config::v1::GatewayConfig config = stack_->config();
+    for (const auto& [member, own] : overrides) {
+      (*config.mutable_member_limit_overrides())[member] = own;
+    }
     config.set_instance_name(name);
     config.mutable_authz_store()->set_sqlite_path(stack_->dir() + "/authz-" + name + ".db");
     config.set_listen_address("localhost:0");
@@ -71,9 +84,7 @@ class OverloadTest : public ::testing::Test {
       r.mutable_remote()->set_address("localhost:" + std::to_string(registry_->port()));
       *r.mutable_remote()->mutable_tls() = stack_->config().tls();
     }
-    auto gateway = GatewayServer::Start(config, clock_);
-    EXPECT_TRUE(gateway.ok()) << gateway.status();
-    return gateway.ok() ? *std::move(gateway) : nullptr;
+    return GatewayServer::Start(config, clock_);
   }
   static std::unique_ptr<v1::DossierService::Stub> Stub(const GatewayServer& gateway) {
     auto channel = CreateMutualTlsChannel("localhost:" + std::to_string(gateway.port()),
@@ -164,6 +175,42 @@ TEST_F(OverloadTest, AMemberOverItsRateWaitsWhatRetryInfoSays) {
   clock_.Advance(absl::Milliseconds(200));
   EXPECT_TRUE(Call(*stub, Request()).ok());
   EXPECT_EQ(Call(*stub, Request()).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// An override replaces the default limits for one member; the fields it leaves unset keep
+// the defaults' values.
+TEST_F(OverloadTest, AMemberWithItsOwnLimitsGetsThemAndKeepsTheOthersDefaults) {
+  config::v1::MemberLimits defaults;
+  defaults.set_calls_per_second(5);
+  defaults.set_burst(1);
+  config::v1::MemberLimits own;
+  own.set_burst(4);  // the rate stays 5/s
+  std::unique_ptr<GatewayServer> gateway =
+      Gateway("gateway-override", defaults, {{"brussels-economy", own}});
+  ASSERT_NE(gateway, nullptr);
+  std::unique_ptr<v1::DossierService::Stub> stub = Stub(*gateway);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Call(*stub, Request()).ok()) << i;  // its own burst
+  grpc::Status refused = Call(*stub, Request());
+  ASSERT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Details(refused).info.reason(), "MEMBER_RATE_LIMITED");
+  EXPECT_EQ(RetryDelay(refused), absl::Milliseconds(200));  // the default rate, 5/s
+
+  // Without the override the same member has the default burst of 1.
+  std::unique_ptr<GatewayServer> plain = Gateway("gateway-no-override", defaults);
+  ASSERT_NE(plain, nullptr);
+  std::unique_ptr<v1::DossierService::Stub> plain_stub = Stub(*plain);
+  ASSERT_TRUE(Call(*plain_stub, Request()).ok());
+  EXPECT_EQ(Call(*plain_stub, Request()).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(OverloadTest, AnOverrideForAMemberThePolicyDoesNotHaveIsRefused) {
+  absl::StatusOr<std::unique_ptr<GatewayServer>> gateway =
+      TryGateway("gateway-bad-override", config::v1::MemberLimits(),
+                 {{"brussels-econmy", config::v1::MemberLimits()}});
+  ASSERT_FALSE(gateway.ok());
+  EXPECT_EQ(gateway.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(gateway.status().message(),
+              ::testing::HasSubstr("has no member \"brussels-econmy\""));
 }
 
 TEST_F(OverloadTest, AnOversizedRequestIsRefusedUnread) {
