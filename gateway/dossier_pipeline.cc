@@ -487,6 +487,12 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
   // while the registry works; the rest (an in-process store, single flight) waits on a fetch
   // thread.
   if (endpoint.connector->fetches_asynchronously() && endpoint.cache_ttl <= absl::ZeroDuration()) {
+    // Bound by the caller's deadline, the read gives up half the answer reserve before the
+    // dossier does: when a hung registry makes a thousand reads expire at once, their
+    // expiries are dealt with before the answers are due, not in the same instant.
+    if (request.deadline_is_callers && fan_out->deadline != absl::InfiniteFuture()) {
+      request.deadline -= (fan_out->deadline - fan_out->fetch_deadline) / 2;
+    }
     {
       absl::MutexLock lock(&async_mu_);
       ++async_in_flight_;
@@ -545,6 +551,7 @@ void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std
                                absl::StatusOr<registry::v1::SubjectRecords> records,
                                absl::Time retrieved, bool from_cache) {
   bool last;
+  std::string log_line;  // written after the lock: stderr may block
   {
     absl::MutexLock lock(&fan_out->mu);
     // After the deadline the dossier is gone, labelled without this registry.
@@ -561,7 +568,7 @@ void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std
       source.set_code(static_cast<int>(records.status().code()));
       source.set_reason(reason);
       source.set_message(PublicSourceMessage(registry, records.status().code(), reason));
-      std::cerr << absl::StrFormat(
+      log_line = absl::StrFormat(
           "{\"event\":\"registry_error\",\"request_id\":\"%s\",\"registry\":\"%s\","
           "\"code\":\"%s\",\"reason\":\"%s\",\"detail\":\"%s\"}\n",
           JsonEscape(fan_out->record.request_id()), registry,
@@ -572,6 +579,7 @@ void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std
     if (last) fan_out->finished = true;
     RegistryOutcomes().Add({registry, records.ok() ? (from_cache ? "OK_CACHE" : "OK") : source.reason()});
   }
+  if (!log_line.empty()) std::cerr << log_line;
   if (last) Finish(fan_out);
 }
 

@@ -86,13 +86,18 @@ class DossierServiceImpl final : public v1::DossierService::CallbackService {
     // access: none took place).
     std::shared_ptr<MemberAdmission::Ticket> ticket;
     if (ctx_.admission != nullptr && call.identity.ok()) {
+      // Counted by the policy's member id (what member_limit_overrides names), or by the
+      // certificate's for a caller the policy does not know (denied further on).
+      const std::shared_ptr<const PolicySnapshot> policy = ctx_.pipeline.policy();
+      const config::v1::Member* member = policy->FindMember(*call.identity);
+      const std::string& member_id = member != nullptr ? member->id() : call.identity->member_id;
       absl::StatusOr<std::unique_ptr<MemberAdmission::Ticket>> admitted =
-          ctx_.admission->Admit(call.identity->member_id);
+          ctx_.admission->Admit(member_id);
       if (!admitted.ok()) {
         static Counter& refusals = DefaultMetrics().counter(
             "onceonly_member_refusals_total", "GetDossier calls refused at admission",
             {"member", "reason"});
-        refusals.Add({call.identity->member_id, ErrorReason(admitted.status())});
+        refusals.Add({member_id, ErrorReason(admitted.status())});
         LogRpc(call, admitted.status(), started, "");
         reactor->Finish(ToGrpcStatus(admitted.status()));
         return reactor;
@@ -158,7 +163,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     }
     RegistryEndpoint endpoint;
     endpoint.connector = *std::move(connector);
-    endpoint.timeout = absl::Seconds(r.timeout().seconds()) + absl::Nanoseconds(r.timeout().nanos());
+    // The config loader fills in 2s; a config built in code may not have.
+    endpoint.timeout = r.has_timeout() ? absl::Seconds(r.timeout().seconds()) +
+                                             absl::Nanoseconds(r.timeout().nanos())
+                                       : absl::Seconds(2);
     // A remote fetch mostly waits on the network: more threads than cores keep more reads
     // in flight.
     endpoint.threads = static_cast<int>(

@@ -18,6 +18,12 @@ Counter& Lookups() {
   return c;
 }
 
+Gauge& CacheBytes() {
+  static Gauge& g = DefaultMetrics().gauge("onceonly_cache_bytes",
+                                           "Bytes of registry answers held in the cache", {});
+  return g;
+}
+
 }  // namespace
 
 // One registry call that other callers of the same key wait for.
@@ -27,7 +33,12 @@ struct RegistryCache::Flight {
   Answer answer ABSL_GUARDED_BY(mu);
 };
 
-RegistryCache::RegistryCache(int64_t max_bytes) : max_bytes_(max_bytes) {}
+// The families exist from the start, at zero, so that dashboards and alerts see them before
+// the first cached registry is asked.
+RegistryCache::RegistryCache(int64_t max_bytes) : max_bytes_(max_bytes) {
+  for (const char* result : {"hit", "miss", "coalesced"}) Lookups().Add({result}, 0);
+  CacheBytes().Set({}, 0);
+}
 
 RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration max_age,
                                          absl::Duration ttl, absl::Time deadline,
@@ -157,9 +168,7 @@ void RegistryCache::Store(const std::string& key, const registry::v1::SubjectRec
     lru_.pop_back();
   }
   stats_.entries = static_cast<int64_t>(entries_.size());
-  static Gauge& bytes_gauge = DefaultMetrics().gauge(
-      "onceonly_cache_bytes", "Bytes of registry answers held in the cache", {});
-  bytes_gauge.Set({}, static_cast<double>(stats_.bytes));
+  CacheBytes().Set({}, static_cast<double>(stats_.bytes));
 }
 
 RegistryCache::Stats RegistryCache::stats() const {

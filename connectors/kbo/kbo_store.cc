@@ -2,7 +2,7 @@
 
 #include <sys/stat.h>
 
-#include <bitset>
+#include <algorithm>
 #include <unordered_map>
 #include <utility>
 
@@ -345,10 +345,14 @@ void KboStore::Release(std::unique_ptr<Connection> connection) {
 }
 
 // The top-level Enterprise fields a read fills, by field number; all of them for no names.
-static absl::StatusOr<std::bitset<32>> WantedFields(const std::vector<std::string>& fields) {
-  std::bitset<32> wanted;
-  if (fields.empty()) return wanted.set();
+static absl::StatusOr<std::vector<bool>> WantedFields(const std::vector<std::string>& fields) {
   const google::protobuf::Descriptor* enterprise = v1::Enterprise::descriptor();
+  int largest = 0;
+  for (int i = 0; i < enterprise->field_count(); ++i) {
+    largest = std::max(largest, enterprise->field(i)->number());
+  }
+  std::vector<bool> wanted(largest + 1, fields.empty());  // by field number
+  if (fields.empty()) return wanted;
   for (const std::string& name : fields) {
     const google::protobuf::FieldDescriptor* field = enterprise->FindFieldByName(name);
     if (field == nullptr) {
@@ -358,9 +362,10 @@ static absl::StatusOr<std::bitset<32>> WantedFields(const std::vector<std::strin
                           absl::StrCat("\"", absl::CHexEscape(name), "\" is not a field of Enterprise; use ",
                                        absl::StrJoin(known, ", ")));
     }
-    wanted.set(field->number());
+    wanted[field->number()] = true;
   }
-  return wanted.set(v1::Enterprise::kEnterpriseNumberFieldNumber);
+  wanted[v1::Enterprise::kEnterpriseNumberFieldNumber] = true;
+  return wanted;
 }
 
 absl::StatusOr<v1::Enterprise> KboStore::GetEnterprise(absl::string_view canonical_number,
@@ -373,7 +378,7 @@ absl::StatusOr<v1::Enterprise> KboStore::GetEnterprise(absl::string_view canonic
     return absl::InvalidArgumentError(
         absl::StrCat("language \"", language, "\" is not one of fr, nl, de, en"));
   }
-  ASSIGN_OR_RETURN(const std::bitset<32> wanted, WantedFields(fields));
+  ASSIGN_OR_RETURN(const std::vector<bool> wanted, WantedFields(fields));
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> acquired, Acquire(deadline));
   Lease lease(this, std::move(acquired));
   Connection& c = *lease;

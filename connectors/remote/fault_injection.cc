@@ -15,7 +15,8 @@ FaultInjectingConnector::~FaultInjectingConnector() {
   absl::MutexLock lock(&mu_);
   stopping_ = true;
   // Sleepers wake on stopping_; none may touch this object once it is gone.
-  mu_.Await(absl::Condition(this, &FaultInjectingConnector::NoSleepers));
+  changed_.SignalAll();
+  while (sleepers_ > 0) changed_.Wait(&mu_);
 }
 
 void FaultInjectingConnector::SetSpec(const FaultSpec& spec) {
@@ -27,10 +28,14 @@ bool FaultInjectingConnector::SleepUntil(absl::Time until) {
   // A call without a deadline hangs a minute at most, so that a server shutting down (which
   // waits for its handlers) is never stuck on it.
   until = std::min(until, absl::Now() + absl::Minutes(1));
+  // A condition variable, not Mutex::Await: with a thousand hung calls, every unlock would
+  // evaluate a thousand conditions.
   absl::MutexLock lock(&mu_);
   ++sleepers_;
-  mu_.AwaitWithDeadline(absl::Condition(&stopping_), until);
+  while (!stopping_ && !changed_.WaitWithDeadline(&mu_, until)) {
+  }
   --sleepers_;
+  if (stopping_ && sleepers_ == 0) changed_.SignalAll();  // the destructor waits for this
   return !stopping_;
 }
 
@@ -52,9 +57,10 @@ absl::StatusOr<registry::v1::SubjectRecords> FaultInjectingConnector::Fetch(
     }
   }
   if (hang) {
-    // A registry that accepted the call and never answers: only the deadline ends it (or, with
-    // none, shutdown).
-    SleepUntil(request.deadline);
+    // A registry that accepted the call and never answers. Its backend goes on a second past
+    // the caller's deadline, as a stuck one would, rather than waking on that very instant
+    // (with many hung calls, all at once, just when their caller must answer).
+    SleepUntil(request.deadline + absl::Seconds(1));
     return absl::DeadlineExceededError("injected hang");
   }
   if (fail) {

@@ -22,8 +22,9 @@ struct FaultSpec {
 };
 
 // Wraps `inner`: each Fetch first waits `latency` (never past its deadline), then hangs with
-// probability `hang_rate` (until its deadline, DEADLINE_EXCEEDED), else fails with probability
-// `error_rate` (UNAVAILABLE), else asks `inner`. Thread-safe; destruction wakes hung calls.
+// probability `hang_rate` (until a second past its deadline, then DEADLINE_EXCEEDED), else
+// fails with probability `error_rate` (UNAVAILABLE), else asks `inner`. Thread-safe;
+// destruction wakes hung calls.
 class FaultInjectingConnector : public RegistryConnector {
  public:
   FaultInjectingConnector(std::unique_ptr<RegistryConnector> inner, FaultSpec spec);
@@ -39,10 +40,10 @@ class FaultInjectingConnector : public RegistryConnector {
  private:
   // Waits until `until` or destruction; false if destroyed.
   bool SleepUntil(absl::Time until);
-  bool NoSleepers() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return sleepers_ == 0; }
 
   const std::unique_ptr<RegistryConnector> inner_;
   absl::Mutex mu_;
+  absl::CondVar changed_;  // stopping_ set, or the last sleeper gone after it
   FaultSpec spec_ ABSL_GUARDED_BY(mu_);
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

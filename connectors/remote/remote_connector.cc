@@ -126,13 +126,19 @@ struct RemoteRegistry {
         permits(rv1::PermitRegistry::NewStub(channel)),
         tax(rv1::TaxRegistry::NewStub(channel)) {}
 
-  // Starts one RPC whose outcome goes to `race`; it also feeds the retry throttle.
-  void Send(const FetchRequest& request, const std::shared_ptr<Race>& race) {
+  // Starts one RPC whose outcome goes to `race`; it also feeds the retry throttle. An `extra`
+  // attempt (a retry or a hedge) holds its place in the retry budget until its RPC ends.
+  // False, and nothing sent, if the race was decided already.
+  bool Send(const FetchRequest& request, const std::shared_ptr<Race>& race, bool extra) {
     std::shared_ptr<grpc::ClientContext> context = race->Start(request.deadline);
-    if (context == nullptr) return;  // decided while this hedge waited
-    auto finish = [throttle = throttle, race, context](const grpc::Status& status,
-                                                       absl::StatusOr<rv1::SubjectRecords> records) {
+    if (context == nullptr) return false;  // decided while this hedge waited
+    auto finish = [throttle = throttle, budget = extra ? budget : nullptr, race, context](
+                      const grpc::Status& status, absl::StatusOr<rv1::SubjectRecords> records) {
+      if (budget != nullptr) budget->ExtraEnded();
       if (!status.ok()) records = FromGrpcStatus(status);
+      // Fields of a newer registry contract than ours would pass every minimisation, which
+      // knows only the fields it can name: they go here, where data enters the gateway.
+      if (records.ok()) records->DiscardUnknownFields();
       if (status.error_code() == grpc::StatusCode::CANCELLED) {
         // Our own TryCancel of a losing attempt: no news of the registry.
       } else if (!records.ok() && IsRegistryFailure(records.status().code())) {
@@ -172,6 +178,7 @@ struct RemoteRegistry {
             finish(status, std::move(out));
           });
     }
+    return true;
   }
 
   const std::string name;
@@ -180,6 +187,7 @@ struct RemoteRegistry {
   const absl::Duration hedge_after;
   CircuitBreaker breaker;
   const std::shared_ptr<RetryThrottle> throttle = std::make_shared<RetryThrottle>();
+  const std::shared_ptr<RetryBudget> budget = std::make_shared<RetryBudget>();
   const std::unique_ptr<rv1::CompanyRegistry::Stub> companies;
   const std::unique_ptr<rv1::PermitRegistry::Stub> permits;
   const std::unique_ptr<rv1::TaxRegistry::Stub> tax;
@@ -195,21 +203,33 @@ class Read : public std::enable_shared_from_this<Read> {
       : registry_(std::move(registry)),
         request_(std::move(request)),
         pass_(pass),
-        done_(std::move(done)) {}
+        done_(std::move(done)) {
+    registry_->budget->ReadStarted();
+  }
 
-  // One attempt, and a hedge racing it if it has not answered after hedge_after.
-  void Attempt() {
+  // One attempt (a retry if `retry`, its place in the budget taken), and a hedge racing it if
+  // it has not answered after hedge_after.
+  void Attempt(bool retry = false) {
     ++attempts_;
     auto self = shared_from_this();
     auto race = std::make_shared<Race>(
         [self](absl::StatusOr<rv1::SubjectRecords> result) { self->Decided(std::move(result)); });
-    registry_->Send(request_, race);
+    registry_->Send(request_, race, retry);
     if (registry_->hedge_after == absl::InfiniteDuration()) return;
+    // Weak: a read answered before its hedge is due must not be kept alive (with its caller's
+    // dossier and the channel) by the timer until then.
     ResilienceTimer().At(std::min(absl::Now() + registry_->hedge_after, request_.deadline),
-                         [self, race] {
-                           if (!race->decided() && absl::Now() < self->request_.deadline &&
-                               self->registry_->throttle->RetryAllowed()) {
-                             self->registry_->Send(self->request_, race);
+                         [weak_self = std::weak_ptr<Read>(self),
+                          weak_race = std::weak_ptr<Race>(race)] {
+                           std::shared_ptr<Read> read = weak_self.lock();
+                           std::shared_ptr<Race> race = weak_race.lock();
+                           if (read == nullptr || race == nullptr || race->decided()) return;
+                           RemoteRegistry& registry = *read->registry_;
+                           if (absl::Now() < read->request_.deadline &&
+                               registry.throttle->RetryAllowed() &&
+                               registry.budget->TryStartExtra() &&
+                               !registry.Send(read->request_, race, /*extra=*/true)) {
+                             registry.budget->ExtraEnded();  // decided meanwhile: not sent
                            }
                          });
   }
@@ -222,9 +242,9 @@ class Read : public std::enable_shared_from_this<Read> {
       // Full jitter, so that callers who failed together do not retry together.
       thread_local absl::BitGen random;
       const absl::Time at = absl::Now() + backoff_ * absl::Uniform(random, 0.0, 1.0);
-      if (at < request_.deadline) {
+      if (at < request_.deadline && registry_->budget->TryStartExtra()) {
         backoff_ *= 2;
-        ResilienceTimer().At(at, [self = shared_from_this()] { self->Attempt(); });
+        ResilienceTimer().At(at, [self = shared_from_this()] { self->Attempt(/*retry=*/true); });
         return;
       }
     }
@@ -237,6 +257,7 @@ class Read : public std::enable_shared_from_this<Read> {
                     : CircuitBreaker::Outcome::kFailure;
     }
     registry_->breaker.Record(pass_, outcome);
+    registry_->budget->ReadEnded();
     if (!result.ok()) {
       result = absl::Status(result.status().code(),
                             absl::StrCat("registry ", registry_->name, " at ", registry_->address,

@@ -128,4 +128,20 @@ bool RetryThrottle::RetryAllowed() const {
   return tokens_ > max_tokens_ / 2;
 }
 
+RetryBudget::RetryBudget(double ratio, int minimum) : ratio_(ratio), minimum_(minimum) {}
+
+void RetryBudget::ReadStarted() { reads_.fetch_add(1); }
+void RetryBudget::ReadEnded() { reads_.fetch_sub(1); }
+
+bool RetryBudget::TryStartExtra() {
+  const int limit = std::max(minimum_, static_cast<int>(ratio_ * reads_.load()));
+  int extras = extras_.load();
+  while (extras < limit) {
+    if (extras_.compare_exchange_weak(extras, extras + 1)) return true;
+  }
+  return false;
+}
+
+void RetryBudget::ExtraEnded() { extras_.fetch_sub(1); }
+
 }  // namespace onceonly

@@ -4,6 +4,7 @@
 #ifndef ONCEONLY_CONNECTORS_REMOTE_RESILIENCE_H_
 #define ONCEONLY_CONNECTORS_REMOTE_RESILIENCE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -92,6 +93,28 @@ class RetryThrottle {
   const double token_ratio_;
   mutable absl::Mutex mu_;
   double tokens_ ABSL_GUARDED_BY(mu_);
+};
+
+// Caps the extra attempts in flight (retries, and hedges) at a share of the reads in flight:
+// the throttle above learns of failures only as attempts end, so without this a registry
+// that hangs would get a hedge for every read (twice the load, and twice the calls ending
+// at once at the deadline). Thread-safe, lock-free.
+class RetryBudget {
+ public:
+  // At most max(minimum, ratio x reads in flight) extra attempts at a time.
+  explicit RetryBudget(double ratio = 0.1, int minimum = 10);
+  void ReadStarted();
+  void ReadEnded();
+  // True if an extra attempt may start; it must then call ExtraEnded() when it ends.
+  bool TryStartExtra();
+  void ExtraEnded();
+  int extras_in_flight() const { return extras_.load(); }
+
+ private:
+  const double ratio_;
+  const int minimum_;
+  std::atomic<int> reads_{0};
+  std::atomic<int> extras_{0};
 };
 
 }  // namespace onceonly

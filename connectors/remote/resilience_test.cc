@@ -123,5 +123,24 @@ TEST(RetryThrottleTest, StopsRetriesWhenFailuresOutrunSuccesses) {
   EXPECT_FALSE(throttle.RetryAllowed());
 }
 
+TEST(RetryBudgetTest, ExtraAttemptsAreAShareOfTheReadsInFlight) {
+  RetryBudget budget(/*ratio=*/0.1, /*minimum=*/2);
+  int granted = 0;
+  while (budget.TryStartExtra()) ++granted;
+  EXPECT_EQ(granted, 2);  // the minimum, with no read in flight
+  for (int i = 0; i < 50; ++i) budget.ReadStarted();
+  EXPECT_TRUE(budget.TryStartExtra());  // 10% of 50 reads: 5
+  EXPECT_TRUE(budget.TryStartExtra());
+  EXPECT_TRUE(budget.TryStartExtra());
+  EXPECT_FALSE(budget.TryStartExtra());
+  EXPECT_EQ(budget.extras_in_flight(), 5);
+  budget.ExtraEnded();
+  EXPECT_TRUE(budget.TryStartExtra());  // a place given back is taken again
+  for (int i = 0; i < 50; ++i) budget.ReadEnded();
+  for (int i = 0; i < 5; ++i) budget.ExtraEnded();
+  EXPECT_EQ(budget.extras_in_flight(), 0);
+  EXPECT_TRUE(budget.TryStartExtra());
+}
+
 }  // namespace
 }  // namespace onceonly
