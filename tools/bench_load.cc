@@ -113,7 +113,10 @@ class Load {
       m.enterprise_request.set_enterprise_number(number);
       registry_stubs_[c]->async()->GetEnterprise(
           context.get(), &m.enterprise_request, &m.enterprise_response,
-          [finish = std::move(finish)](grpc::Status s) mutable { finish(s, false); });
+          [this, i, &m, finish = std::move(finish)](grpc::Status s) mutable {
+            if (s.ok() && i % 64 == 0) SampleAnswerSize(m.enterprise_response.ByteSizeLong());
+            finish(s, false);
+          });
     } else {
       m.dossier_request.set_enterprise_number(number);
       dossier_stubs_[c]->async()->GetDossier(
@@ -135,6 +138,11 @@ class Load {
     outcomes_.to = to;
   }
   int64_t in_flight() const { return in_flight_.load(); }
+  // The mean size of the answers sampled (one call in 64), in bytes; 0 if none was.
+  double mean_answer_bytes() const {
+    const int64_t n = sampled_answers_.load();
+    return n == 0 ? 0 : static_cast<double>(sampled_answer_bytes_.load()) / n;
+  }
   Outcomes& outcomes() { return outcomes_; }
 
  private:
@@ -173,6 +181,12 @@ class Load {
   v1::GetDossierRequest dossier_;
   std::atomic<uint64_t> next_{0};
   std::atomic<int64_t> in_flight_{0};
+  std::atomic<int64_t> sampled_answers_{0};
+  std::atomic<int64_t> sampled_answer_bytes_{0};
+  void SampleAnswerSize(size_t bytes) {
+    sampled_answers_.fetch_add(1);
+    sampled_answer_bytes_.fetch_add(static_cast<int64_t>(bytes));
+  }
   Outcomes outcomes_;
   absl::Mutex spare_mu_;
   std::vector<std::shared_ptr<Messages>> spare_ ABSL_GUARDED_BY(spare_mu_);
@@ -318,13 +332,14 @@ int BenchCommand(const std::vector<std::string>& args) {
       "{\"label\": \"%s\", \"call\": \"%s\", \"target\": \"%s\", \"mode\": \"%s\", "
       "\"concurrency\": %d, \"rate\": %g, \"connections\": %d, \"duration_s\": %g, "
       "\"ok\": %d, \"throughput_per_s\": %.1f, \"p50_ms\": %.3f, \"p90_ms\": %.3f, "
-      "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"codes\": {%s}}",
+      "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"mean_answer_bytes\": %.1f, "
+      "\"codes\": {%s}}",
       absl::StrReplaceAll(cl->Get("label"), {{"\\", "\\\\"}, {"\"", "\\\""}}), call,
       cl->Get("target"), open_loop ? "open" : "closed",
       open_loop ? 0 : concurrency, rate, connections, seconds, latencies.size(), throughput,
       Percentile(latencies, 50), Percentile(latencies, 90), Percentile(latencies, 99),
       Percentile(latencies, 99.9), latencies.empty() ? 0 : latencies.back() / 1e6,
-      absl::StrJoin(codes, ", "));
+      load.mean_answer_bytes(), absl::StrJoin(codes, ", "));
   std::cout << absl::StrFormat(
       "%s %s: %.0f calls/s (%d OK in %.0f s); latency ms p50 %.3f, p90 %.3f, p99 %.3f, "
       "p99.9 %.3f, max %.3f; status %s\n",
