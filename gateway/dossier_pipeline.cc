@@ -16,9 +16,9 @@
 #include "common/json_escape.h"
 #include "common/proto_time.h"
 #include "common/rich_status.h"
+#include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -157,9 +157,9 @@ void MoveInto(registry::v1::SubjectRecords& part, registry::v1::SubjectRecords& 
 }
 
 // The part of a cached answer a caller needs: for the companies registry, the Enterprise
-// fields its categories release (FetchRequest.fields); else all of it.
-// Field by field through reflection, each field's elements copied by generated code: a field
-// mask merge would build its tree from the path strings on every hit.
+// fields its categories release (FetchRequest.fields); else all of it. Copied field by field
+// through reflection, each field's elements by generated code: a field-mask merge would build
+// its tree from the path strings on every hit.
 registry::v1::SubjectRecords Projected(const registry::v1::SubjectRecords& whole,
                                        const std::vector<std::string>& enterprise_fields) {
   if (enterprise_fields.empty() || !whole.has_enterprise()) return whole;
