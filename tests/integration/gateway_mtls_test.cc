@@ -61,6 +61,32 @@ class GatewayMtlsTest : public ::testing::Test {
 
   static std::string Address() { return stack_->address(); }
 
+  // The files of a registry server certificate issued as `name` in the stack's dev PKI.
+  static config::v1::TlsFiles RegistryTls(const std::string& name) {
+    const std::string& d = stack_->dir();
+    config::v1::TlsFiles tls;
+    tls.set_cert_file(d + "/pki/servers/" + name + ".crt");
+    tls.set_key_file(d + "/pki/servers/" + name + ".key");
+    tls.set_ca_file(d + "/pki/ca.crt");
+    return tls;
+  }
+
+  // The stack's gateway config, as instance `name`, with one registry: companies, remote at
+  // `registry_address`, reached with the gateway's own identity.
+  static config::v1::GatewayConfig RemoteCompaniesConfig(const std::string& name,
+                                                         const std::string& registry_address) {
+    config::v1::GatewayConfig config = stack_->config();
+    config.set_instance_name(name);
+    config.mutable_authz_store()->set_sqlite_path(stack_->dir() + "/authz-" + name + ".db");
+    config.set_listen_address("localhost:0");
+    config.clear_registries();
+    auto* companies = config.add_registries();
+    companies->set_name("companies");
+    companies->mutable_remote()->set_address(registry_address);
+    *companies->mutable_remote()->mutable_tls() = stack_->config().tls();
+    return config;
+  }
+
   static config::v1::TlsFiles MemberTls(const std::string& pki, const std::string& file) {
     return stack_->MemberTls(file, pki);
   }
@@ -311,11 +337,7 @@ TEST_F(GatewayMtlsTest, RemoteRegistryOverMtlsAndPartialDossier) {
   ASSERT_TRUE(IssueServerCertificate(d + "/pki", "companies", pki).ok());
   auto connector = KboConnector::Create(d + "/kbo.db");
   ASSERT_TRUE(connector.ok());
-  config::v1::TlsFiles registry_tls;
-  registry_tls.set_cert_file(d + "/pki/servers/companies.crt");
-  registry_tls.set_key_file(d + "/pki/servers/companies.key");
-  registry_tls.set_ca_file(d + "/pki/ca.crt");
-  auto registry = RegistryServer::Start(*std::move(connector), "localhost:0", registry_tls,
+  auto registry = RegistryServer::Start(*std::move(connector), "localhost:0", RegistryTls("companies"),
                                         {"spiffe://onceonly.brussels/gateway"});
   ASSERT_TRUE(registry.ok()) << registry.status();
   const std::string registry_address = "localhost:" + std::to_string((*registry)->port());
@@ -367,16 +389,8 @@ TEST_F(GatewayMtlsTest, RemoteRegistryOverMtlsAndPartialDossier) {
     EXPECT_THAT(r.status.error_message(), ::testing::HasSubstr("addresses"));
   }
 
-  config::v1::GatewayConfig config = stack_->config();
-  config.set_instance_name("gateway-remote");
-  config.mutable_authz_store()->set_sqlite_path(d + "/authz-remote.db");
-  config.set_listen_address("localhost:0");
-  config.clear_registries();
-  auto* companies = config.add_registries();
-  companies->set_name("companies");
-  companies->mutable_remote()->set_address(registry_address);
-  *companies->mutable_remote()->mutable_tls() = stack_->config().tls();  // the gateway's own identity
-  companies->mutable_timeout()->set_seconds(2);
+  config::v1::GatewayConfig config = RemoteCompaniesConfig("gateway-remote", registry_address);
+  config.mutable_registries(0)->mutable_timeout()->set_seconds(2);
   auto* tax = config.add_registries();
   tax->set_name("tax");
   tax->mutable_remote()->set_address("localhost:1");  // nothing listens there
@@ -421,24 +435,14 @@ TEST_F(GatewayMtlsTest, FieldsOfANewerRegistryContractNeverReachTheCaller) {
   auto* denomination = enterprise->mutable_denominations(0);
   denomination->GetReflection()->MutableUnknownFields(denomination)->AddLengthDelimited(99, "x");
   fake->Set("1029.028.161", records);
-  config::v1::TlsFiles registry_tls;
-  registry_tls.set_cert_file(d + "/pki/servers/newer-companies.crt");
-  registry_tls.set_key_file(d + "/pki/servers/newer-companies.key");
-  registry_tls.set_ca_file(d + "/pki/ca.crt");
-  auto registry = RegistryServer::Start(std::move(fake), "localhost:0", registry_tls,
+  auto registry = RegistryServer::Start(std::move(fake), "localhost:0",
+                                        RegistryTls("newer-companies"),
                                         {"spiffe://onceonly.brussels/gateway"});
   ASSERT_TRUE(registry.ok()) << registry.status();
 
-  config::v1::GatewayConfig config = stack_->config();
-  config.set_instance_name("gateway-newer");
-  config.mutable_authz_store()->set_sqlite_path(d + "/authz-newer.db");
-  config.set_listen_address("localhost:0");
-  config.clear_registries();
-  auto* companies = config.add_registries();
-  companies->set_name("companies");
-  companies->mutable_remote()->set_address("localhost:" + std::to_string((*registry)->port()));
-  *companies->mutable_remote()->mutable_tls() = stack_->config().tls();
-  auto gateway = GatewayServer::Start(config, stack_->clock());
+  auto gateway = GatewayServer::Start(
+      RemoteCompaniesConfig("gateway-newer", "localhost:" + std::to_string((*registry)->port())),
+      stack_->clock());
   ASSERT_TRUE(gateway.ok()) << gateway.status();
   auto channel = CreateMutualTlsChannel("localhost:" + std::to_string((*gateway)->port()),
                                         MemberTls("pki", "brussels-economy"));
