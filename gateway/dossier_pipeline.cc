@@ -498,10 +498,8 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
     // what the caller may receive is copied out of it.
     if (std::optional<RegistryCache::Hit> hit =
             cache_.Lookup(CacheKey(registry, request), fan_out->max_age, endpoint.cache_ttl)) {
-      endpoint.in_flight->fetch_sub(1);
-      FetchSeconds().Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
-      Complete(fan_out, registry, Projected(*hit->records, request.fields), hit->retrieved_at,
-               true);
+      Arrived(fan_out, registry, endpoint, asked, Projected(*hit->records, request.fields),
+              hit->retrieved_at, true);
       return;
     }
     request.fields.clear();  // the cache keeps whole answers, to serve any purpose
@@ -523,12 +521,10 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
     endpoint.connector->FetchAsync(
         request, [this, fan_out, registry, &endpoint,
                   asked](absl::StatusOr<registry::v1::SubjectRecords> fetched) {
-          endpoint.in_flight->fetch_sub(1);
-          FetchSeconds().Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
           if (fetched.ok()) {
             fetched = OwnPart(registry, fan_out->fetch.enterprise_number, *std::move(fetched));
           }
-          Complete(fan_out, registry, std::move(fetched));
+          Arrived(fan_out, registry, endpoint, asked, std::move(fetched), absl::Now(), false);
           absl::MutexLock lock(&async_mu_);
           --async_in_flight_;
         });
@@ -565,9 +561,17 @@ void DossierPipeline::Fetch(const std::shared_ptr<FanOut>& fan_out, const std::s
         if (!fetched.ok()) return fetched;
         return OwnPart(registry, request.enterprise_number, *std::move(fetched));  // cached as checked
       });
+  Arrived(fan_out, registry, endpoint, asked, std::move(answer.records), answer.retrieved_at,
+          answer.from_cache);
+}
+
+void DossierPipeline::Arrived(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
+                              const RegistryEndpoint& endpoint, absl::Time asked,
+                              absl::StatusOr<registry::v1::SubjectRecords> records,
+                              absl::Time retrieved, bool from_cache) {
   endpoint.in_flight->fetch_sub(1);
   FetchSeconds().Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
-  Complete(fan_out, registry, std::move(answer.records), answer.retrieved_at, answer.from_cache);
+  Complete(fan_out, registry, std::move(records), retrieved, from_cache);
 }
 
 void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,

@@ -108,6 +108,12 @@ class DossierPipeline {
   // One registry's part on a fetch thread, through the cache's single flight.
   void Fetch(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
              const FetchRequest& request);
+  // A part started by StartFetch is back (from the registry or the cache, `asked` when it
+  // started): frees its place in the registry's queue, times it, and Completes it.
+  void Arrived(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
+               const RegistryEndpoint& endpoint, absl::Time asked,
+               absl::StatusOr<registry::v1::SubjectRecords> records, absl::Time retrieved,
+               bool from_cache);
   // Records one registry's outcome (already checked by OwnPart); the last one (or the
   // deadline) finishes the fan-out.
   void Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,

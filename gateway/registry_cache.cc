@@ -65,33 +65,30 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
     }
     return answer;
   }
-  if (std::optional<Hit> hit = Lookup(key, max_age, ttl)) {
-    return Answer{*hit->records, hit->retrieved_at, true};
-  }
   std::shared_ptr<Flight> flight;
   bool leader = false;
+  std::optional<Hit> hit;
   {
     absl::MutexLock lock(&mu_);
-    // Stored since Lookup looked, by the flight that just landed.
-    auto cached = entries_.find(key);
-    if (cached != entries_.end() && absl::Now() - cached->second.retrieved_at <= accepted) {
-      lru_.splice(lru_.begin(), lru_, cached->second.lru);
-      ++stats_.hits;
-      Lookups().Add({"hit"});
-      return Answer{*cached->second.records, cached->second.retrieved_at, true};
+    hit = FreshLocked(key, accepted);
+    if (!hit.has_value()) {
+      auto in_flight = flights_.find(key);
+      if (in_flight != flights_.end()) {
+        flight = in_flight->second;
+        ++stats_.coalesced;
+        Lookups().Add({"coalesced"});
+      } else {
+        flight = std::make_shared<Flight>();
+        flights_.emplace(key, flight);
+        leader = true;
+        ++stats_.misses;
+        Lookups().Add({"miss"});
+      }
     }
-    auto in_flight = flights_.find(key);
-    if (in_flight != flights_.end()) {
-      flight = in_flight->second;
-      ++stats_.coalesced;
-      Lookups().Add({"coalesced"});
-    } else {
-      flight = std::make_shared<Flight>();
-      flights_.emplace(key, flight);
-      leader = true;
-      ++stats_.misses;
-      Lookups().Add({"miss"});
-    }
+  }
+  if (hit.has_value()) {
+    Lookups().Add({"hit"});
+    return Answer{*hit->records, hit->retrieved_at, true};  // copied outside the lock
   }
   if (!leader) {
     Answer joined;
@@ -131,19 +128,24 @@ std::optional<RegistryCache::Hit> RegistryCache::Lookup(const std::string& key,
                                                         absl::Duration ttl) {
   const absl::Duration accepted = std::min(max_age, ttl);
   if (accepted <= absl::ZeroDuration()) return std::nullopt;
-  Hit hit;
+  std::optional<Hit> hit;
   {
     absl::MutexLock lock(&mu_);
-    auto cached = entries_.find(key);
-    if (cached == entries_.end() || absl::Now() - cached->second.retrieved_at > accepted) {
-      return std::nullopt;
-    }
-    lru_.splice(lru_.begin(), lru_, cached->second.lru);
-    ++stats_.hits;
-    hit = Hit{cached->second.records, cached->second.retrieved_at};
+    hit = FreshLocked(key, accepted);
   }
-  Lookups().Add({"hit"});
+  if (hit.has_value()) Lookups().Add({"hit"});
   return hit;
+}
+
+std::optional<RegistryCache::Hit> RegistryCache::FreshLocked(const std::string& key,
+                                                             absl::Duration accepted) {
+  auto cached = entries_.find(key);
+  if (cached == entries_.end() || absl::Now() - cached->second.retrieved_at > accepted) {
+    return std::nullopt;
+  }
+  lru_.splice(lru_.begin(), lru_, cached->second.lru);
+  ++stats_.hits;
+  return Hit{cached->second.records, cached->second.retrieved_at};
 }
 
 void RegistryCache::Store(const std::string& key, const registry::v1::SubjectRecords& records,

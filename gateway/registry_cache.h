@@ -71,6 +71,9 @@ class RegistryCache {
   };
   struct Flight;
 
+  // The entry for `key` if no older than `accepted`, moved to the front and counted as a hit.
+  std::optional<Hit> FreshLocked(const std::string& key, absl::Duration accepted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Store(const std::string& key, const registry::v1::SubjectRecords& records,
              absl::Time retrieved_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -117,6 +117,12 @@ class FederationBase : public ::testing::Test {
     ASSERT_TRUE(channel.ok());
     stubs_[current_] = v1::DossierService::NewStub(*channel).release();
   }
+  // Each test starts on that gateway with a healthy registry and a closed circuit.
+  static void StartHealthy(bool cached) {
+    Use(cached);
+    faults_->SetSpec(FaultSpec());
+    WaitForClosedCircuit();
+  }
   static std::string Name() { return current_ == 0 ? "gateway-federation" : "gateway-async"; }
   static GatewayServer* gateway_() { return gateways_[current_]; }
   static v1::DossierService::Stub* stub_() { return stubs_[current_]; }
@@ -166,11 +172,7 @@ int FederationBase::current_ = 0;
 // Every fault test runs against both gateways: true, through the cache; false, asynchronous.
 class FederationTest : public FederationBase, public ::testing::WithParamInterface<bool> {
  protected:
-  void SetUp() override {
-    Use(GetParam());
-    faults_->SetSpec(FaultSpec());
-    WaitForClosedCircuit();
-  }
+  void SetUp() override { StartHealthy(GetParam()); }
 };
 INSTANTIATE_TEST_SUITE_P(ReadPaths, FederationTest, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& info) {
@@ -180,11 +182,7 @@ INSTANTIATE_TEST_SUITE_P(ReadPaths, FederationTest, ::testing::Values(true, fals
 // The cache's own tests, on the cached gateway.
 class FederationCacheTest : public FederationBase {
  protected:
-  void SetUp() override {
-    Use(true);
-    faults_->SetSpec(FaultSpec());
-    WaitForClosedCircuit();
-  }
+  void SetUp() override { StartHealthy(/*cached=*/true); }
 };
 
 TEST_P(FederationTest, AHungRegistryCostsItsPartNotTheDeadline) {
