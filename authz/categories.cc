@@ -89,18 +89,15 @@ const ResolvedCategories& Resolved() {
 
 }  // namespace
 
-// The field-mask trim of FieldMaskUtil, done with descriptors resolved once: it runs on every
-// dossier, and building a mask tree from path strings each time cost more than the trim.
-void MinimiseDossier(const std::vector<std::string>& released, v1::Dossier* dossier) {
+KeptDossierFields DossierFieldsKept(const std::vector<std::string>& released) {
   const ResolvedCategories& resolved = Resolved();
-  std::bitset<64> whole, partial;
-  std::array<std::bitset<64>, 64> kept_subfields;
+  KeptDossierFields kept;
   auto keep = [&](const DossierField& f) {
     if (f.sub == nullptr) {
-      whole.set(f.top->index());
+      kept.whole.set(f.top->index());
     } else {
-      partial.set(f.top->index());
-      kept_subfields[f.top->index()].set(f.sub->index());
+      kept.partial.set(f.top->index());
+      kept.subfields[f.top->index()].set(f.sub->index());
     }
   };
   for (const DossierField& f : resolved.always) keep(f);
@@ -109,12 +106,22 @@ void MinimiseDossier(const std::vector<std::string>& released, v1::Dossier* doss
     if (it == resolved.by_category.end()) continue;  // validated earlier; unknown releases nothing
     for (const DossierField& f : it->second) keep(f);
   }
+  return kept;
+}
+
+void MinimiseDossier(const std::vector<std::string>& released, v1::Dossier* dossier) {
+  TrimDossier(DossierFieldsKept(released), dossier);
+}
+
+// The field-mask trim of FieldMaskUtil, done with descriptors resolved once: it runs on every
+// dossier, and building a mask tree from path strings each time cost more than the trim.
+void TrimDossier(const KeptDossierFields& kept, v1::Dossier* dossier) {
   const google::protobuf::Descriptor* descriptor = dossier->GetDescriptor();
   const google::protobuf::Reflection* reflection = dossier->GetReflection();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const google::protobuf::FieldDescriptor* field = descriptor->field(i);
-    if (whole[i]) continue;
-    if (!partial[i]) {
+    if (kept.whole[i]) continue;
+    if (!kept.partial[i]) {
       reflection->ClearField(dossier, field);
       continue;
     }
@@ -123,7 +130,7 @@ void MinimiseDossier(const std::vector<std::string>& released, v1::Dossier* doss
     const google::protobuf::Descriptor* part_descriptor = part->GetDescriptor();
     const google::protobuf::Reflection* part_reflection = part->GetReflection();
     for (int j = 0; j < part_descriptor->field_count(); ++j) {
-      if (!kept_subfields[i][j]) part_reflection->ClearField(part, part_descriptor->field(j));
+      if (!kept.subfields[i][j]) part_reflection->ClearField(part, part_descriptor->field(j));
     }
   }
 }

@@ -4,6 +4,8 @@
 #ifndef ONCEONLY_AUTHZ_CATEGORIES_H_
 #define ONCEONLY_AUTHZ_CATEGORIES_H_
 
+#include <array>
+#include <bitset>
 #include <string>
 #include <vector>
 
@@ -24,9 +26,21 @@ const std::vector<DataCategory>& AllDataCategories();
 // nullptr if `name` is not a category.
 const DataCategory* FindDataCategory(absl::string_view name);
 
-// Clears every field of `dossier` that none of `released` names. Provenance fields
-// (enterprise_number, sources, access_id, purpose, released_categories, grant_id) stay.
+// What minimisation keeps of a dossier: the Dossier fields kept whole, those kept in part,
+// and for each of those, the fields of its message kept. Bits are descriptor field indexes.
+struct KeptDossierFields {
+  std::bitset<64> whole;
+  std::bitset<64> partial;
+  std::array<std::bitset<64>, 64> subfields;
+};
+// What `released` keeps, provenance fields (enterprise_number, sources, access_id, purpose,
+// released_categories, grant_id) included.
+KeptDossierFields DossierFieldsKept(const std::vector<std::string>& released);
+
+// Clears every field of `dossier` that none of `released` names; provenance fields stay.
 void MinimiseDossier(const std::vector<std::string>& released, v1::Dossier* dossier);
+// MinimiseDossier with what DossierFieldsKept(released) says.
+void TrimDossier(const KeptDossierFields& kept, v1::Dossier* dossier);
 
 // The Enterprise fields the companies registry must send for `released` (its read mask):
 // what the company categories among them put in the dossier. Empty if none is a company

@@ -16,11 +16,6 @@
 #include "common/json_escape.h"
 #include "common/proto_time.h"
 #include "common/rich_status.h"
-#include "google/protobuf/field_mask.pb.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "google/protobuf/reflection.h"
-#include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace onceonly {
@@ -156,40 +151,11 @@ void MoveInto(registry::v1::SubjectRecords& part, registry::v1::SubjectRecords& 
   if (part.has_tax_status()) merged.mutable_tax_status()->Swap(part.mutable_tax_status());
 }
 
-// The part of a cached answer a caller needs: for the companies registry, the Enterprise
-// fields its categories release (FetchRequest.fields); else all of it. Copied field by field
-// through reflection, each field's elements by generated code: a field-mask merge would build
-// its tree from the path strings on every hit.
-registry::v1::SubjectRecords Projected(const registry::v1::SubjectRecords& whole,
-                                       const std::vector<std::string>& enterprise_fields) {
-  if (enterprise_fields.empty() || !whole.has_enterprise()) return whole;
-  using google::protobuf::FieldDescriptor;
-  using google::protobuf::Message;
-  const registry::v1::Enterprise& from = whole.enterprise();
-  registry::v1::SubjectRecords part;
-  registry::v1::Enterprise* to = part.mutable_enterprise();
-  const google::protobuf::Descriptor* descriptor = from.GetDescriptor();
-  const google::protobuf::Reflection* reflection = from.GetReflection();
-  for (const std::string& name : enterprise_fields) {
-    const FieldDescriptor* field = descriptor->FindFieldByName(name);
-    if (field == nullptr) continue;  // CompanyFieldsFor names only Enterprise fields
-    if (field->is_repeated() && field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      reflection->GetMutableRepeatedFieldRef<Message>(to, field)
-          .CopyFrom(reflection->GetRepeatedFieldRef<Message>(from, field));
-    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (reflection->HasField(from, field)) {
-        reflection->MutableMessage(to, field)->CopyFrom(reflection->GetMessage(from, field));
-      }
-    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !field->is_repeated()) {
-      reflection->SetString(to, field, reflection->GetString(from, field));
-    } else {  // no such field in Enterprise today; copy it the slow, general way
-      google::protobuf::FieldMask mask;
-      mask.add_paths(name);
-      google::protobuf::util::FieldMaskUtil::MergeMessageTo(
-          from, mask, google::protobuf::util::FieldMaskUtil::MergeOptions(), to);
-    }
-  }
-  return part;
+std::string Sha256Hex(const std::string& bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
 Histogram& FetchSeconds() {
@@ -206,17 +172,7 @@ std::string CacheKey(const std::string& registry, const FetchRequest& request) {
 }  // namespace
 
 std::string DossierSha256(const v1::Dossier& dossier) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    dossier.SerializeToCodedStream(&coded);
-  }
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+  return Sha256Hex(SerializeDossier(dossier, nullptr, DossierFieldsKept({})));
 }
 
 void DossierPipeline::AppendDenial(const CallInfo& call, const AccessRequest& access,
@@ -259,6 +215,8 @@ struct DossierPipeline::FanOut {
   std::set<std::string> pending ABSL_GUARDED_BY(mu);  // registries yet to answer
   bool finished ABSL_GUARDED_BY(mu) = false;          // Finish ran or is running
   registry::v1::SubjectRecords merged ABSL_GUARDED_BY(mu);
+  // The Enterprise, when it came from the cache: left there, not copied into `merged`.
+  std::shared_ptr<const FieldWire> cached_company ABSL_GUARDED_BY(mu);
   std::map<std::string, v1::SourceStatus> sources ABSL_GUARDED_BY(mu);
 };
 
@@ -498,8 +456,15 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
     // what the caller may receive is copied out of it.
     if (std::optional<RegistryCache::Hit> hit =
             cache_.Lookup(CacheKey(registry, request), fan_out->max_age, endpoint.cache_ttl)) {
-      Arrived(fan_out, registry, endpoint, asked, Projected(*hit->records, request.fields),
-              hit->retrieved_at, true);
+      if (hit->enterprise_wire != nullptr) {
+        // The Enterprise stays in the cache: its fields are spliced into the dossier's bytes
+        // as they are written (SerializeDossier), never copied. It is the whole answer (by
+        // OwnPart, a registry's answer that holds an Enterprise holds nothing else).
+        Arrived(fan_out, registry, endpoint, asked, registry::v1::SubjectRecords(),
+                hit->retrieved_at, true, std::move(hit->enterprise_wire));
+      } else {
+        Arrived(fan_out, registry, endpoint, asked, *hit->records, hit->retrieved_at, true);
+      }
       return;
     }
     request.fields.clear();  // the cache keeps whole answers, to serve any purpose
@@ -568,15 +533,18 @@ void DossierPipeline::Fetch(const std::shared_ptr<FanOut>& fan_out, const std::s
 void DossierPipeline::Arrived(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
                               const RegistryEndpoint& endpoint, absl::Time asked,
                               absl::StatusOr<registry::v1::SubjectRecords> records,
-                              absl::Time retrieved, bool from_cache) {
+                              absl::Time retrieved, bool from_cache,
+                              std::shared_ptr<const FieldWire> cached_company) {
   endpoint.in_flight->fetch_sub(1);
   FetchSeconds().Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
-  Complete(fan_out, registry, std::move(records), retrieved, from_cache);
+  Complete(fan_out, registry, std::move(records), retrieved, from_cache,
+           std::move(cached_company));
 }
 
 void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
                                absl::StatusOr<registry::v1::SubjectRecords> records,
-                               absl::Time retrieved, bool from_cache) {
+                               absl::Time retrieved, bool from_cache,
+                               std::shared_ptr<const FieldWire> cached_company) {
   bool last;
   std::string log_line;  // written after the lock: stderr may block
   {
@@ -589,6 +557,7 @@ void DossierPipeline::Complete(const std::shared_ptr<FanOut>& fan_out, const std
     source.set_from_cache(from_cache);
     if (records.ok()) {
       MoveInto(*records, fan_out->merged);
+      if (cached_company != nullptr) fan_out->cached_company = std::move(cached_company);
     } else {
       // A failing registry gives a partial dossier, never a failed request.
       const std::string reason = SourceReason(records.status());
@@ -646,9 +615,11 @@ std::string DossierPipeline::Withdrawn(const FanOut& fan_out) const {
 void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
   v1::Dossier dossier;
   std::set<std::string> released;
+  std::shared_ptr<const FieldWire> cached_company;
   {
     absl::MutexLock lock(&fan_out->mu);
     if (fan_out->deadline_timer.has_value()) deadlines_.Cancel(*fan_out->deadline_timer);
+    cached_company = fan_out->cached_company;
     registry::v1::SubjectRecords& merged = fan_out->merged;
     if (merged.has_enterprise()) *dossier.mutable_company() = std::move(*merged.mutable_enterprise());
     for (registry::v1::Permit& p : *merged.mutable_permits()) {
@@ -684,9 +655,13 @@ void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
     fan_out->record.add_categories_released(c);
   }
 
-  // 5 minimise: whatever the registries sent, only released categories remain.
-  MinimiseDossier(released_in_order, &dossier);
-  fan_out->record.set_payload_sha256(DossierSha256(dossier));
+  // 5 minimise: whatever the registries sent, only released categories remain (a company
+  // from the cache, as its fields are written). The record holds the hash of the very bytes
+  // that leave.
+  const KeptDossierFields kept = DossierFieldsKept(released_in_order);
+  TrimDossier(kept, &dossier);
+  std::string wire = SerializeDossier(dossier, cached_company.get(), kept);
+  fan_out->record.set_payload_sha256(Sha256Hex(wire));
 
   // A consent revoked (or a case ended) while the registries answered: the revocation was
   // acknowledged, so nothing may leave for it now.
@@ -716,14 +691,14 @@ void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
   // 6 audit, 7 respond: the answer leaves only once its record is durable.
   Done done = std::move(fan_out->done);
   access_log_.Append(std::move(fan_out->record),
-                     [dossier = std::move(dossier), done = std::move(done)](
+                     [wire = std::move(wire), done = std::move(done)](
                          absl::StatusOr<uint64_t> id) mutable {
                        if (!id.ok()) {
                          done(id.status());
                          return;
                        }
-                       dossier.set_access_id(*id);
-                       done(std::move(dossier));
+                       AppendAccessId(*id, &wire);
+                       done(DossierAnswer{std::move(wire), *id});
                      });
 }
 

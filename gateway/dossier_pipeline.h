@@ -22,6 +22,7 @@
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "connectors/registry_connector.h"
+#include "gateway/dossier_wire.h"
 #include "gateway/registry_cache.h"
 #include "onceonly/v1/dossier.pb.h"
 
@@ -63,9 +64,16 @@ struct RegistryEndpoint {
   absl::Duration cache_ttl = absl::ZeroDuration();
 };
 
+// An allowed dossier as it leaves: its bytes (gateway/dossier_wire.h), a serialized
+// onceonly.v1.Dossier, and the access_id they carry.
+struct DossierAnswer {
+  std::string wire;
+  uint64_t access_id = 0;
+};
+
 class DossierPipeline {
  public:
-  using Done = std::function<void(absl::StatusOr<v1::Dossier>)>;
+  using Done = std::function<void(absl::StatusOr<DossierAnswer>)>;
 
   // `registries` is keyed by registry name; collaborators must outlive the pipeline.
   DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
@@ -113,12 +121,13 @@ class DossierPipeline {
   void Arrived(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
                const RegistryEndpoint& endpoint, absl::Time asked,
                absl::StatusOr<registry::v1::SubjectRecords> records, absl::Time retrieved,
-               bool from_cache);
+               bool from_cache, std::shared_ptr<const FieldWire> cached_company = nullptr);
   // Records one registry's outcome (already checked by OwnPart); the last one (or the
   // deadline) finishes the fan-out.
   void Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
                 absl::StatusOr<registry::v1::SubjectRecords> records,
-                absl::Time retrieved_at = absl::Now(), bool from_cache = false);
+                absl::Time retrieved_at = absl::Now(), bool from_cache = false,
+                std::shared_ptr<const FieldWire> cached_company = nullptr);
   // At the fetch deadline: the registries that have not answered are labelled
   // REGISTRY_TIMEOUT and the dossier goes out without them.
   void FinishAtDeadline(const std::shared_ptr<FanOut>& fan_out);

@@ -18,6 +18,17 @@ namespace {
 
 namespace rv1 = registry::v1;
 
+// The dossier an answer's bytes hold, which must carry the answer's access_id.
+absl::StatusOr<v1::Dossier> Parsed(absl::StatusOr<DossierAnswer> answer) {
+  if (!answer.ok()) return answer.status();
+  v1::Dossier dossier;
+  if (!dossier.ParseFromString(answer->wire)) return absl::DataLossError("unparsable dossier");
+  if (!dossier.has_access_id() || dossier.access_id() != answer->access_id) {
+    return absl::DataLossError("the dossier's access_id is not the answer's");
+  }
+  return dossier;
+}
+
 constexpr char kPolicy[] = R"(
 members:
   - id: economy
@@ -110,8 +121,8 @@ class DossierPipelineTest : public ::testing::Test {
     for (const auto& c : categories) request.add_categories(c);
     absl::Notification done;
     absl::StatusOr<v1::Dossier> result;
-    pipeline_->GetDossier(call, request, [&](absl::StatusOr<v1::Dossier> d) {
-      result = std::move(d);
+    pipeline_->GetDossier(call, request, [&](absl::StatusOr<DossierAnswer> d) {
+      result = Parsed(std::move(d));
       done.Notify();
     });
     done.WaitForNotification();
@@ -355,8 +366,8 @@ TEST(DossierPipelineFanOutTest, RegistriesAreCalledInParallel) {
   }
   absl::Notification done;
   absl::StatusOr<v1::Dossier> result;
-  pipeline.GetDossier(call, request, [&](absl::StatusOr<v1::Dossier> d) {
-    result = std::move(d);
+  pipeline.GetDossier(call, request, [&](absl::StatusOr<DossierAnswer> d) {
+    result = Parsed(std::move(d));
     done.Notify();
   });
   done.WaitForNotification();

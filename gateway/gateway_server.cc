@@ -71,17 +71,32 @@ MemberLimits EffectiveLimits(const config::v1::MemberLimits& limits, const Membe
 }
 
 // GetDossier on the callback API: the pipeline finishes the call from a fetch or log thread.
-class DossierServiceImpl final : public v1::DossierService::CallbackService {
+// The method is raw: the pipeline writes the answer's bytes once, for its hash and for the
+// wire (gateway/dossier_wire.h), and gRPC sends them as they are.
+class DossierServiceImpl final
+    : public v1::DossierService::WithRawCallbackMethod_GetDossier<v1::DossierService::Service> {
  public:
   explicit DossierServiceImpl(const ServiceContext& context) : ctx_(context) {}
 
   grpc::ServerUnaryReactor* GetDossier(grpc::CallbackServerContext* context,
-                                       const v1::GetDossierRequest* request,
-                                       v1::Dossier* response) override {
+                                       const grpc::ByteBuffer* request_bytes,
+                                       grpc::ByteBuffer* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     const absl::Time started = absl::Now();
     CallInfo call = ResolveCall(*context, "/onceonly.v1.DossierService/GetDossier",
                                 ctx_.trust_domain, ctx_.default_deadline, ctx_.revocations);
+    v1::GetDossierRequest request;
+    grpc::ByteBuffer request_copy(*request_bytes);  // shares the slices; parsing consumes it
+    if (!grpc::GenericDeserialize<grpc::ProtoBufferReader, v1::GetDossierRequest>(
+             &request_copy, &request)
+             .ok()) {
+      const absl::Status unparsable =
+          ErrorWithReason(absl::StatusCode::kInvalidArgument, "MALFORMED_REQUEST",
+                          "the request is not a valid onceonly.v1.GetDossierRequest");
+      LogRpc(call, unparsable, started, "");
+      reactor->Finish(ToGrpcStatus(unparsable));
+      return reactor;
+    }
     // Over its limits, a member is refused before any work (and nothing is logged as an
     // access: none took place).
     std::shared_ptr<MemberAdmission::Ticket> ticket;
@@ -105,14 +120,15 @@ class DossierServiceImpl final : public v1::DossierService::CallbackService {
       ticket = *std::move(admitted);
     }
     ctx_.pipeline.GetDossier(
-        call, *request,
+        call, request,
         [reactor, response, started, call,
-         ticket = std::move(ticket)](absl::StatusOr<v1::Dossier> dossier) mutable {
+         ticket = std::move(ticket)](absl::StatusOr<DossierAnswer> dossier) mutable {
           absl::Status status = dossier.status();
           std::string access_id;
           if (dossier.ok()) {
-            access_id = absl::StrCat(dossier->access_id());
-            *response = std::move(*dossier);
+            access_id = absl::StrCat(dossier->access_id);
+            grpc::Slice bytes(dossier->wire);
+            *response = grpc::ByteBuffer(&bytes, 1);
           } else {
             access_id = ErrorMetadata(status, "access_id");  // logged denials have one
           }

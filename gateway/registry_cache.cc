@@ -60,8 +60,9 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
     Answer answer{fetch(), absl::Time(), false};
     answer.retrieved_at = absl::Now();
     if (answer.records.ok()) {
+      Stored stored = ToStore(key, *answer.records);
       absl::MutexLock lock(&mu_);
-      Store(key, *answer.records, answer.retrieved_at);
+      Store(key, std::move(stored), answer.retrieved_at);
     }
     return answer;
   }
@@ -111,11 +112,11 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
   Answer answer{fetch(), absl::Time(), false};
   answer.retrieved_at = absl::Now();
   {
+    std::optional<Stored> stored;
+    if (answer.records.ok()) stored = ToStore(key, *answer.records);
     absl::MutexLock lock(&mu_);
     flights_.erase(key);
-    if (answer.records.ok()) {
-      Store(key, *answer.records, answer.retrieved_at);
-    }
+    if (stored.has_value()) Store(key, *std::move(stored), answer.retrieved_at);
   }
   absl::MutexLock lock(&flight->mu);
   flight->answer = answer;
@@ -145,13 +146,26 @@ std::optional<RegistryCache::Hit> RegistryCache::FreshLocked(const std::string& 
   }
   lru_.splice(lru_.begin(), lru_, cached->second.lru);
   ++stats_.hits;
-  return Hit{cached->second.records, cached->second.retrieved_at};
+  return Hit{cached->second.records, cached->second.enterprise_wire,
+             cached->second.retrieved_at};
 }
 
-void RegistryCache::Store(const std::string& key, const registry::v1::SubjectRecords& records,
-                          absl::Time retrieved_at) {
-  // The protobuf's size stands for its memory, plus the key and the bookkeeping.
-  const int64_t bytes = static_cast<int64_t>(records.ByteSizeLong() + 2 * key.size() + 128);
+RegistryCache::Stored RegistryCache::ToStore(const std::string& key,
+                                             const registry::v1::SubjectRecords& records) {
+  Stored stored;
+  stored.records = std::make_shared<const registry::v1::SubjectRecords>(records);
+  if (records.has_enterprise()) {
+    stored.enterprise_wire = std::make_shared<const FieldWire>(FieldWire::Of(records.enterprise()));
+  }
+  // The protobuf's size stands for its memory, plus the field encodings, the key and the
+  // bookkeeping.
+  stored.bytes = static_cast<int64_t>(records.ByteSizeLong() + 2 * key.size() + 128) +
+                 (stored.enterprise_wire != nullptr ? stored.enterprise_wire->bytes() : 0);
+  return stored;
+}
+
+void RegistryCache::Store(const std::string& key, Stored stored, absl::Time retrieved_at) {
+  const int64_t bytes = stored.bytes;
   if (bytes > max_bytes_) return;
   auto existing = entries_.find(key);
   if (existing != entries_.end()) {
@@ -160,7 +174,7 @@ void RegistryCache::Store(const std::string& key, const registry::v1::SubjectRec
     entries_.erase(existing);
   }
   lru_.push_front(key);
-  entries_.emplace(key, Entry{std::make_shared<const registry::v1::SubjectRecords>(records),
+  entries_.emplace(key, Entry{std::move(stored.records), std::move(stored.enterprise_wire),
                               retrieved_at, bytes, lru_.begin()});
   stats_.bytes += bytes;
   while (stats_.bytes > max_bytes_ && !lru_.empty()) {

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "gateway/dossier_wire.h"
 #include "onceonly/registry/v1/registry.pb.h"
 
 namespace onceonly {
@@ -52,6 +53,9 @@ class RegistryCache {
   // A stored answer, shared: the caller copies what it needs of it, outside the cache's lock.
   struct Hit {
     std::shared_ptr<const registry::v1::SubjectRecords> records;
+    // The encoding of each field of records->enterprise(), made once when it was stored, so
+    // that a hit never copies the Enterprise (gateway/dossier_wire.h); null without one.
+    std::shared_ptr<const FieldWire> enterprise_wire;
     absl::Time retrieved_at;
   };
   // The stored answer for `key` if it is no older than min(max_age, ttl), counted as a hit;
@@ -65,6 +69,7 @@ class RegistryCache {
   struct Entry {
     // Shared, so that a hit copies it outside the lock.
     std::shared_ptr<const registry::v1::SubjectRecords> records;
+    std::shared_ptr<const FieldWire> enterprise_wire;
     absl::Time retrieved_at;
     int64_t bytes = 0;
     std::list<std::string>::iterator lru;  // position in lru_
@@ -74,8 +79,15 @@ class RegistryCache {
   // The entry for `key` if no older than `accepted`, moved to the front and counted as a hit.
   std::optional<Hit> FreshLocked(const std::string& key, absl::Duration accepted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Store(const std::string& key, const registry::v1::SubjectRecords& records,
-             absl::Time retrieved_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An answer made ready to store, outside the lock: shared copies and their size.
+  struct Stored {
+    std::shared_ptr<const registry::v1::SubjectRecords> records;
+    std::shared_ptr<const FieldWire> enterprise_wire;
+    int64_t bytes = 0;
+  };
+  static Stored ToStore(const std::string& key, const registry::v1::SubjectRecords& records);
+  void Store(const std::string& key, Stored stored, absl::Time retrieved_at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int64_t max_bytes_;
   mutable absl::Mutex mu_;
