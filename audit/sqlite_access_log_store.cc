@@ -500,12 +500,7 @@ class SqliteAccessLogStore : public AccessLogStore {
                                                                : SqliteDb::Mode::kReadWriteCreate));
     if (!read_only_) {
       RETURN_IF_ERROR(db->Exec(kIndexSchema));
-      // synchronous = NORMAL: an index commit does not wait for the disk. The file is derived
-      // data, and its watermark (access_log_indexed) commits with the rows it covers, so a
-      // power loss can only take back the last passes whole, and the next pass redoes them.
-      // In WAL mode this never corrupts the file; the log itself stays synchronous = FULL.
-      RETURN_IF_ERROR(db->Exec("PRAGMA cache_size = -65536; PRAGMA secure_delete = ON; "
-                               "PRAGMA synchronous = NORMAL;"));
+      RETURN_IF_ERROR(db->Exec("PRAGMA cache_size = -65536; PRAGMA secure_delete = ON;"));
     }
     auto described = db->Prepare("SELECT log_file_id FROM access_log_indexed");
     bool same_log = false;
@@ -663,11 +658,7 @@ class SqliteAccessLogStore : public AccessLogStore {
     if (rows.empty()) return progress;
     ASSIGN_OR_RETURN(SqliteDb* index, IndexDb());
     if (index != nullptr) {
-      // These deletions must be on disk before the records lose their content: an entry left
-      // behind would keep naming a pruned access. The file's other commits do not wait for
-      // the disk (IndexDb); this one does, and so makes every earlier one durable too.
-      RETURN_IF_ERROR(index->Exec("PRAGMA synchronous = FULL"));
-      absl::Status deleted = index->InTransaction([&]() -> absl::Status {
+      RETURN_IF_ERROR(index->InTransaction([&]() -> absl::Status {
         ASSIGN_OR_RETURN(auto by_subject, index->Prepare("DELETE FROM access_log_by_subject "
                                                          "WHERE subject = ? AND seq = ?"));
         ASSIGN_OR_RETURN(auto by_member, index->Prepare("DELETE FROM access_log_by_member "
@@ -684,9 +675,7 @@ class SqliteAccessLogStore : public AccessLogStore {
           RETURN_IF_ERROR(by_member.Run());
         }
         return absl::OkStatus();
-      });
-      RETURN_IF_ERROR(index->Exec("PRAGMA synchronous = NORMAL"));
-      RETURN_IF_ERROR(deleted);
+      }));
     }
     RETURN_IF_ERROR(db_->InTransaction([&]() -> absl::Status {
       ASSIGN_OR_RETURN(auto clear,
