@@ -247,12 +247,14 @@ lines = [f"# Federation benchmark, {os.popen('date -u +%FT%TZ').read().strip()}"
          "(a) and (b) return the whole enterprise; (c), (d) and (e) ask for the four company "
          "categories the demo grant covers (identity, addresses, activities, contacts), the "
          "same enterprise less its establishments; (C), (D) and (E) for all five.", "",
-         "| mode | calls/s (median) | runs | p50 ms | p99 ms |", "|---|---|---|---|---|"]
+         "| mode | calls/s (median) | runs | p50 ms | p99 ms | answer bytes (mean) |",
+         "|---|---|---|---|---|---|"]
 for m in "abcdeCDE":
     if m not in med: continue
     each = ", ".join("%.0f" % r["throughput_per_s"] for r in modes[m])
+    size = statistics.median(r.get("mean_answer_bytes", 0) for r in modes[m])
     lines.append(f"| ({m}) {names[m]} | {med[m]['throughput_per_s']:.0f} | {each} | "
-                 f"{med[m]['p50_ms']:.2f} | {med[m]['p99_ms']:.2f} |")
+                 f"{med[m]['p50_ms']:.2f} | {med[m]['p99_ms']:.2f} | {size:.0f} |")
 lines += ["", "| ratio | measured | target |", "|---|---|---|",
           f"| (c)/(b) gateway to a remote registry vs nginx grpc_pass | {ratio('c','b'):.2f} | >= 1.0 |",
           f"| (d)/(a) gateway with in-process KBO vs direct registry | {ratio('d','a'):.2f} | >= 0.7 |",

@@ -121,11 +121,12 @@ class Load {
       m.dossier_request.set_enterprise_number(number);
       dossier_stubs_[c]->async()->GetDossier(
           context.get(), &m.dossier_request, &m.dossier_response,
-          [&m, finish = std::move(finish)](grpc::Status s) mutable {
+          [this, i, &m, finish = std::move(finish)](grpc::Status s) mutable {
             bool partial = false;
             for (const v1::SourceStatus& source : m.dossier_response.sources()) {
               if (source.code() != 0) partial = true;
             }
+            if (s.ok() && i % 64 == 0) SampleAnswerSize(m.dossier_response.ByteSizeLong());
             finish(s, partial);
           });
     }

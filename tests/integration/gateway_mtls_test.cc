@@ -2,6 +2,7 @@
 // and access log. Covers the refusals the walking skeleton promises.
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <fstream>
 
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/notification.h"
 #include "audit/access_log.h"
 #include "audit/access_log_store.h"
 #include "audit/checkpoint.h"
@@ -25,6 +27,7 @@
 #include "connectors/sql/sample_seed.h"
 #include "connectors/testing/fake_connector.h"
 #include "gateway/gateway_config.h"
+#include "gateway/dossier_pipeline.h"
 #include "gateway/gateway_server.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/unknown_field_set.h"
@@ -157,8 +160,32 @@ TEST_F(GatewayMtlsTest, AllowedDossierIsCanonicalSourcedMinimisedAndLogged) {
   EXPECT_EQ(record.user(), "u-7f3a");
   EXPECT_EQ(record.grant_id(), "DEL-2025-014");
   EXPECT_EQ(record.categories_released_size(), 4);
-  EXPECT_EQ(record.payload_sha256().size(), 64u);
+  // The auditor's check: the dossier received, without its access_id, serialized
+  // deterministically, hashes to what the record says.
+  v1::Dossier hashed = dossier;
+  hashed.clear_access_id();
+  EXPECT_EQ(record.payload_sha256(), DossierSha256(hashed));
   EXPECT_EQ(record.time().seconds(), 1767225600);  // the injected clock
+}
+
+TEST_F(GatewayMtlsTest, UnparsableRequestBytesAreInvalidArgument) {
+  grpc::GenericStub stub(stack_->Channel("brussels-economy"));
+  grpc::ClientContext context;
+  TestStack::WithDeadline(context);
+  const std::string garbage = "\x0a\xff\xff\xff\xff\x0f";  // field 1, a length past the end
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer request(&slice, 1), response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/onceonly.v1.DossierService/GetDossier", grpc::StubOptions(),
+                 &request, &response, [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  Rich r = Details(status);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(r.info.reason(), "MALFORMED_REQUEST");
 }
 
 TEST_F(GatewayMtlsTest, SubsystemCertificateActsForItsMember) {
