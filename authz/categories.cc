@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace onceonly {
 
@@ -132,6 +133,8 @@ void TrimDossier(const KeptDossierFields& kept, v1::Dossier* dossier) {
     for (int j = 0; j < part_descriptor->field_count(); ++j) {
       if (!kept.subfields[i][j]) part_reflection->ClearField(part, part_descriptor->field(j));
     }
+    // No category names a field this gateway does not know (answers lose theirs on arrival).
+    part_reflection->MutableUnknownFields(part)->Clear();
   }
 }
 

@@ -3,10 +3,10 @@
 #include <string>
 #include <vector>
 
+#include "common/testing/fill_every_field.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "common/testing/fill_every_field.h"
 #include "gtest/gtest.h"
 
 namespace onceonly {

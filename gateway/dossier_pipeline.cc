@@ -1,7 +1,5 @@
 #include "gateway/dossier_pipeline.h"
 
-#include "common/metrics.h"
-
 #include <openssl/sha.h>
 
 #include <iostream>
@@ -14,9 +12,11 @@
 #include "authz/categories.h"
 #include "common/enterprise_number.h"
 #include "common/json_escape.h"
+#include "common/metrics.h"
 #include "common/proto_time.h"
 #include "common/rich_status.h"
-#include "google/protobuf/util/time_util.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace onceonly {
 
@@ -172,7 +172,16 @@ std::string CacheKey(const std::string& registry, const FetchRequest& request) {
 }  // namespace
 
 std::string DossierSha256(const v1::Dossier& dossier) {
-  return Sha256Hex(SerializeDossier(dossier, nullptr, DossierFieldsKept({})));
+  // The auditor's recipe, with protobuf's own deterministic serialization: tests hold the
+  // pipeline's bytes (SerializeDossier) to it.
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    dossier.SerializeToCodedStream(&coded);
+  }
+  return Sha256Hex(bytes);
 }
 
 void DossierPipeline::AppendDenial(const CallInfo& call, const AccessRequest& access,
@@ -452,8 +461,7 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
   FetchRequest request = RequestFor(*fan_out, registry, endpoint);
   const absl::Time asked = absl::Now();
   if (endpoint.cache_ttl > absl::ZeroDuration()) {
-    // A cached answer this caller accepts is served here, no thread, no registry, and only
-    // what the caller may receive is copied out of it.
+    // A cached answer this caller accepts is served here: no thread, no registry.
     if (std::optional<RegistryCache::Hit> hit =
             cache_.Lookup(CacheKey(registry, request), fan_out->max_age, endpoint.cache_ttl)) {
       if (hit->enterprise_wire != nullptr) {
@@ -619,7 +627,7 @@ void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
   {
     absl::MutexLock lock(&fan_out->mu);
     if (fan_out->deadline_timer.has_value()) deadlines_.Cancel(*fan_out->deadline_timer);
-    cached_company = fan_out->cached_company;
+    cached_company = std::move(fan_out->cached_company);
     registry::v1::SubjectRecords& merged = fan_out->merged;
     if (merged.has_enterprise()) *dossier.mutable_company() = std::move(*merged.mutable_enterprise());
     for (registry::v1::Permit& p : *merged.mutable_permits()) {

@@ -156,7 +156,8 @@ class DossierPipeline {
   Timer deadlines_;
 };
 
-// Hex SHA-256 of the deterministic serialization of `dossier`.
+// Hex SHA-256 of the deterministic serialization of `dossier`: the auditor's recipe for
+// payload_sha256 (with access_id cleared), written independently of the pipeline's bytes.
 std::string DossierSha256(const v1::Dossier& dossier);
 
 }  // namespace onceonly

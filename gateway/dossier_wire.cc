@@ -36,7 +36,7 @@ int CompanyFieldIndex() {
 
 }  // namespace
 
-FieldWire FieldWire::Of(const google::protobuf::Message& message) {
+FieldWire FieldWire::Of(const registry::v1::Enterprise& message) {
   const google::protobuf::Descriptor* descriptor = message.GetDescriptor();
   const google::protobuf::Reflection* reflection = message.GetReflection();
   std::vector<const google::protobuf::FieldDescriptor*> by_number;
@@ -62,8 +62,8 @@ FieldWire FieldWire::Of(const google::protobuf::Message& message) {
 std::string SerializeDossier(const v1::Dossier& dossier, const FieldWire* company,
                              const KeptDossierFields& kept) {
   const int company_index = CompanyFieldIndex();
-  const bool with_company =
-      company != nullptr && (kept.whole[company_index] || kept.partial[company_index]);
+  const bool with_company = company != nullptr && !dossier.has_company() &&
+                            (kept.whole[company_index] || kept.partial[company_index]);
   size_t body = 0;  // the company's kept fields
   auto is_kept = [&](int field) {
     return kept.whole[company_index] || kept.subfields[company_index][field];
@@ -86,12 +86,18 @@ std::string SerializeDossier(const v1::Dossier& dossier, const FieldWire* compan
     dossier.SerializeWithCachedSizes(&coded);
   }
   if (!with_company) return out;
-  // Field 1 moves to the front and the company fills the room after it: field order.
-  const size_t number_size = dossier.enterprise_number().empty()
-                                 ? 0
-                                 : 1 + CodedOutputStream::VarintSize64(
-                                           dossier.enterprise_number().size()) +
-                                       dossier.enterprise_number().size();
+  // Field 1, if written, moves to the front and the company fills the room after it: field
+  // order. Its size is read off the bytes, as written.
+  size_t number_size = 0;
+  {
+    google::protobuf::io::CodedInputStream written(
+        reinterpret_cast<const uint8_t*>(out.data() + company_size), static_cast<int>(rest_size));
+    uint32_t length = 0;
+    if (written.ReadTag() == ((v1::Dossier::kEnterpriseNumberFieldNumber << 3) | 2) &&
+        written.ReadVarint32(&length)) {
+      number_size = static_cast<size_t>(written.CurrentPosition()) + length;
+    }
+  }
   std::memmove(out.data(), out.data() + company_size, number_size);
   char* at = out.data() + number_size;
   *at++ = static_cast<char>((v1::Dossier::kCompanyFieldNumber << 3) | 2);  // length-delimited

@@ -15,18 +15,19 @@
 #include <vector>
 
 #include "authz/categories.h"
-#include "google/protobuf/message.h"
+#include "onceonly/registry/v1/registry.pb.h"
 #include "onceonly/v1/dossier.pb.h"
 
 namespace onceonly {
 
-// The deterministic encoding of each field of one message, in field-number order: the
-// message reduced to any set of its fields serializes as the concatenation of theirs.
+// The deterministic encoding of each field of an Enterprise, in field-number order: the
+// Enterprise reduced to any set of its fields serializes as the concatenation of theirs.
+// Unknown fields are left out (answers lose theirs as they enter the gateway anyway).
 class FieldWire {
  public:
-  static FieldWire Of(const google::protobuf::Message& message);
+  static FieldWire Of(const registry::v1::Enterprise& enterprise);
 
-  // (descriptor field index, encoding) of each field set, in field-number order.
+  // (Enterprise field index, encoding) of each field set, in field-number order.
   const std::vector<std::pair<int, std::string>>& fields() const { return fields_; }
   // The encodings together, for the cache's memory bound.
   int64_t bytes() const { return bytes_; }
@@ -37,8 +38,8 @@ class FieldWire {
 };
 
 // The deterministic serialization of `dossier`, already minimised with `kept`. If `company`
-// is given (`dossier` has no company then), the Enterprise it encodes becomes the dossier's
-// company, reduced to what `kept` keeps of it.
+// is given and `dossier` has no company of its own, the Enterprise it encodes becomes the
+// dossier's company, reduced to what `kept` keeps of it.
 std::string SerializeDossier(const v1::Dossier& dossier, const FieldWire* company,
                              const KeptDossierFields& kept);
 

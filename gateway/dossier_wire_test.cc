@@ -103,6 +103,16 @@ TEST(SerializeDossierTest, NoEnterpriseNumberPutsTheCompanyFirst) {
   EXPECT_EQ(SerializeDossier(rest, &company, kept), Deterministic(full));
 }
 
+TEST(SerializeDossierTest, ADossierWithItsOwnCompanyIgnoresACachedOne) {
+  v1::Dossier dossier = FullDossier();
+  registry::v1::Enterprise other;
+  other.set_enterprise_number("0403.170.701");
+  const FieldWire cached = FieldWire::Of(other);
+  const KeptDossierFields kept = DossierFieldsKept({"company.identity"});
+  TrimDossier(kept, &dossier);
+  EXPECT_EQ(SerializeDossier(dossier, &cached, kept), Deterministic(dossier));
+}
+
 TEST(AppendAccessIdTest, TheCallerParsesTheIdAndTheSameDossier) {
   const v1::Dossier dossier = FullDossier();
   for (uint64_t id : {uint64_t{0}, uint64_t{1}, uint64_t{300}, uint64_t{1} << 40}) {

@@ -4,6 +4,9 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/slice.h>
 
 #include <sys/stat.h>
 
@@ -127,7 +130,11 @@ class DossierServiceImpl final
           std::string access_id;
           if (dossier.ok()) {
             access_id = absl::StrCat(dossier->access_id);
-            grpc::Slice bytes(dossier->wire);
+            // The bytes move into the slice; gRPC frees them once sent.
+            auto* wire = new std::string(std::move(dossier->wire));
+            grpc::Slice bytes(
+                wire->data(), wire->size(), [](void* p) { delete static_cast<std::string*>(p); },
+                wire);
             *response = grpc::ByteBuffer(&bytes, 1);
           } else {
             access_id = ErrorMetadata(status, "access_id");  // logged denials have one

@@ -169,8 +169,28 @@ TEST(RegistryCacheTest, AFollowerWhoseLeaderFailedTriesOnItsOwnTime) {
   release_soon.join();
 }
 
+TEST(RegistryCacheTest, AHitCarriesTheEnterpriseFieldByFieldAndNothingElseDoes) {
+  RegistryCache cache(1 << 20);
+  cache.Get("companies|0403", absl::ZeroDuration(), kTtl, kNoDeadline,
+            [] { return absl::StatusOr<registry::v1::SubjectRecords>(Records("0403.170.701")); });
+  cache.Get("tax|0403", absl::ZeroDuration(), kTtl, kNoDeadline, [] {
+    registry::v1::SubjectRecords tax;
+    tax.mutable_tax_status()->set_enterprise_number("0403.170.701");
+    return absl::StatusOr<registry::v1::SubjectRecords>(tax);
+  });
+  std::optional<RegistryCache::Hit> company = cache.Lookup("companies|0403", absl::Minutes(1), kTtl);
+  ASSERT_TRUE(company.has_value());
+  ASSERT_NE(company->enterprise_wire, nullptr);
+  std::string joined;
+  for (const auto& [field, bytes] : company->enterprise_wire->fields()) joined += bytes;
+  EXPECT_EQ(joined, company->records->enterprise().SerializeAsString());
+  std::optional<RegistryCache::Hit> tax = cache.Lookup("tax|0403", absl::Minutes(1), kTtl);
+  ASSERT_TRUE(tax.has_value());
+  EXPECT_EQ(tax->enterprise_wire, nullptr);
+}
+
 TEST(RegistryCacheTest, LeastRecentlyUsedGoFirstWithinTheByteBound) {
-  // Room for two entries of ~2.3 KB: the answer, and its Enterprise field by field.
+  // Room for two entries of ~2.1 KB: the answer, and its Enterprise field by field.
   RegistryCache cache(5000);
   auto fetch_of = [](const std::string& n) {
     return [n] { return absl::StatusOr<registry::v1::SubjectRecords>(Records(n, 1000)); };

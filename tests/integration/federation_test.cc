@@ -20,6 +20,7 @@
 #include "connectors/kbo/kbo_connector.h"
 #include "connectors/remote/fault_injection.h"
 #include "connectors/remote/registry_server.h"
+#include "gateway/dossier_pipeline.h"
 #include "gateway/gateway_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -416,6 +417,11 @@ TEST_F(FederationCacheTest, CachedAnswersAreLabelledAndMinimisedPerRequest) {
   absl::StatusOr<v1::AccessRecord> record = stack_->Record(cached.access_id(), "gateway-federation");
   ASSERT_TRUE(record.ok()) << record.status();
   EXPECT_EQ(record->sources(0), "companies:OK:cache");
+  // The company was written from the cache's field encodings: the auditor's recipe on what
+  // the caller received still gives the record's hash.
+  v1::Dossier hashed = cached;
+  hashed.clear_access_id();
+  EXPECT_EQ(record->payload_sha256(), DossierSha256(hashed));
 
   // Without max_age the caller wants fresh data: the registry is asked, and it is down.
   v1::Dossier live;
