@@ -233,13 +233,14 @@ DossierPipeline::DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
                                  std::map<std::string, RegistryEndpoint> registries,
                                  AccessLog& access_log, const AuthzStore& authz_store,
                                  ThreadPool& fetch_pool, const Clock& clock,
-                                 int64_t cache_max_bytes)
+                                 int64_t cache_max_bytes, int64_t max_answer_bytes)
     : registries_(std::move(registries)),
       cache_(cache_max_bytes),
       access_log_(access_log),
       authz_store_(authz_store),
       fetch_pool_(fetch_pool),
       clock_(clock),
+      max_answer_bytes_(max_answer_bytes),
       policy_(std::move(policy)) {
   for (const auto& [name, endpoint] : registries_) {
     // A registry read asynchronously and never cached needs no threads of its own.
@@ -620,6 +621,21 @@ std::string DossierPipeline::Withdrawn(const FanOut& fan_out) const {
   return "";
 }
 
+void DossierPipeline::Withhold(const std::shared_ptr<FanOut>& fan_out,
+                               const std::string& reason, absl::Status refusal) {
+  v1::AccessRecord& record = fan_out->record;
+  record.set_decision(v1::DECISION_DENY);
+  record.set_reason(reason);
+  record.clear_categories_released();
+  record.clear_grant_id();
+  record.clear_payload_sha256();
+  Done done = std::move(fan_out->done);
+  access_log_.Append(std::move(record), [refusal = std::move(refusal), done = std::move(done)](
+                                            absl::StatusOr<uint64_t> id) {
+    done(id.ok() ? AddErrorMetadata(refusal, "access_id", absl::StrCat(*id)) : id.status());
+  });
+}
+
 void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
   v1::Dossier dossier;
   std::set<std::string> released;
@@ -674,25 +690,27 @@ void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
   // A consent revoked (or a case ended) while the registries answered: the revocation was
   // acknowledged, so nothing may leave for it now.
   if (std::string withdrawn = Withdrawn(*fan_out); !withdrawn.empty()) {
-    v1::AccessRecord& record = fan_out->record;
-    record.set_decision(v1::DECISION_DENY);
-    record.set_reason(withdrawn);
-    record.clear_categories_released();
-    record.clear_grant_id();
-    record.clear_payload_sha256();
     AccessDecision denied;
     denied.reason = withdrawn;
     denied.member_id = fan_out->member_id;
     denied.explanation = withdrawn == "CONSENT_REVOKED"
                              ? "the consent was revoked while this request was served"
                              : "the registration ended while this request was served";
-    absl::Status denial = DecisionStatus(denied);
-    Done done = std::move(fan_out->done);
-    access_log_.Append(std::move(record),
-                       [denial, done = std::move(done)](absl::StatusOr<uint64_t> id) {
-                         done(id.ok() ? AddErrorMetadata(denial, "access_id", absl::StrCat(*id))
-                                      : id.status());
-                       });
+    Withhold(fan_out, withdrawn, DecisionStatus(denied));
+    return;
+  }
+  // gRPC would refuse to send it: then it was not released, and the log must not say so. The
+  // access_id field adds at most 11 bytes.
+  constexpr int64_t kAccessIdBytes = 11;
+  if (max_answer_bytes_ > 0 &&
+      static_cast<int64_t>(wire.size()) + kAccessIdBytes > max_answer_bytes_) {
+    Withhold(fan_out, "ANSWER_TOO_LARGE",
+             ErrorWithReason(absl::StatusCode::kResourceExhausted, "ANSWER_TOO_LARGE",
+                             absl::StrCat("the dossier is ", wire.size(),
+                                          " bytes, more than this gateway sends in one answer (",
+                                          max_answer_bytes_,
+                                          "); ask for fewer categories per call"),
+                             {{"max_response_bytes", absl::StrCat(max_answer_bytes_)}}));
     return;
   }
 

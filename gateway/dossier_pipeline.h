@@ -75,11 +75,14 @@ class DossierPipeline {
  public:
   using Done = std::function<void(absl::StatusOr<DossierAnswer>)>;
 
-  // `registries` is keyed by registry name; collaborators must outlive the pipeline.
+  // `registries` is keyed by registry name; collaborators must outlive the pipeline. An
+  // answer longer than `max_answer_bytes` (the server's largest message; 0: no limit) is not
+  // released: it is logged as a denial, ANSWER_TOO_LARGE, and refused RESOURCE_EXHAUSTED,
+  // rather than logged as released and then refused by gRPC.
   DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
                   std::map<std::string, RegistryEndpoint> registries, AccessLog& access_log,
                   const AuthzStore& authz_store, ThreadPool& fetch_pool, const Clock& clock,
-                  int64_t cache_max_bytes = int64_t{64} << 20);
+                  int64_t cache_max_bytes = int64_t{64} << 20, int64_t max_answer_bytes = 0);
 
   // The decision GetDossier would take for `request`, without fetching or logging anything
   // (DirectoryService.ExplainAccess). Caller mistakes come back as the same statuses.
@@ -132,6 +135,10 @@ class DossierPipeline {
   // REGISTRY_TIMEOUT and the dossier goes out without them.
   void FinishAtDeadline(const std::shared_ptr<FanOut>& fan_out);
   void Finish(std::shared_ptr<FanOut> fan_out);
+  // An allowed answer that may not leave after all: logged as a denial for `reason`, nothing
+  // released, and answered `refusal` (with the record's access_id).
+  void Withhold(const std::shared_ptr<FanOut>& fan_out, const std::string& reason,
+                absl::Status refusal);
   // The reason to withhold an allowed answer whose consent was revoked, or registration ended,
   // since the decision; "" if it still stands.
   std::string Withdrawn(const FanOut& fan_out) const;
@@ -145,6 +152,7 @@ class DossierPipeline {
   const AuthzStore& authz_store_;
   ThreadPool& fetch_pool_;
   const Clock& clock_;
+  const int64_t max_answer_bytes_;
 
   // Asynchronous reads not yet answered; DrainFetches waits for them.
   absl::Mutex async_mu_;

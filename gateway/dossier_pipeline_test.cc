@@ -104,7 +104,8 @@ class DossierPipelineTest : public ::testing::Test {
     ASSERT_TRUE(authz.ok()) << authz.status();
     authz_store_ = *std::move(authz);
     pipeline_ = std::make_unique<DossierPipeline>(*snapshot, std::move(registries), *access_log_,
-                                                  *authz_store_, pool_, clock_);
+                                                  *authz_store_, pool_, clock_,
+                                                  int64_t{64} << 20, max_answer_bytes_);
   }
 
   absl::StatusOr<v1::Dossier> Run(std::vector<std::string> categories,
@@ -139,7 +140,33 @@ class DossierPipelineTest : public ::testing::Test {
   FakeConnector* permits_ = nullptr;
   FakeConnector* tax_ = nullptr;
   std::unique_ptr<DossierPipeline> pipeline_;
+  int64_t max_answer_bytes_ = 0;  // set in a subclass's constructor, before SetUp
 };
+
+// A gateway whose largest answer is 200 bytes.
+class SmallAnswerPipelineTest : public DossierPipelineTest {
+ protected:
+  SmallAnswerPipelineTest() { max_answer_bytes_ = 200; }
+};
+
+// An answer gRPC could not send is withheld and logged as such, never logged as released.
+TEST_F(SmallAnswerPipelineTest, AnAnswerOverTheLimitIsWithheldAndLoggedAsADenial) {
+  auto small = Run({"tax.good_standing"});
+  ASSERT_TRUE(small.ok()) << small.status();  // under 200 bytes: sent
+  auto large = Run({"company.identity", "permits.environment", "tax.good_standing"});
+  ASSERT_EQ(large.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrorReason(large.status()), "ANSWER_TOO_LARGE");
+  EXPECT_EQ(ErrorMetadata(large.status(), "max_response_bytes"), "200");
+  const std::string access_id = ErrorMetadata(large.status(), "access_id");
+  ASSERT_EQ(access_id, "1");
+  auto records = access_log_->Read(1, 1);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].decision(), v1::DECISION_DENY);
+  EXPECT_EQ((*records)[0].reason(), "ANSWER_TOO_LARGE");
+  EXPECT_TRUE((*records)[0].categories_released().empty());
+  EXPECT_TRUE((*records)[0].payload_sha256().empty());
+}
 
 TEST_F(DossierPipelineTest, ReleasesOnlyTheAskedCategoriesAndLogsTheHash) {
   auto dossier = Run({"company.identity", "permits.environment", "tax.good_standing"});

@@ -61,6 +61,11 @@ absl::StatusOr<std::unique_ptr<RegistryConnector>> BuildConnector(
 }
 
 
+// The largest answer gRPC sends (the pipeline withholds a dossier above it).
+int64_t MaxResponseBytes(const config::v1::GatewayConfig& config) {
+  return config.max_response_bytes() > 0 ? config.max_response_bytes() : int64_t{16} << 20;
+}
+
 // Limits from the config: unset fields take `fallback`'s (or, without one, the defaults: 64
 // calls in flight, no rate limit).
 MemberLimits EffectiveLimits(const config::v1::MemberLimits& limits, const MemberLimits* fallback) {
@@ -239,7 +244,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       std::move(policy), std::move(registries), *server->access_log_, *server->authz_store_,
       *server->fetch_pool_, clock,
       config.cache_max_bytes() > 0 ? static_cast<int64_t>(config.cache_max_bytes())
-                                   : int64_t{64} << 20);
+                                   : int64_t{64} << 20,
+      MaxResponseBytes(config));
   server->services_ = std::make_unique<Services>(ServiceContext{
       *server->pipeline_, *server->authz_store_, *server->receipt_signer_, clock,
       config.trust_domain(), config.instance_name(),
@@ -256,8 +262,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   // Requests are small: a large one is refused (RESOURCE_EXHAUSTED) before it is read whole.
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config.max_request_bytes() > 0 ? config.max_request_bytes() : 64 << 10));
-  builder.SetMaxSendMessageSize(
-      static_cast<int>(config.max_response_bytes() > 0 ? config.max_response_bytes() : 16 << 20));
+  builder.SetMaxSendMessageSize(static_cast<int>(MaxResponseBytes(config)));
   // Keepalive: the gateway pings idle connections (keepalive_time) so that NATs and load
   // balancers keep them, and accepts client pings as often as every
   // keepalive_min_client_interval, with or without calls in flight: clients configured at or
