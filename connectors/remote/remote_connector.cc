@@ -20,6 +20,7 @@
 #include "common/status_macros.h"
 #include "common/timer.h"
 #include "common/tls.h"
+#include "common/unknown_fields.h"
 #include "connectors/remote/resilience.h"
 #include "onceonly/registry/v1/registry.grpc.pb.h"
 
@@ -138,7 +139,7 @@ struct RemoteRegistry {
       if (!status.ok()) records = FromGrpcStatus(status);
       // Fields of a newer registry contract than ours would pass every minimisation, which
       // knows only the fields it can name: they go here, where data enters the gateway.
-      if (records.ok()) records->DiscardUnknownFields();
+      if (records.ok()) DropUnknownFields(&*records);
       if (status.error_code() == grpc::StatusCode::CANCELLED) {
         // Our own TryCancel of a losing attempt: no news of the registry.
       } else if (!records.ok() && IsRegistryFailure(records.status().code())) {
