@@ -445,7 +445,10 @@ FetchRequest DossierPipeline::RequestFor(const FanOut& fan_out, const std::strin
   request.deadline = std::min(fan_out.fetch_deadline, fan_out.started + endpoint.timeout);
   request.deadline_is_callers = fan_out.fetch_deadline < fan_out.started + endpoint.timeout;
   // Minimised at the source: the registry reads and sends only what this caller may receive.
-  if (registry == "companies") request.fields = CompanyFieldsFor(fan_out.allowed);
+  // A cached registry is asked for whole answers, which the cache keeps to serve any purpose.
+  if (registry == "companies" && endpoint.cache_ttl <= absl::ZeroDuration()) {
+    request.fields = CompanyFieldsFor(fan_out.allowed);
+  }
   return request;
 }
 
@@ -476,7 +479,6 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
       }
       return;
     }
-    request.fields.clear();  // the cache keeps whole answers, to serve any purpose
   }
   // A network read that the cache has no part in goes out from this thread and holds none
   // while the registry works; the rest (an in-process store, single flight) waits on a fetch

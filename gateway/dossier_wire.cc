@@ -36,20 +36,20 @@ int CompanyFieldIndex() {
 
 }  // namespace
 
-FieldWire FieldWire::Of(const registry::v1::Enterprise& message) {
-  const google::protobuf::Descriptor* descriptor = message.GetDescriptor();
-  const google::protobuf::Reflection* reflection = message.GetReflection();
+FieldWire FieldWire::Of(const registry::v1::Enterprise& enterprise) {
+  const google::protobuf::Descriptor* descriptor = enterprise.GetDescriptor();
+  const google::protobuf::Reflection* reflection = enterprise.GetReflection();
   std::vector<const google::protobuf::FieldDescriptor*> by_number;
   for (int i = 0; i < descriptor->field_count(); ++i) by_number.push_back(descriptor->field(i));
   std::sort(by_number.begin(), by_number.end(), [](const auto* a, const auto* b) {
     return a->number() < b->number();
   });
-  // One copy of the message, whose fields move one at a time into a message of their own.
-  std::unique_ptr<google::protobuf::Message> rest(message.New());
-  rest->CopyFrom(message);
+  // One copy of the Enterprise, whose fields move one at a time into a message of their own.
+  std::unique_ptr<google::protobuf::Message> rest(enterprise.New());
+  rest->CopyFrom(enterprise);
   FieldWire wire;
   for (const google::protobuf::FieldDescriptor* field : by_number) {
-    std::unique_ptr<google::protobuf::Message> one(message.New());
+    std::unique_ptr<google::protobuf::Message> one(enterprise.New());
     reflection->SwapFields(rest.get(), one.get(), {field});
     std::string bytes = Deterministic(*one);
     if (bytes.empty()) continue;  // unset: encodes as nothing
