@@ -243,10 +243,9 @@ DossierPipeline::DossierPipeline(std::shared_ptr<const PolicySnapshot> policy,
       max_answer_bytes_(max_answer_bytes),
       policy_(std::move(policy)) {
   for (const auto& [name, endpoint] : registries_) {
-    // A registry read asynchronously and never cached needs no threads of its own.
+    // A registry read asynchronously, cached or not, needs no threads of its own.
     const bool async_only = endpoint.connector != nullptr &&
-                            endpoint.connector->fetches_asynchronously() &&
-                            endpoint.cache_ttl <= absl::ZeroDuration();
+                            endpoint.connector->fetches_asynchronously();
     if (endpoint.threads > 0 && !async_only) {
       registry_pools_.emplace(name, std::make_unique<ThreadPool>(endpoint.threads));
     }
@@ -480,10 +479,10 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
       return;
     }
   }
-  // A network read that the cache has no part in goes out from this thread and holds none
-  // while the registry works; the rest (an in-process store, single flight) waits on a fetch
-  // thread.
-  if (endpoint.connector->fetches_asynchronously() && endpoint.cache_ttl <= absl::ZeroDuration()) {
+  // A network read goes out from this thread and holds none while the registry works (for a
+  // cached registry, through the cache's single flight, which calls back too); an in-process
+  // store waits on a fetch thread.
+  if (endpoint.connector->fetches_asynchronously()) {
     // Bound by the caller's deadline, the read gives up half the answer reserve before the
     // dossier does: when a hung registry makes a thousand reads expire at once, their
     // expiries are dealt with before the answers are due, not in the same instant.
@@ -494,16 +493,26 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
       absl::MutexLock lock(&async_mu_);
       ++async_in_flight_;
     }
-    endpoint.connector->FetchAsync(
-        request, [this, fan_out, registry, &endpoint,
-                  asked](absl::StatusOr<registry::v1::SubjectRecords> fetched) {
-          if (fetched.ok()) {
-            fetched = OwnPart(registry, fan_out->fetch.enterprise_number, *std::move(fetched));
-          }
-          Arrived(fan_out, registry, endpoint, asked, std::move(fetched), absl::Now(), false);
-          absl::MutexLock lock(&async_mu_);
-          --async_in_flight_;
-        });
+    // This caller's read; it may also start from another caller's callback (when the read
+    // this one joined failed), so it carries all it needs.
+    RegistryCache::AsyncFetch read = [&endpoint, registry, request](RegistryCache::FetchDone done) {
+      endpoint.connector->FetchAsync(
+          request, [registry, subject = request.enterprise_number, done = std::move(done)](
+                       absl::StatusOr<registry::v1::SubjectRecords> fetched) {
+            // Checked before the cache keeps it.
+            if (fetched.ok()) fetched = OwnPart(registry, subject, *std::move(fetched));
+            done(std::move(fetched));
+          });
+    };
+    const std::string key = CacheKey(registry, request);
+    const absl::Time deadline = request.deadline;
+    cache_.GetAsync(key, fan_out->max_age, endpoint.cache_ttl, deadline, std::move(read),
+                    [this, fan_out, registry, &endpoint, asked](RegistryCache::Answer answer) {
+                      Arrived(fan_out, registry, endpoint, asked, std::move(answer.records),
+                              answer.retrieved_at, answer.from_cache);
+                      absl::MutexLock lock(&async_mu_);
+                      --async_in_flight_;
+                    });
     return;
   }
   auto own = registry_pools_.find(registry);

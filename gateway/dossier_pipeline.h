@@ -52,7 +52,8 @@ struct RegistryEndpoint {
   std::unique_ptr<RegistryConnector> connector;
   absl::Duration timeout = absl::Seconds(2);
   // Threads of this registry's own fetch pool, so that a hung registry holds only its own
-  // threads and the others keep serving (a bulkhead). 0: the pipeline's shared pool.
+  // threads and the others keep serving (a bulkhead). 0: the pipeline's shared pool. A
+  // registry read asynchronously has no pool: this only sizes its limit on reads in flight.
   int threads = 0;
   // Fetches waiting for a thread beyond which this registry's part of a dossier fails at
   // once (REGISTRY_OVERLOADED) instead of queueing behind a registry that does not answer.

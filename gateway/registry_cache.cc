@@ -26,11 +26,20 @@ Gauge& CacheBytes() {
 
 }  // namespace
 
-// One registry call that other callers of the same key wait for.
+// One registry call that other callers of the same key wait for (Get) or are called back by
+// (GetAsync).
 struct RegistryCache::Flight {
   absl::Mutex mu;
   bool done ABSL_GUARDED_BY(mu) = false;
   Answer answer ABSL_GUARDED_BY(mu);
+  // GetAsync callers that joined, each with its own fetch and deadline in case the call fails.
+  // Guarded by the cache's mu_, under which the flight is found and ended.
+  struct Joiner {
+    AsyncFetch fetch;
+    absl::Time deadline;
+    AnswerDone done;
+  };
+  std::vector<Joiner> joiners;
 };
 
 // The families exist from the start, at zero, so that dashboards and alerts see them before
@@ -111,17 +120,101 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
   }
   Answer answer{fetch(), absl::Time(), false};
   answer.retrieved_at = absl::Now();
+  Land(key, flight, answer);
+  return answer;
+}
+
+void RegistryCache::Land(const std::string& key, const std::shared_ptr<Flight>& flight,
+                         const Answer& answer) {
+  std::optional<Stored> stored;
+  if (answer.records.ok()) stored = ToStore(key, *answer.records);
+  std::vector<Flight::Joiner> joiners;
   {
-    std::optional<Stored> stored;
-    if (answer.records.ok()) stored = ToStore(key, *answer.records);
     absl::MutexLock lock(&mu_);
     flights_.erase(key);
     if (stored.has_value()) Store(key, *std::move(stored), answer.retrieved_at);
+    joiners.swap(flight->joiners);
   }
-  absl::MutexLock lock(&flight->mu);
-  flight->answer = answer;
-  flight->done = true;
-  return answer;
+  {
+    absl::MutexLock lock(&flight->mu);
+    flight->answer = answer;
+    flight->done = true;
+  }
+  for (Flight::Joiner& joiner : joiners) {
+    if (!answer.records.ok() && absl::Now() < joiner.deadline) {
+      // The leader's read failed (perhaps on its own, shorter deadline): try on ours.
+      joiner.fetch([done = std::move(joiner.done)](
+                       absl::StatusOr<registry::v1::SubjectRecords> records) {
+        done(Answer{std::move(records), absl::Now(), false});
+      });
+      continue;
+    }
+    Answer joined = answer;
+    joined.from_cache = true;  // answered for another call, not asked for this one
+    joiner.done(std::move(joined));
+  }
+}
+
+void RegistryCache::GetAsync(const std::string& key, absl::Duration max_age, absl::Duration ttl,
+                             absl::Time deadline, AsyncFetch fetch, AnswerDone done) {
+  auto fresh = [](AnswerDone done) {
+    return [done = std::move(done)](absl::StatusOr<registry::v1::SubjectRecords> records) {
+      done(Answer{std::move(records), absl::Now(), false});
+    };
+  };
+  if (ttl <= absl::ZeroDuration()) {  // a registry never cached: not a cache lookup at all
+    fetch(fresh(std::move(done)));
+    return;
+  }
+  const absl::Duration accepted = std::min(max_age, ttl);
+  if (accepted <= absl::ZeroDuration()) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.misses;
+    }
+    Lookups().Add({"miss"});
+    fetch([this, key, done = std::move(done)](
+              absl::StatusOr<registry::v1::SubjectRecords> records) {
+      Answer answer{std::move(records), absl::Now(), false};
+      if (answer.records.ok()) {
+        Stored stored = ToStore(key, *answer.records);
+        absl::MutexLock lock(&mu_);
+        Store(key, std::move(stored), answer.retrieved_at);
+      }
+      done(std::move(answer));
+    });
+    return;
+  }
+  std::shared_ptr<Flight> flight;
+  std::optional<Hit> hit;
+  {
+    absl::MutexLock lock(&mu_);
+    hit = FreshLocked(key, accepted);
+    if (!hit.has_value()) {
+      auto in_flight = flights_.find(key);
+      if (in_flight != flights_.end()) {
+        ++stats_.coalesced;
+        Lookups().Add({"coalesced"});
+        in_flight->second->joiners.push_back({std::move(fetch), deadline, std::move(done)});
+        return;
+      }
+      flight = std::make_shared<Flight>();
+      flights_.emplace(key, flight);
+      ++stats_.misses;
+      Lookups().Add({"miss"});
+    }
+  }
+  if (hit.has_value()) {
+    Lookups().Add({"hit"});
+    done(Answer{*hit->records, hit->retrieved_at, true});  // copied outside the lock
+    return;
+  }
+  fetch([this, key, flight, done = std::move(done)](
+            absl::StatusOr<registry::v1::SubjectRecords> records) {
+    Answer answer{std::move(records), absl::Now(), false};
+    Land(key, flight, answer);
+    done(std::move(answer));
+  });
 }
 
 std::optional<RegistryCache::Hit> RegistryCache::Lookup(const std::string& key,

@@ -50,6 +50,17 @@ class RegistryCache {
   Answer Get(const std::string& key, absl::Duration max_age, absl::Duration ttl,
              absl::Time deadline, const Fetch& fetch);
 
+  // Get for a registry read without a thread: `fetch` starts a read and returns, and the read
+  // calls back. `done` runs once: at once for a stored answer, else from the callback of this
+  // caller's read or of the read in flight it joined (not bounded by `deadline`; the read is,
+  // and the dossier's own deadline does not wait for it). A joiner whose read failed starts
+  // its own `fetch` if `deadline` is not past.
+  using FetchDone = std::function<void(absl::StatusOr<registry::v1::SubjectRecords>)>;
+  using AsyncFetch = std::function<void(FetchDone)>;
+  using AnswerDone = std::function<void(Answer)>;
+  void GetAsync(const std::string& key, absl::Duration max_age, absl::Duration ttl,
+                absl::Time deadline, AsyncFetch fetch, AnswerDone done);
+
   // A stored answer, shared: the caller copies what it needs of it, outside the cache's lock.
   struct Hit {
     std::shared_ptr<const registry::v1::SubjectRecords> records;
@@ -75,6 +86,10 @@ class RegistryCache {
     std::list<std::string>::iterator lru;  // position in lru_
   };
   struct Flight;
+  // A leader's fetch is back: stores a success, ends the flight and answers those who joined
+  // it (waiting in Get, or called back for GetAsync).
+  void Land(const std::string& key, const std::shared_ptr<Flight>& flight, const Answer& answer)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The entry for `key` if no older than `accepted`, moved to the front and counted as a hit.
   std::optional<Hit> FreshLocked(const std::string& key, absl::Duration accepted)

@@ -1,9 +1,11 @@
 #include "gateway/registry_cache.h"
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -167,6 +169,89 @@ TEST(RegistryCacheTest, AFollowerWhoseLeaderFailedTriesOnItsOwnTime) {
   EXPECT_EQ(fetches.load(), 2);
   leader.join();
   release_soon.join();
+}
+
+// GetAsync: reads that call back. The test holds each read's callback and answers it later,
+// as a registry would.
+class AsyncReads {
+ public:
+  RegistryCache::AsyncFetch Fetch() {
+    return [this](RegistryCache::FetchDone done) {
+      absl::MutexLock lock(&mu_);
+      pending_.push_back(std::move(done));
+    };
+  }
+  int started() {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(pending_.size()) + answered_;
+  }
+  // Answers the oldest read not answered yet.
+  void Answer(absl::StatusOr<registry::v1::SubjectRecords> records) {
+    RegistryCache::FetchDone done;
+    {
+      absl::MutexLock lock(&mu_);
+      ASSERT_FALSE(pending_.empty());
+      done = std::move(pending_.front());
+      pending_.erase(pending_.begin());
+      ++answered_;
+    }
+    done(std::move(records));
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<RegistryCache::FetchDone> pending_ ABSL_GUARDED_BY(mu_);
+  int answered_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST(RegistryCacheTest, AsyncMissesForOneKeyMakeOneReadAndNoCallerWaits) {
+  RegistryCache cache(1 << 20);
+  AsyncReads reads;
+  std::vector<RegistryCache::Answer> answers;
+  for (int i = 0; i < 8; ++i) {  // each returns at once: nobody waits on a thread
+    cache.GetAsync("k", absl::Minutes(1), kTtl, kNoDeadline, reads.Fetch(),
+                   [&](RegistryCache::Answer a) { answers.push_back(std::move(a)); });
+  }
+  EXPECT_EQ(reads.started(), 1);
+  EXPECT_TRUE(answers.empty());
+  EXPECT_EQ(cache.stats().coalesced, 7);
+  reads.Answer(Records("0403.170.701"));
+  ASSERT_EQ(answers.size(), 8u);
+  int from_cache = 0;
+  for (const RegistryCache::Answer& a : answers) {
+    ASSERT_TRUE(a.records.ok());
+    EXPECT_EQ(a.records->enterprise().enterprise_number(), "0403.170.701");
+    from_cache += a.from_cache;
+  }
+  EXPECT_EQ(from_cache, 7);  // all but the caller whose read it was
+  // Stored: the next caller is answered at once, from the cache, without a read.
+  bool hit = false;
+  cache.GetAsync("k", absl::Minutes(1), kTtl, kNoDeadline, reads.Fetch(),
+                 [&](RegistryCache::Answer a) { hit = a.records.ok() && a.from_cache; });
+  EXPECT_TRUE(hit);
+  EXPECT_EQ(reads.started(), 1);
+}
+
+TEST(RegistryCacheTest, AsyncJoinersOfAFailedReadTryOnTheirOwnTimeUnlessItIsPast) {
+  RegistryCache cache(1 << 20);
+  AsyncReads reads;
+  std::optional<RegistryCache::Answer> leader, in_time, too_late;
+  cache.GetAsync("k", absl::Minutes(1), kTtl, kNoDeadline, reads.Fetch(),
+                 [&](RegistryCache::Answer a) { leader = std::move(a); });
+  cache.GetAsync("k", absl::Minutes(1), kTtl, absl::Now() + absl::Seconds(30), reads.Fetch(),
+                 [&](RegistryCache::Answer a) { in_time = std::move(a); });
+  cache.GetAsync("k", absl::Minutes(1), kTtl, absl::Now() - absl::Seconds(1), reads.Fetch(),
+                 [&](RegistryCache::Answer a) { too_late = std::move(a); });
+  reads.Answer(absl::UnavailableError("the registry is down"));
+  ASSERT_TRUE(leader.has_value() && too_late.has_value());
+  EXPECT_EQ(leader->records.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(too_late->records.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(in_time.has_value());  // its own read is out
+  EXPECT_EQ(reads.started(), 2);
+  reads.Answer(Records("0403.170.701"));
+  ASSERT_TRUE(in_time.has_value());
+  ASSERT_TRUE(in_time->records.ok());
+  EXPECT_FALSE(in_time->from_cache);
 }
 
 TEST(RegistryCacheTest, AHitCarriesTheEnterpriseFieldByFieldAndNothingElseDoes) {
