@@ -504,15 +504,24 @@ void DossierPipeline::StartFetch(const std::shared_ptr<FanOut>& fan_out,
             done(std::move(fetched));
           });
     };
+    // This part's place in the registry's queue (threads + max_queued), freed once: when it
+    // joins a read already in flight, which it adds nothing to, or when its answer is back.
+    auto place = std::make_shared<std::atomic<bool>>(true);
+    auto free_place = [place, &endpoint] {
+      if (place->exchange(false)) endpoint.in_flight->fetch_sub(1);
+    };
     const std::string key = CacheKey(registry, request);
     const absl::Time deadline = request.deadline;
-    cache_.GetAsync(key, fan_out->max_age, endpoint.cache_ttl, deadline, std::move(read),
-                    [this, fan_out, registry, &endpoint, asked](RegistryCache::Answer answer) {
-                      Arrived(fan_out, registry, endpoint, asked, std::move(answer.records),
-                              answer.retrieved_at, answer.from_cache);
-                      absl::MutexLock lock(&async_mu_);
-                      --async_in_flight_;
-                    });
+    const bool joined = cache_.GetAsync(
+        key, fan_out->max_age, endpoint.cache_ttl, deadline, std::move(read),
+        [this, fan_out, registry, asked, free_place](RegistryCache::Answer answer) {
+          free_place();
+          Timed(fan_out, registry, asked, std::move(answer.records), answer.retrieved_at,
+                answer.from_cache);
+          absl::MutexLock lock(&async_mu_);
+          --async_in_flight_;
+        });
+    if (joined) free_place();
     return;
   }
   auto own = registry_pools_.find(registry);
@@ -556,6 +565,14 @@ void DossierPipeline::Arrived(const std::shared_ptr<FanOut>& fan_out, const std:
                               absl::Time retrieved, bool from_cache,
                               std::shared_ptr<const FieldWire> cached_company) {
   endpoint.in_flight->fetch_sub(1);
+  Timed(fan_out, registry, asked, std::move(records), retrieved, from_cache,
+        std::move(cached_company));
+}
+
+void DossierPipeline::Timed(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
+                            absl::Time asked, absl::StatusOr<registry::v1::SubjectRecords> records,
+                            absl::Time retrieved, bool from_cache,
+                            std::shared_ptr<const FieldWire> cached_company) {
   FetchSeconds().Observe({registry}, absl::ToDoubleSeconds(absl::Now() - asked));
   Complete(fan_out, registry, std::move(records), retrieved, from_cache,
            std::move(cached_company));

@@ -126,6 +126,11 @@ class DossierPipeline {
                const RegistryEndpoint& endpoint, absl::Time asked,
                absl::StatusOr<registry::v1::SubjectRecords> records, absl::Time retrieved,
                bool from_cache, std::shared_ptr<const FieldWire> cached_company = nullptr);
+  // Arrived, for a part whose queue place its caller frees: times it and Completes it.
+  void Timed(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,
+             absl::Time asked, absl::StatusOr<registry::v1::SubjectRecords> records,
+             absl::Time retrieved, bool from_cache,
+             std::shared_ptr<const FieldWire> cached_company = nullptr);
   // Records one registry's outcome (already checked by OwnPart); the last one (or the
   // deadline) finishes the fan-out.
   void Complete(const std::shared_ptr<FanOut>& fan_out, const std::string& registry,

@@ -26,20 +26,23 @@ Gauge& CacheBytes() {
 
 }  // namespace
 
+// A GetAsync caller that joined a flight, with its own fetch and deadline in case the
+// flight's read fails.
+struct RegistryCache::FlightJoiner {
+  AsyncFetch fetch;
+  absl::Time deadline;
+  AnswerDone done;
+};
+
 // One registry call that other callers of the same key wait for (Get) or are called back by
 // (GetAsync).
 struct RegistryCache::Flight {
   absl::Mutex mu;
   bool done ABSL_GUARDED_BY(mu) = false;
   Answer answer ABSL_GUARDED_BY(mu);
-  // GetAsync callers that joined, each with its own fetch and deadline in case the call fails.
-  // Guarded by the cache's mu_, under which the flight is found and ended.
-  struct Joiner {
-    AsyncFetch fetch;
-    absl::Time deadline;
-    AnswerDone done;
-  };
-  std::vector<Joiner> joiners;
+  // GetAsync callers that joined. Guarded by the cache's mu_, under which the flight is found
+  // and ended.
+  std::vector<FlightJoiner> joiners;
 };
 
 // The families exist from the start, at zero, so that dashboards and alerts see them before
@@ -120,42 +123,67 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
   }
   Answer answer{fetch(), absl::Time(), false};
   answer.retrieved_at = absl::Now();
-  Land(key, flight, answer);
+  AnswerJoiners(key, Land(key, flight, answer), answer, /*may_retry=*/true);
   return answer;
 }
 
-void RegistryCache::Land(const std::string& key, const std::shared_ptr<Flight>& flight,
-                         const Answer& answer) {
+std::vector<RegistryCache::FlightJoiner> RegistryCache::Land(
+    const std::string& key, const std::shared_ptr<Flight>& flight, const Answer& answer) {
   std::optional<Stored> stored;
   if (answer.records.ok()) stored = ToStore(key, *answer.records);
-  std::vector<Flight::Joiner> joiners;
+  std::vector<FlightJoiner> joiners;
   {
     absl::MutexLock lock(&mu_);
     flights_.erase(key);
     if (stored.has_value()) Store(key, *std::move(stored), answer.retrieved_at);
     joiners.swap(flight->joiners);
   }
-  {
-    absl::MutexLock lock(&flight->mu);
-    flight->answer = answer;
-    flight->done = true;
-  }
-  for (Flight::Joiner& joiner : joiners) {
-    if (!answer.records.ok() && absl::Now() < joiner.deadline) {
-      // The leader's read failed (perhaps on its own, shorter deadline): try on ours.
-      joiner.fetch([done = std::move(joiner.done)](
-                       absl::StatusOr<registry::v1::SubjectRecords> records) {
-        done(Answer{std::move(records), absl::Now(), false});
-      });
+  absl::MutexLock lock(&flight->mu);
+  flight->answer = answer;
+  flight->done = true;
+  return joiners;
+}
+
+void RegistryCache::AnswerJoiners(const std::string& key, std::vector<FlightJoiner> joiners,
+                                  const Answer& answer, bool may_retry) {
+  std::vector<FlightJoiner> retry;  // the leader's read failed; these still have time
+  for (FlightJoiner& joiner : joiners) {
+    if (may_retry && !answer.records.ok() && absl::Now() < joiner.deadline) {
+      retry.push_back(std::move(joiner));
       continue;
     }
     Answer joined = answer;
     joined.from_cache = true;  // answered for another call, not asked for this one
     joiner.done(std::move(joined));
   }
+  if (retry.empty()) return;
+  // One read again, not one each: the first of them leads a new flight, or all join one that
+  // started meanwhile, so that a failed read does not turn into a burst of reads. Once only:
+  // a read refused at once (an open circuit) must not recurse through every joiner.
+  std::shared_ptr<Flight> next;
+  {
+    absl::MutexLock lock(&mu_);
+    auto in_flight = flights_.find(key);
+    if (in_flight != flights_.end()) {
+      for (FlightJoiner& joiner : retry) in_flight->second->joiners.push_back(std::move(joiner));
+      return;
+    }
+    next = std::make_shared<Flight>();
+    next->joiners.assign(std::make_move_iterator(retry.begin() + 1),
+                         std::make_move_iterator(retry.end()));
+    flights_.emplace(key, next);
+  }
+  FlightJoiner& leader = retry.front();
+  leader.fetch([this, key, next, done = std::move(leader.done)](
+                   absl::StatusOr<registry::v1::SubjectRecords> records) {
+    Answer answer{std::move(records), absl::Now(), false};
+    std::vector<FlightJoiner> joiners = Land(key, next, answer);
+    done(answer);
+    AnswerJoiners(key, std::move(joiners), answer, /*may_retry=*/false);
+  });
 }
 
-void RegistryCache::GetAsync(const std::string& key, absl::Duration max_age, absl::Duration ttl,
+bool RegistryCache::GetAsync(const std::string& key, absl::Duration max_age, absl::Duration ttl,
                              absl::Time deadline, AsyncFetch fetch, AnswerDone done) {
   auto fresh = [](AnswerDone done) {
     return [done = std::move(done)](absl::StatusOr<registry::v1::SubjectRecords> records) {
@@ -164,7 +192,7 @@ void RegistryCache::GetAsync(const std::string& key, absl::Duration max_age, abs
   };
   if (ttl <= absl::ZeroDuration()) {  // a registry never cached: not a cache lookup at all
     fetch(fresh(std::move(done)));
-    return;
+    return false;
   }
   const absl::Duration accepted = std::min(max_age, ttl);
   if (accepted <= absl::ZeroDuration()) {
@@ -183,7 +211,7 @@ void RegistryCache::GetAsync(const std::string& key, absl::Duration max_age, abs
       }
       done(std::move(answer));
     });
-    return;
+    return false;
   }
   std::shared_ptr<Flight> flight;
   std::optional<Hit> hit;
@@ -196,7 +224,7 @@ void RegistryCache::GetAsync(const std::string& key, absl::Duration max_age, abs
         ++stats_.coalesced;
         Lookups().Add({"coalesced"});
         in_flight->second->joiners.push_back({std::move(fetch), deadline, std::move(done)});
-        return;
+        return true;
       }
       flight = std::make_shared<Flight>();
       flights_.emplace(key, flight);
@@ -207,14 +235,16 @@ void RegistryCache::GetAsync(const std::string& key, absl::Duration max_age, abs
   if (hit.has_value()) {
     Lookups().Add({"hit"});
     done(Answer{*hit->records, hit->retrieved_at, true});  // copied outside the lock
-    return;
+    return false;
   }
   fetch([this, key, flight, done = std::move(done)](
             absl::StatusOr<registry::v1::SubjectRecords> records) {
     Answer answer{std::move(records), absl::Now(), false};
-    Land(key, flight, answer);
-    done(std::move(answer));
+    std::vector<FlightJoiner> joiners = Land(key, flight, answer);
+    done(answer);  // the caller whose read it was first
+    AnswerJoiners(key, std::move(joiners), answer, /*may_retry=*/true);
   });
+  return false;
 }
 
 std::optional<RegistryCache::Hit> RegistryCache::Lookup(const std::string& key,

@@ -53,12 +53,14 @@ class RegistryCache {
   // Get for a registry read without a thread: `fetch` starts a read and returns, and the read
   // calls back. `done` runs once: at once for a stored answer, else from the callback of this
   // caller's read or of the read in flight it joined (not bounded by `deadline`; the read is,
-  // and the dossier's own deadline does not wait for it). A joiner whose read failed starts
-  // its own `fetch` if `deadline` is not past.
+  // and the dossier's own deadline does not wait for it). When a read fails, those who joined
+  // it and whose `deadline` is not past share one read again, led by the first of them (once;
+  // if that fails too, they all get its failure).
+  // Returns true if the caller joined a read in flight: it added no read.
   using FetchDone = std::function<void(absl::StatusOr<registry::v1::SubjectRecords>)>;
   using AsyncFetch = std::function<void(FetchDone)>;
   using AnswerDone = std::function<void(Answer)>;
-  void GetAsync(const std::string& key, absl::Duration max_age, absl::Duration ttl,
+  bool GetAsync(const std::string& key, absl::Duration max_age, absl::Duration ttl,
                 absl::Time deadline, AsyncFetch fetch, AnswerDone done);
 
   // A stored answer, shared: the caller copies what it needs of it, outside the cache's lock.
@@ -86,10 +88,15 @@ class RegistryCache {
     std::list<std::string>::iterator lru;  // position in lru_
   };
   struct Flight;
-  // A leader's fetch is back: stores a success, ends the flight and answers those who joined
-  // it (waiting in Get, or called back for GetAsync).
-  void Land(const std::string& key, const std::shared_ptr<Flight>& flight, const Answer& answer)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  struct FlightJoiner;
+  // A leader's fetch is back: stores a success, ends the flight, answers those waiting in Get
+  // and returns those who joined through GetAsync, for AnswerJoiners once the leader has its
+  // answer.
+  std::vector<FlightJoiner> Land(const std::string& key, const std::shared_ptr<Flight>& flight,
+                                 const Answer& answer) ABSL_LOCKS_EXCLUDED(mu_);
+  // A joiner of a failed read with time left reads again (`may_retry`, for a first read).
+  void AnswerJoiners(const std::string& key, std::vector<FlightJoiner> joiners,
+                     const Answer& answer, bool may_retry) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The entry for `key` if no older than `accepted`, moved to the front and counted as a hit.
   std::optional<Hit> FreshLocked(const std::string& key, absl::Duration accepted)

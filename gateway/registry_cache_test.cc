@@ -209,8 +209,10 @@ TEST(RegistryCacheTest, AsyncMissesForOneKeyMakeOneReadAndNoCallerWaits) {
   AsyncReads reads;
   std::vector<RegistryCache::Answer> answers;
   for (int i = 0; i < 8; ++i) {  // each returns at once: nobody waits on a thread
-    cache.GetAsync("k", absl::Minutes(1), kTtl, kNoDeadline, reads.Fetch(),
-                   [&](RegistryCache::Answer a) { answers.push_back(std::move(a)); });
+    const bool joined =
+        cache.GetAsync("k", absl::Minutes(1), kTtl, kNoDeadline, reads.Fetch(),
+                       [&](RegistryCache::Answer a) { answers.push_back(std::move(a)); });
+    EXPECT_EQ(joined, i > 0);
   }
   EXPECT_EQ(reads.started(), 1);
   EXPECT_TRUE(answers.empty());
@@ -232,26 +234,70 @@ TEST(RegistryCacheTest, AsyncMissesForOneKeyMakeOneReadAndNoCallerWaits) {
   EXPECT_EQ(reads.started(), 1);
 }
 
-TEST(RegistryCacheTest, AsyncJoinersOfAFailedReadTryOnTheirOwnTimeUnlessItIsPast) {
+TEST(RegistryCacheTest, AsyncJoinersOfAFailedReadShareOneReadAgainUnlessTheirTimeIsPast) {
   RegistryCache cache(1 << 20);
   AsyncReads reads;
-  std::optional<RegistryCache::Answer> leader, in_time, too_late;
-  cache.GetAsync("k", absl::Minutes(1), kTtl, kNoDeadline, reads.Fetch(),
-                 [&](RegistryCache::Answer a) { leader = std::move(a); });
-  cache.GetAsync("k", absl::Minutes(1), kTtl, absl::Now() + absl::Seconds(30), reads.Fetch(),
-                 [&](RegistryCache::Answer a) { in_time = std::move(a); });
-  cache.GetAsync("k", absl::Minutes(1), kTtl, absl::Now() - absl::Seconds(1), reads.Fetch(),
-                 [&](RegistryCache::Answer a) { too_late = std::move(a); });
+  std::optional<RegistryCache::Answer> leader, first, second, too_late;
+  auto get = [&](absl::Time deadline, std::optional<RegistryCache::Answer>* out) {
+    return cache.GetAsync("k", absl::Minutes(1), kTtl, deadline, reads.Fetch(),
+                          [out](RegistryCache::Answer a) { *out = std::move(a); });
+  };
+  EXPECT_FALSE(get(kNoDeadline, &leader));  // it reads
+  EXPECT_TRUE(get(absl::Now() + absl::Seconds(30), &first));  // they join
+  EXPECT_TRUE(get(absl::Now() + absl::Seconds(30), &second));
+  EXPECT_TRUE(get(absl::Now() - absl::Seconds(1), &too_late));
   reads.Answer(absl::UnavailableError("the registry is down"));
   ASSERT_TRUE(leader.has_value() && too_late.has_value());
   EXPECT_EQ(leader->records.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(too_late->records.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_FALSE(in_time.has_value());  // its own read is out
-  EXPECT_EQ(reads.started(), 2);
+  EXPECT_FALSE(first.has_value() || second.has_value());
+  EXPECT_EQ(reads.started(), 2);  // one read again for both, not one each
   reads.Answer(Records("0403.170.701"));
-  ASSERT_TRUE(in_time.has_value());
-  ASSERT_TRUE(in_time->records.ok());
-  EXPECT_FALSE(in_time->from_cache);
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  ASSERT_TRUE(first->records.ok() && second->records.ok());
+  EXPECT_FALSE(first->from_cache);  // its read
+  EXPECT_TRUE(second->from_cache);
+  EXPECT_EQ(reads.started(), 2);
+}
+
+// A read refused at once (an open circuit calls back before FetchAsync returns): no lock is
+// held, nothing recurses, and joiners of a second failure are not sent a third time.
+TEST(RegistryCacheTest, AsyncReadsThatCallBackAtOnceNeitherDeadlockNorRepeat) {
+  RegistryCache cache(1 << 20);
+  int refused = 0;
+  RegistryCache::AsyncFetch refuse = [&](RegistryCache::FetchDone done) {
+    ++refused;
+    done(absl::UnavailableError("circuit open"));
+  };
+  std::optional<RegistryCache::Answer> alone;
+  cache.GetAsync("k", absl::Minutes(1), kTtl, kNoDeadline, refuse,
+                 [&](RegistryCache::Answer a) { alone = std::move(a); });
+  ASSERT_TRUE(alone.has_value());
+  EXPECT_EQ(alone->records.status().code(), absl::StatusCode::kUnavailable);
+
+  // Joiners whose shared read again is refused at once get that failure.
+  AsyncReads reads;
+  std::vector<RegistryCache::Answer> answers;
+  cache.GetAsync("k", absl::Minutes(1), kTtl, kNoDeadline, reads.Fetch(),
+                 [&](RegistryCache::Answer a) { answers.push_back(std::move(a)); });
+  for (int i = 0; i < 3; ++i) {
+    cache.GetAsync("k", absl::Minutes(1), kTtl, kNoDeadline, refuse,
+                   [&](RegistryCache::Answer a) { answers.push_back(std::move(a)); });
+  }
+  refused = 0;
+  reads.Answer(absl::UnavailableError("the registry is down"));
+  ASSERT_EQ(answers.size(), 4u);
+  for (const RegistryCache::Answer& a : answers) EXPECT_FALSE(a.records.ok());
+  EXPECT_EQ(refused, 1);  // one read again, refused; not one per joiner
+
+  // A success that calls back at once is stored.
+  cache.GetAsync("k", absl::ZeroDuration(), kTtl, kNoDeadline,
+                 [](RegistryCache::FetchDone done) { done(Records("0403.170.701")); },
+                 [](RegistryCache::Answer) {});
+  bool hit = false;
+  cache.GetAsync("k", absl::Minutes(1), kTtl, kNoDeadline, refuse,
+                 [&](RegistryCache::Answer a) { hit = a.from_cache && a.records.ok(); });
+  EXPECT_TRUE(hit);
 }
 
 TEST(RegistryCacheTest, AHitCarriesTheEnterpriseFieldByFieldAndNothingElseDoes) {

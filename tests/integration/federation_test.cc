@@ -59,7 +59,8 @@ std::string Scrape(int port, const std::string& path = "/metrics") {
 }
 
 // The stack, the faulty registry, and a gateway per way of reading it: through the cache
-// (cache_ttl, single flight on fetch threads), or asynchronously (no cache, hedged reads).
+// (cache_ttl; callers with max_age share one read), or without a cache, with hedged reads.
+// Both read asynchronously.
 class FederationBase : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -428,6 +429,75 @@ TEST_F(FederationCacheTest, CachedAnswersAreLabelledAndMinimisedPerRequest) {
   ASSERT_TRUE(Call(absl::Seconds(5), &live).ok());
   EXPECT_EQ(Source(live, "companies")->reason(), "REGISTRY_UNAVAILABLE");
   EXPECT_FALSE(Source(live, "companies")->from_cache());
+}
+
+// The value of one series in a scrape ("name{labels}"), 0 if absent.
+double Series(const std::string& metrics, const std::string& series) {
+  const size_t at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return 0;
+  return std::strtod(metrics.c_str() + at + series.size() + 2, nullptr);
+}
+
+// Callers who accept cached data share one read of an enterprise not cached yet. While the
+// registry hangs, none holds a thread, and those who joined hold no place in the registry's
+// queue (threads + max_queued, 1,064 here): more callers than that are all answered by their
+// deadline, the companies part labelled, none of it REGISTRY_OVERLOADED.
+TEST_F(FederationCacheTest, CallersOfAHungEnterpriseShareOneReadAndAnswerByTheirDeadline) {
+  FaultSpec hang;
+  hang.hang_rate = 1;
+  faults_->SetSpec(hang);
+  const std::string before = Scrape(gateway_()->metrics_port());
+  constexpr int kCalls = 1200;
+  const absl::Duration deadline = absl::Milliseconds(1500);
+  v1::GetDossierRequest request = TestStack::Request(
+      "0552.627.113", "public-procurement", {"company.identity", "tax.good_standing"});
+  request.mutable_max_age()->set_seconds(30);
+  struct Outcome {
+    grpc::ClientContext context;
+    v1::Dossier dossier;
+    grpc::Status status;
+    absl::Duration took;
+  };
+  std::vector<std::unique_ptr<Outcome>> outcomes;
+  absl::Mutex mu;
+  int done = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    outcomes.push_back(std::make_unique<Outcome>());
+    Outcome* o = outcomes.back().get();
+    o->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    const absl::Time sent = absl::Now();
+    stub_()->async()->GetDossier(&o->context, &request, &o->dossier,
+                                 [o, sent, &mu, &done](grpc::Status status) {
+                                   o->status = status;
+                                   o->took = absl::Now() - sent;
+                                   absl::MutexLock lock(&mu);
+                                   ++done;
+                                 });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(
+        absl::Condition(+[](int* d) { return *d == kCalls; }, &done), absl::Seconds(30)));
+  }
+  int with_tax = 0, timed_out = 0, late = 0;
+  for (const auto& o : outcomes) {
+    ASSERT_TRUE(o->status.ok()) << o->status.error_message();
+    if (o->took > deadline + absl::Milliseconds(10)) ++late;
+    const v1::SourceStatus* tax = Source(o->dossier, "tax");
+    const v1::SourceStatus* companies = Source(o->dossier, "companies");
+    if (tax != nullptr && tax->code() == 0) ++with_tax;
+    ASSERT_NE(companies, nullptr);
+    EXPECT_NE(companies->reason(), "REGISTRY_OVERLOADED");
+    if (companies->reason() == "REGISTRY_TIMEOUT" && !o->dossier.has_company()) ++timed_out;
+  }
+  EXPECT_EQ(with_tax, kCalls);
+  EXPECT_EQ(timed_out, kCalls);
+  EXPECT_EQ(late, 0);
+  const std::string after = Scrape(gateway_()->metrics_port());
+  const std::string misses = "onceonly_cache_lookups_total{result=\"miss\"}";
+  const std::string coalesced = "onceonly_cache_lookups_total{result=\"coalesced\"}";
+  EXPECT_EQ(Series(after, misses) - Series(before, misses), 1);  // one read for all
+  EXPECT_EQ(Series(after, coalesced) - Series(before, coalesced), kCalls - 1);
 }
 
 // The cache keeps whole answers: a narrow request fetches everything, so that a wider one
