@@ -185,13 +185,10 @@ void RegistryCache::AnswerJoiners(const std::string& key, std::vector<FlightJoin
 
 bool RegistryCache::GetAsync(const std::string& key, absl::Duration max_age, absl::Duration ttl,
                              absl::Time deadline, AsyncFetch fetch, AnswerDone done) {
-  auto fresh = [](AnswerDone done) {
-    return [done = std::move(done)](absl::StatusOr<registry::v1::SubjectRecords> records) {
-      done(Answer{std::move(records), absl::Now(), false});
-    };
-  };
   if (ttl <= absl::ZeroDuration()) {  // a registry never cached: not a cache lookup at all
-    fetch(fresh(std::move(done)));
+    fetch([done = std::move(done)](absl::StatusOr<registry::v1::SubjectRecords> records) {
+      done(Answer{std::move(records), absl::Now(), false});
+    });
     return false;
   }
   const absl::Duration accepted = std::min(max_age, ttl);
