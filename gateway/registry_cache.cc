@@ -64,18 +64,10 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
   }
   const absl::Duration accepted = std::min(max_age, ttl);
   if (accepted <= absl::ZeroDuration()) {
-    {
-      absl::MutexLock lock(&mu_);
-      ++stats_.misses;
-    }
-    Lookups().Add({"miss"});
+    CountFreshRead();
     Answer answer{fetch(), absl::Time(), false};
     answer.retrieved_at = absl::Now();
-    if (answer.records.ok()) {
-      Stored stored = ToStore(key, *answer.records);
-      absl::MutexLock lock(&mu_);
-      Store(key, std::move(stored), answer.retrieved_at);
-    }
+    StoreFresh(key, answer);
     return answer;
   }
   std::shared_ptr<Flight> flight;
@@ -125,6 +117,21 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
   answer.retrieved_at = absl::Now();
   AnswerJoiners(key, Land(key, flight, answer), answer, /*may_retry=*/true);
   return answer;
+}
+
+void RegistryCache::CountFreshRead() {
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.misses;
+  }
+  Lookups().Add({"miss"});
+}
+
+void RegistryCache::StoreFresh(const std::string& key, const Answer& answer) {
+  if (!answer.records.ok()) return;
+  Stored stored = ToStore(key, *answer.records);
+  absl::MutexLock lock(&mu_);
+  Store(key, std::move(stored), answer.retrieved_at);
 }
 
 std::vector<RegistryCache::FlightJoiner> RegistryCache::Land(
@@ -193,19 +200,11 @@ bool RegistryCache::GetAsync(const std::string& key, absl::Duration max_age, abs
   }
   const absl::Duration accepted = std::min(max_age, ttl);
   if (accepted <= absl::ZeroDuration()) {
-    {
-      absl::MutexLock lock(&mu_);
-      ++stats_.misses;
-    }
-    Lookups().Add({"miss"});
+    CountFreshRead();
     fetch([this, key, done = std::move(done)](
               absl::StatusOr<registry::v1::SubjectRecords> records) {
       Answer answer{std::move(records), absl::Now(), false};
-      if (answer.records.ok()) {
-        Stored stored = ToStore(key, *answer.records);
-        absl::MutexLock lock(&mu_);
-        Store(key, std::move(stored), answer.retrieved_at);
-      }
+      StoreFresh(key, answer);
       done(std::move(answer));
     });
     return false;

@@ -89,6 +89,10 @@ class RegistryCache {
   };
   struct Flight;
   struct FlightJoiner;
+  // A caller that wants fresh data: a read of its own, counted as a miss, whose success is
+  // stored for others.
+  void CountFreshRead() ABSL_LOCKS_EXCLUDED(mu_);
+  void StoreFresh(const std::string& key, const Answer& answer) ABSL_LOCKS_EXCLUDED(mu_);
   // A leader's fetch is back: stores a success, ends the flight, answers those waiting in Get
   // and returns those who joined through GetAsync, for AnswerJoiners once the leader has its
   // answer.

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -157,6 +159,48 @@ class FederationBase : public ::testing::Test {
     FAIL() << "the companies circuit did not close";
   }
 
+  // The outcome of one of many calls sent at once.
+  struct Outcome {
+    grpc::ClientContext context;
+    v1::Dossier dossier;
+    grpc::Status status;
+    absl::Duration took;
+  };
+  // Sends `calls` GetDossier calls at once, each with `deadline`, and waits for all answers
+  // (30 s at most: a failure, not a hang, if some never come).
+  static std::vector<std::unique_ptr<Outcome>> CallAllAtOnce(const v1::GetDossierRequest& request,
+                                                             int calls, absl::Duration deadline) {
+    std::vector<std::unique_ptr<Outcome>> outcomes;
+    struct Answered {
+      absl::Mutex mu;
+      int count = 0;
+      int of = 0;
+    } answered;
+    answered.of = calls;
+    for (int i = 0; i < calls; ++i) {
+      outcomes.push_back(std::make_unique<Outcome>());
+      Outcome* o = outcomes.back().get();
+      o->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+      const absl::Time sent = absl::Now();
+      stub_()->async()->GetDossier(&o->context, &request, &o->dossier,
+                                   [o, sent, &answered](grpc::Status status) {
+                                     o->status = status;
+                                     o->took = absl::Now() - sent;
+                                     absl::MutexLock lock(&answered.mu);
+                                     ++answered.count;
+                                   });
+    }
+    absl::MutexLock lock(&answered.mu);
+    if (!answered.mu.AwaitWithTimeout(
+            absl::Condition(+[](Answered* a) { return a->count == a->of; }, &answered),
+            absl::Seconds(30))) {
+      // The callbacks still refer to `answered`: this cannot return.
+      std::cerr << answered.count << " of " << calls << " calls answered in 30 s\n";
+      std::abort();
+    }
+    return outcomes;
+  }
+
   static TestStack* stack_;
   static FaultInjectingConnector* faults_;
   static RegistryServer* registry_;
@@ -219,36 +263,8 @@ TEST_P(FederationTest, AThousandCallersDuringAHangAllGetTheirOtherSources) {
   faults_->SetSpec(hang);
   constexpr int kCalls = 1000;
   const absl::Duration deadline = absl::Milliseconds(1500);
-  struct Outcome {
-    grpc::ClientContext context;
-    v1::Dossier dossier;
-    grpc::Status status;
-    absl::Duration took;
-  };
-  std::vector<std::unique_ptr<Outcome>> outcomes;
-  absl::Mutex mu;
-  int done = 0;
   const absl::Time start = absl::Now();
-  for (int i = 0; i < kCalls; ++i) {
-    outcomes.push_back(std::make_unique<Outcome>());
-    Outcome* o = outcomes.back().get();
-    o->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    const absl::Time sent = absl::Now();
-    static const v1::GetDossierRequest request = Request();
-    stub_()->async()->GetDossier(&o->context, &request, &o->dossier,
-                               [o, sent, &mu, &done](grpc::Status status) {
-                                 o->status = status;
-                                 o->took = absl::Now() - sent;
-                                 absl::MutexLock lock(&mu);
-                                 ++done;
-                               });
-  }
-  {
-    absl::MutexLock lock(&mu);
-    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
-                                        +[](int* d) { return *d == kCalls; }, &done),
-                                    absl::Seconds(30)));
-  }
+  const std::vector<std::unique_ptr<Outcome>> outcomes = CallAllAtOnce(Request(), kCalls, deadline);
   int with_tax = 0, companies_labelled = 0, late = 0;
   absl::Duration slowest;
   for (const auto& o : outcomes) {
@@ -452,33 +468,7 @@ TEST_F(FederationCacheTest, CallersOfAHungEnterpriseShareOneReadAndAnswerByTheir
   v1::GetDossierRequest request = TestStack::Request(
       "0552.627.113", "public-procurement", {"company.identity", "tax.good_standing"});
   request.mutable_max_age()->set_seconds(30);
-  struct Outcome {
-    grpc::ClientContext context;
-    v1::Dossier dossier;
-    grpc::Status status;
-    absl::Duration took;
-  };
-  std::vector<std::unique_ptr<Outcome>> outcomes;
-  absl::Mutex mu;
-  int done = 0;
-  for (int i = 0; i < kCalls; ++i) {
-    outcomes.push_back(std::make_unique<Outcome>());
-    Outcome* o = outcomes.back().get();
-    o->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    const absl::Time sent = absl::Now();
-    stub_()->async()->GetDossier(&o->context, &request, &o->dossier,
-                                 [o, sent, &mu, &done](grpc::Status status) {
-                                   o->status = status;
-                                   o->took = absl::Now() - sent;
-                                   absl::MutexLock lock(&mu);
-                                   ++done;
-                                 });
-  }
-  {
-    absl::MutexLock lock(&mu);
-    ASSERT_TRUE(mu.AwaitWithTimeout(
-        absl::Condition(+[](int* d) { return *d == kCalls; }, &done), absl::Seconds(30)));
-  }
+  const std::vector<std::unique_ptr<Outcome>> outcomes = CallAllAtOnce(request, kCalls, deadline);
   int with_tax = 0, timed_out = 0, late = 0;
   for (const auto& o : outcomes) {
     ASSERT_TRUE(o->status.ok()) << o->status.error_message();
