@@ -70,32 +70,16 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
     StoreFresh(key, answer);
     return answer;
   }
-  std::shared_ptr<Flight> flight;
-  bool leader = false;
-  std::optional<Hit> hit;
+  Found found;
   {
     absl::MutexLock lock(&mu_);
-    hit = FreshLocked(key, accepted);
-    if (!hit.has_value()) {
-      auto in_flight = flights_.find(key);
-      if (in_flight != flights_.end()) {
-        flight = in_flight->second;
-        ++stats_.coalesced;
-        Lookups().Add({"coalesced"});
-      } else {
-        flight = std::make_shared<Flight>();
-        flights_.emplace(key, flight);
-        leader = true;
-        ++stats_.misses;
-        Lookups().Add({"miss"});
-      }
-    }
+    found = FindLocked(key, accepted);
   }
-  if (hit.has_value()) {
-    Lookups().Add({"hit"});
-    return Answer{*hit->records, hit->retrieved_at, true};  // copied outside the lock
+  if (found.hit.has_value()) {
+    return Answer{*found.hit->records, found.hit->retrieved_at, true};  // copied outside the lock
   }
-  if (!leader) {
+  const std::shared_ptr<Flight>& flight = found.flight;
+  if (!found.leads) {
     Answer joined;
     {
       absl::MutexLock lock(&flight->mu);
@@ -117,6 +101,28 @@ RegistryCache::Answer RegistryCache::Get(const std::string& key, absl::Duration 
   answer.retrieved_at = absl::Now();
   AnswerJoiners(key, Land(key, flight, answer), answer, /*may_retry=*/true);
   return answer;
+}
+
+RegistryCache::Found RegistryCache::FindLocked(const std::string& key, absl::Duration accepted) {
+  Found found;
+  found.hit = FreshLocked(key, accepted);
+  if (found.hit.has_value()) {
+    Lookups().Add({"hit"});
+    return found;
+  }
+  auto in_flight = flights_.find(key);
+  if (in_flight != flights_.end()) {
+    found.flight = in_flight->second;
+    ++stats_.coalesced;
+    Lookups().Add({"coalesced"});
+    return found;
+  }
+  found.flight = std::make_shared<Flight>();
+  found.leads = true;
+  flights_.emplace(key, found.flight);
+  ++stats_.misses;
+  Lookups().Add({"miss"});
+  return found;
 }
 
 void RegistryCache::CountFreshRead() {
@@ -209,31 +215,21 @@ bool RegistryCache::GetAsync(const std::string& key, absl::Duration max_age, abs
     });
     return false;
   }
-  std::shared_ptr<Flight> flight;
-  std::optional<Hit> hit;
+  Found found;
   {
     absl::MutexLock lock(&mu_);
-    hit = FreshLocked(key, accepted);
-    if (!hit.has_value()) {
-      auto in_flight = flights_.find(key);
-      if (in_flight != flights_.end()) {
-        ++stats_.coalesced;
-        Lookups().Add({"coalesced"});
-        in_flight->second->joiners.push_back({std::move(fetch), deadline, std::move(done)});
-        return true;
-      }
-      flight = std::make_shared<Flight>();
-      flights_.emplace(key, flight);
-      ++stats_.misses;
-      Lookups().Add({"miss"});
+    found = FindLocked(key, accepted);
+    if (found.flight != nullptr && !found.leads) {
+      // Joined under the same hold as the find: Land cannot end the flight in between.
+      found.flight->joiners.push_back({std::move(fetch), deadline, std::move(done)});
+      return true;
     }
   }
-  if (hit.has_value()) {
-    Lookups().Add({"hit"});
-    done(Answer{*hit->records, hit->retrieved_at, true});  // copied outside the lock
+  if (found.hit.has_value()) {
+    done(Answer{*found.hit->records, found.hit->retrieved_at, true});  // copied outside the lock
     return false;
   }
-  fetch([this, key, flight, done = std::move(done)](
+  fetch([this, key, flight = std::move(found.flight), done = std::move(done)](
             absl::StatusOr<registry::v1::SubjectRecords> records) {
     Answer answer{std::move(records), absl::Now(), false};
     std::vector<FlightJoiner> joiners = Land(key, flight, answer);

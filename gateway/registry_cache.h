@@ -89,6 +89,15 @@ class RegistryCache {
   };
   struct Flight;
   struct FlightJoiner;
+  // What a caller that accepts answers `accepted` old finds for its key, counted: a stored
+  // answer; else a read in flight to join; else a new flight it leads, registered here.
+  struct Found {
+    std::optional<Hit> hit;
+    std::shared_ptr<Flight> flight;
+    bool leads = false;
+  };
+  Found FindLocked(const std::string& key, absl::Duration accepted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A caller that wants fresh data: a read of its own, counted as a miss, whose success is
   // stored for others.
   void CountFreshRead() ABSL_LOCKS_EXCLUDED(mu_);

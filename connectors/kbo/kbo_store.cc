@@ -347,10 +347,13 @@ void KboStore::Release(std::unique_ptr<Connection> connection) {
 // The top-level Enterprise fields a read fills, by field number; all of them for no names.
 static absl::StatusOr<std::vector<bool>> WantedFields(const std::vector<std::string>& fields) {
   const google::protobuf::Descriptor* enterprise = v1::Enterprise::descriptor();
-  int largest = 0;
-  for (int i = 0; i < enterprise->field_count(); ++i) {
-    largest = std::max(largest, enterprise->field(i)->number());
-  }
+  static const int largest = [enterprise] {  // once: this runs on every read
+    int n = 0;
+    for (int i = 0; i < enterprise->field_count(); ++i) {
+      n = std::max(n, enterprise->field(i)->number());
+    }
+    return n;
+  }();
   std::vector<bool> wanted(largest + 1, fields.empty());  // by field number
   if (fields.empty()) return wanted;
   for (const std::string& name : fields) {
