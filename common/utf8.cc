@@ -1,5 +1,7 @@
 #include "common/utf8.h"
 
+#include <algorithm>
+
 namespace onceonly {
 
 size_t InvalidUtf8Offset(absl::string_view text) {
@@ -35,6 +37,57 @@ size_t InvalidUtf8Offset(absl::string_view text) {
     i += length;
   }
   return absl::string_view::npos;
+}
+
+std::string BoundedUtf8(absl::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes && InvalidUtf8Offset(text) == absl::string_view::npos) {
+    return std::string(text);
+  }
+  static constexpr absl::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes));
+  while (!text.empty()) {
+    // The longest well-formed run from here, then one replaced byte.
+    const size_t bad = InvalidUtf8Offset(text);
+    const absl::string_view good = text.substr(0, bad);
+    if (out.size() + good.size() > max_bytes) {
+      // Cut the run on a character boundary: step back over continuation bytes.
+      size_t fit = max_bytes - out.size();
+      while (fit > 0 && (static_cast<unsigned char>(good[fit]) & 0xc0) == 0x80) --fit;
+      out.append(good.data(), fit);
+      return out;
+    }
+    out.append(good.data(), good.size());
+    if (bad == absl::string_view::npos) return out;
+    if (out.size() + kReplacement.size() > max_bytes) return out;
+    out.append(kReplacement.data(), kReplacement.size());
+    text.remove_prefix(bad + 1);
+  }
+  return out;
+}
+
+bool IsPrintableAscii(absl::string_view text) {
+  for (char c : text) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+std::string EscapeControls(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace onceonly

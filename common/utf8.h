@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "absl/strings/string_view.h"
 
@@ -21,6 +22,21 @@ inline size_t Utf8SequenceLength(unsigned char lead) {
   if (lead >= 0xc2 && lead <= 0xdf) return 2;
   return 1;
 }
+
+// `text` as well-formed UTF-8 of at most `max_bytes` bytes: each byte that does not start a
+// well-formed sequence becomes U+FFFD, and the text is cut before the first character that
+// would not fit whole (never inside one). Text that is already well-formed and short enough
+// comes back unchanged. For free text bound for a store that must always read back.
+std::string BoundedUtf8(absl::string_view text, size_t max_bytes);
+
+// True if every byte of `text` is printable ASCII (0x20 space to 0x7e tilde): no controls,
+// no CR/LF/NUL, nothing that could forge a line or a field in what prints it.
+bool IsPrintableAscii(absl::string_view text);
+
+// `text` with every ASCII control character (below 0x20, and 0x7f) written as \xNN, for a
+// terminal or a text report: stored text can then never start a line or forge a field of
+// its own. Other bytes are left as they are.
+std::string EscapeControls(absl::string_view text);
 
 }  // namespace onceonly
 
