@@ -13,6 +13,8 @@
 #include "absl/time/clock.h"
 #include "audit/checkpoint.h"
 #include "common/json_escape.h"
+#include "common/rich_status.h"
+#include "common/utf8.h"
 #include "common/proto_time.h"
 #include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
@@ -35,10 +37,48 @@ Histogram& CommitHistogram() {
   return h;
 }
 
-}  // namespace
+Counter& QueueFullRefusals() {
+  static Counter& c = DefaultMetrics().counter(
+      "onceonly_audit_queue_full_total",
+      "Records refused because the log's queue was full (their calls released nothing)",
+      {"log"});
+  return c;
+}
 
+// Whether `data` parses as an AccessRecord: what every reader of the log will do with it.
+bool ReadsBack(const std::string& data) {
+  thread_local v1::AccessRecord scratch;
+  return scratch.ParseFromString(data);
+}
 
-namespace {
+// Makes every string field of `message` (and of the messages in it) well-formed UTF-8, which
+// is all that keeps a proto3 message the gateway built from parsing.
+void MakeStringsWellFormed(google::protobuf::Message* message) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Descriptor* d = message->GetDescriptor();
+  const google::protobuf::Reflection* r = message->GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    auto fixed = [](const std::string& text) { return BoundedUtf8(text, 3 * text.size()); };
+    if (f->type() == FieldDescriptor::TYPE_STRING) {
+      if (f->is_repeated()) {
+        for (int k = 0; k < r->FieldSize(*message, f); ++k) {
+          r->SetRepeatedString(message, f, k, fixed(r->GetRepeatedString(*message, f, k)));
+        }
+      } else {
+        r->SetString(message, f, fixed(r->GetString(*message, f)));
+      }
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (f->is_repeated()) {
+        for (int k = 0; k < r->FieldSize(*message, f); ++k) {
+          MakeStringsWellFormed(r->MutableRepeatedMessage(message, f, k));
+        }
+      } else if (r->HasField(*message, f)) {
+        MakeStringsWellFormed(r->MutableMessage(message, f));
+      }
+    }
+  }
+}
 
 // Sized first and written once, with no regrowing.
 void SerializeInto(const v1::AccessRecord& record, std::string* out) {
@@ -165,18 +205,46 @@ PreparedRecord AccessLog::PrepareNext(v1::AccessRecord& record, std::string buff
     unsigned char salt[16];
     if (RAND_bytes(salt, sizeof(salt)) == 1) record.set_salt(salt, sizeof(salt));
   }
-  return PrepareRecord(record, std::move(buffer));
+  PreparedRecord prepared = PrepareRecord(record, std::move(buffer));
+  // The log is append-only: a record that would not read back would blind every reader of
+  // it for good. The gateway's boundaries should never let one through; if one does, its
+  // text is repaired (bad bytes become U+FFFD) rather than its access going unlogged.
+  if (!ReadsBack(prepared.data)) {
+    std::cerr << absl::StrFormat(
+        "{\"event\":\"access_record_repaired\",\"log_id\":\"%s\",\"access_id\":%d,"
+        "\"detail\":\"a string field was not UTF-8; bad bytes replaced\"}\n",
+        JsonEscape(log_id_), record.access_id());
+    MakeStringsWellFormed(&record);
+    prepared = PrepareRecord(record, std::move(prepared.data));
+  }
+  return prepared;
+}
+
+absl::Status AccessLog::QueueFull() {
+  QueueFullRefusals().Add({log_id_});
+  return ErrorWithReason(absl::StatusCode::kUnavailable, "AUDIT_QUEUE_FULL",
+                         "the access log is behind, so nothing is released; try again later");
 }
 
 void AccessLog::Append(v1::AccessRecord record, DoneCallback done) {
+  if (queued_count_.load(std::memory_order_relaxed) >= options_.max_queued) {
+    done(QueueFull());
+    return;
+  }
   absl::MutexLock order(&append_mu_);
   PreparedRecord prepared = PrepareNext(record, TakeSpareBuffer());
   absl::MutexLock lock(&mu_);
   queued_records_.push_back(std::move(prepared));
   queued_done_.push_back(std::move(done));
+  queued_count_.store(queued_records_.size(), std::memory_order_relaxed);
 }
 
 void AccessLog::AppendAll(std::vector<v1::AccessRecord> records, DoneCallback done) {
+  if (queued_count_.load(std::memory_order_relaxed) + records.size() > options_.max_queued) {
+    const absl::Status full = QueueFull();
+    for (size_t i = 0; i < records.size(); ++i) done(full);
+    return;
+  }
   std::vector<PreparedRecord> prepared;
   std::vector<DoneCallback> dones;
   prepared.reserve(records.size());
@@ -196,10 +264,11 @@ void AccessLog::AppendAll(std::vector<v1::AccessRecord> records, DoneCallback do
   if (queued_records_.empty()) {
     queued_records_.swap(prepared);
     queued_done_.swap(dones);
-    return;
+  } else {
+    std::move(prepared.begin(), prepared.end(), std::back_inserter(queued_records_));
+    std::move(dones.begin(), dones.end(), std::back_inserter(queued_done_));
   }
-  std::move(prepared.begin(), prepared.end(), std::back_inserter(queued_records_));
-  std::move(dones.begin(), dones.end(), std::back_inserter(queued_done_));
+  queued_count_.store(queued_records_.size(), std::memory_order_relaxed);
 }
 
 absl::StatusOr<uint64_t> AccessLog::AppendAndWait(v1::AccessRecord record) {
@@ -336,6 +405,7 @@ void AccessLog::WriterLoop() {
         queued_records_.erase(queued_records_.begin(), queued_records_.begin() + take);
         queued_done_.erase(queued_done_.begin(), queued_done_.begin() + take);
       }
+      queued_count_.store(queued_records_.size(), std::memory_order_relaxed);
     }
     if (records.empty()) {  // the checkpoint interval ran out
       MaybeCheckpoint(/*force=*/false);

@@ -17,6 +17,7 @@
 #ifndef ONCEONLY_AUDIT_ACCESS_LOG_H_
 #define ONCEONLY_AUDIT_ACCESS_LOG_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -50,6 +51,10 @@ struct AccessLogOptions {
   uint64_t checkpoint_every = 1000;                      // records; 0: by time only
   absl::Duration checkpoint_interval = absl::Seconds(1);  // after the first uncovered record
   const Clock* clock = &Clock::Real();                     // the checkpoints' time
+  // Records waiting for the writer at most; an Append beyond fails at once (UNAVAILABLE,
+  // reason AUDIT_QUEUE_FULL), so that a log that cannot keep up refuses work instead of
+  // holding ever more callers and their answers in memory.
+  size_t max_queued = 65536;
 };
 
 class AccessLog {
@@ -64,7 +69,10 @@ class AccessLog {
   // Commits what is queued, then stops the writer.
   ~AccessLog();
 
-  // Queues `record` (its log_id and access_id are set here).
+  // Queues `record` (its log_id and access_id are set here). A record that would not parse
+  // back (a string field not UTF-8) has its bad bytes replaced by U+FFFD before it is written:
+  // the log never holds a record its readers cannot read. With the queue full, `done` runs at
+  // once, on this thread, with UNAVAILABLE (AUDIT_QUEUE_FULL).
   void Append(v1::AccessRecord record, DoneCallback done);
   // Queues several records in order, with one wakeup of the writer; `done` runs once per
   // record, with its access_id.
@@ -98,6 +106,8 @@ class AccessLog {
   std::vector<std::string> TakeSpareBuffers(size_t n) ABSL_LOCKS_EXCLUDED(mu_);
   // One spare buffer, or an empty string (Append: no vector per call).
   std::string TakeSpareBuffer() ABSL_LOCKS_EXCLUDED(mu_);
+  // The refusal of a record the full queue cannot take, counted.
+  absl::Status QueueFull();
   void WriterLoop();
   // Writer thread: signs and stores a checkpoint of the current tree if one is due (or
   // `force` and the tree grew). A failure is logged and retried on the next occasion.
@@ -121,6 +131,9 @@ class AccessLog {
   // The access_id the next appended record gets.
   uint64_t next_assigned_ ABSL_GUARDED_BY(append_mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // queued_records_.size(), written under mu_, read without it by appenders: a full queue is
+  // refused before a record takes an id.
+  std::atomic<size_t> queued_count_{0};
   // The store is used by the writer thread, and by Read() under store_mu_.
   absl::Mutex store_mu_;
   std::unique_ptr<AccessLogStore> store_ ABSL_GUARDED_BY(store_mu_);

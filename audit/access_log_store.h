@@ -60,6 +60,13 @@ struct PreparedRecord {
   MerkleDigest leaf_hash;   // MerkleLeafDigest(data)
 };
 
+// What readers return in place of a stored record that does not parse (one an older version
+// let through): its place in the log and its time, reason kUnreadableRecordReason, decision
+// unspecified, so that a page goes on past it and shows that something is there.
+inline constexpr absl::string_view kUnreadableRecordReason = "UNREADABLE_RECORD";
+v1::AccessRecord UnreadableRecordMarker(const std::string& log_id, uint64_t access_id,
+                                        absl::Time time);
+
 class AccessLogStore {
  public:
   virtual ~AccessLogStore() = default;
@@ -91,7 +98,7 @@ class AccessLogStore {
     return hashes;
   }
   // Records of `log_id` with access_id in [from, from + limit), in order; pruned ones are
-  // left out.
+  // left out, and one that does not parse is an UnreadableRecordMarker.
   virtual absl::StatusOr<std::vector<v1::AccessRecord>> Read(const std::string& log_id,
                                                              uint64_t from, int limit) = 0;
   // Leaves of `log_id` with index in [from, from + limit), in index order, as stored (no
@@ -101,7 +108,8 @@ class AccessLogStore {
   // Stored rows that are no leaf of any log (0 for an untouched store), counted in one
   // snapshot: rows a query would serve that no verification covers.
   virtual absl::StatusOr<int64_t> RowsOutsideLogs() = 0;
-  // Records matching `query` (see AccessQuery).
+  // Records matching `query` (see AccessQuery). A stored record that does not parse, among
+  // the rows the query's byte filters select, is an UnreadableRecordMarker.
   virtual absl::StatusOr<AccessQueryResult> Query(const AccessQuery& query) = 0;
   // Query indexes with random keys (subject, member) are kept behind the writer, off the
   // commit path, in sorted batches: this indexes up to `max_records` not yet indexed and

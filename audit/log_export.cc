@@ -60,9 +60,12 @@ absl::StatusOr<LogPage> ReadLogPage(AccessLogStore& store, const std::string& lo
     } else {
       v1::LogEntry& entry = page.entries.emplace_back();
       if (!entry.mutable_record()->ParseFromString(*leaf.record)) {
-        return absl::DataLossError(absl::StrCat("entry ", leaf.index, " of log ", log_id,
-                                                ": the stored record is not a valid "
-                                                "AccessRecord; run `onceonly audit verify`"));
+        // Carried as the bytes it is, for the verifier to check against the tree.
+        v1::UnreadableRecord* unreadable = entry.mutable_unreadable();
+        unreadable->set_log_id(log_id);
+        unreadable->set_access_id(leaf.index);
+        *unreadable->mutable_time() = ToProto(leaf.time);
+        unreadable->set_data(std::move(*leaf.record));
       }
       entry.set_leaf_hash(std::move(leaf.leaf_hash));
     }
@@ -98,7 +101,7 @@ absl::Status FeedStoredLog(AccessLogStore& store, const std::string& log_id,
     ASSIGN_OR_RETURN(std::vector<StoredLeaf> leaves, store.ReadLeaves(log_id, from, count));
     for (const StoredLeaf& leaf : leaves) {
       if (leaf.record.has_value()) {
-        RETURN_IF_ERROR(verifier.AddRecordBytes(*leaf.record, leaf.leaf_hash));
+        RETURN_IF_ERROR(verifier.AddRecordBytes(*leaf.record, leaf.leaf_hash, log_id, leaf.index));
       } else {
         RETURN_IF_ERROR(verifier.Add(PrunedEntry(log_id, leaf)));
       }

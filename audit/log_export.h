@@ -23,8 +23,8 @@ struct LogPage {
 };
 
 // Leaves [start, start + max_leaves) of `log_id` and the checkpoints whose size falls in
-// (start, next_index] (and those of size 0 when start is 0). DataLoss, naming the entry, if a
-// stored record does not parse: an export cannot carry it, `audit verify --db` explains it.
+// (start, next_index] (and those of size 0 when start is 0). A stored record that does not
+// parse is carried as an UnreadableRecord with its exact bytes.
 absl::StatusOr<LogPage> ReadLogPage(AccessLogStore& store, const std::string& log_id,
                                     uint64_t start, int max_leaves);
 

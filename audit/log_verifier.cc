@@ -39,22 +39,34 @@ absl::Status LogVerifier::Add(const v1::LogEntry& entry) {
       return AddPruned(entry.pruned(), entry.leaf_hash());
     case v1::LogEntry::kCheckpoint:
       return AddCheckpoint(entry.checkpoint(), /*trusted=*/false);
+    case v1::LogEntry::kUnreadable: {
+      const v1::UnreadableRecord& unreadable = entry.unreadable();
+      v1::AccessRecord parsed;
+      if (parsed.ParseFromString(unreadable.data())) {
+        // An exporter marks only what does not parse: a marked record that parses was
+        // relabelled after the export.
+        return Fail(absl::DataLossError(absl::StrCat(
+            "entry ", report_.leaves, ": marked unreadable, but its bytes parse (altered)")));
+      }
+      return AddUnreadable(unreadable.log_id(), unreadable.access_id(), unreadable.data(),
+                           entry.leaf_hash());
+    }
     case v1::LogEntry::ENTRY_NOT_SET:
       break;
   }
   return Fail(absl::InvalidArgumentError(
       absl::StrCat("after entry ", report_.leaves, ": a line that is neither a record, a "
-                   "pruned leaf nor a checkpoint")));
+                   "pruned leaf, an unreadable record nor a checkpoint")));
 }
 
 absl::Status LogVerifier::AddRecordBytes(absl::string_view bytes,
-                                         absl::string_view stored_leaf_hash) {
+                                         absl::string_view stored_leaf_hash,
+                                         absl::string_view log_id, uint64_t index) {
   if (!error_.ok()) return error_;
   const uint64_t n = report_.leaves;
   v1::AccessRecord record;
   if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return Fail(absl::DataLossError(absl::StrCat(
-        "entry ", n, ": the stored record is not a valid AccessRecord (altered or corrupt)")));
+    return AddUnreadable(log_id, index, bytes, stored_leaf_hash);
   }
   // The leaf is the stored bytes themselves; they must also be the one encoding of what they
   // hold, or two different byte strings could claim the same record.
@@ -124,6 +136,24 @@ absl::Status LogVerifier::AddPruned(const v1::PrunedLeaf& pruned,
   }
   ++report_.pruned;
   return AppendLeaf(std::string(stored_leaf_hash));
+}
+
+absl::Status LogVerifier::AddUnreadable(absl::string_view log_id, uint64_t index,
+                                        absl::string_view bytes,
+                                        absl::string_view stored_leaf_hash) {
+  if (!error_.ok()) return error_;
+  if (absl::Status s = ExpectLeaf(log_id, true, index); !s.ok()) return s;
+  std::string leaf = MerkleLeafHash(bytes);
+  // Bytes that do not hash to what the store kept were changed after they were written: no
+  // longer a record an old version wrote, but an alteration.
+  if (stored_leaf_hash != leaf) {
+    return Fail(absl::DataLossError(absl::StrCat(
+        "entry ", report_.leaves, ": the stored record does not parse and does not hash to the "
+        "leaf hash stored with it (altered or corrupt)")));
+  }
+  report_.unreadable.push_back(report_.leaves);
+  if (!first_record_.has_value()) first_record_ = report_.leaves;
+  return AppendLeaf(std::move(leaf));
 }
 
 absl::Status LogVerifier::AppendLeaf(std::string leaf_hash) {

@@ -33,6 +33,10 @@ struct LogVerifyReport {
   uint64_t checkpoints = 0;  // signatures and roots checked
   std::string root;          // RFC 9162 root over every leaf
   std::optional<v1::Checkpoint> latest_checkpoint;
+  // Leaves whose bytes hash correctly (they are what the log committed) but do not parse:
+  // records an older version let through. A finding of its own, not tampering; their content
+  // is lost, their place in the tree is checked like any other.
+  std::vector<uint64_t> unreadable;
 };
 
 class LogVerifier {
@@ -50,8 +54,11 @@ class LogVerifier {
 
   absl::Status Add(const v1::LogEntry& entry);
   // A record as stored: its exact bytes, which must be the deterministic encoding of the
-  // record they hold, and the leaf hash stored beside them (empty if none).
-  absl::Status AddRecordBytes(absl::string_view bytes, absl::string_view stored_leaf_hash);
+  // record they hold, and the leaf hash stored beside them (empty if none); `log_id` and
+  // `index` say where the store keeps it. Bytes that do not parse are an unreadable record
+  // (LogVerifyReport::unreadable) if they hash to the stored leaf hash, else an alteration.
+  absl::Status AddRecordBytes(absl::string_view bytes, absl::string_view stored_leaf_hash,
+                              absl::string_view log_id, uint64_t index);
 
   // Checks what only the end can tell (checkpoints beyond the last leaf mean deleted
   // records) and reports; the first error otherwise.
@@ -60,6 +67,8 @@ class LogVerifier {
  private:
   absl::Status AddRecord(const v1::AccessRecord& record, absl::string_view stored_leaf_hash);
   absl::Status AddPruned(const v1::PrunedLeaf& pruned, absl::string_view stored_leaf_hash);
+  absl::Status AddUnreadable(absl::string_view log_id, uint64_t index, absl::string_view bytes,
+                             absl::string_view stored_leaf_hash);
   absl::Status AddCheckpoint(const v1::Checkpoint& checkpoint, bool trusted);
   // The next leaf must be `log_id`/`access_id` (has_access_id false: missing).
   absl::Status ExpectLeaf(absl::string_view log_id, bool has_access_id, uint64_t access_id);

@@ -13,6 +13,7 @@
 #include "audit/access_log.h"
 #include "audit/access_log_store.h"
 #include "audit/merkle_tree.h"
+#include "common/proto_time.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -99,6 +100,11 @@ bool ReadIndexKeys(absl::string_view bytes, std::string* member, std::string* su
   }
 }
 
+// What Query reads of a row: the record, where it goes on the next page, and where it is in
+// its log (for a record that does not parse).
+constexpr char kQueryColumns[] =
+    "SELECT a.seq, a.record, a.log_id, a.leaf_index, a.time_micros FROM access_log a";
+
 // Whether `record` passes the filters of `q` that SQL could only narrow down.
 bool Matches(const AccessQuery& q, const v1::AccessRecord& record) {
   return (q.subject.empty() || record.subject() == q.subject) &&
@@ -134,6 +140,20 @@ v1::Checkpoint CheckpointFromRow(const SqliteStatement& stmt) {
   checkpoint.set_signature(stmt.ColumnText(4));
   return checkpoint;
 }
+
+}  // namespace
+
+v1::AccessRecord UnreadableRecordMarker(const std::string& log_id, uint64_t access_id,
+                                        absl::Time time) {
+  v1::AccessRecord marker;
+  marker.set_log_id(log_id);
+  marker.set_access_id(access_id);
+  *marker.mutable_time() = ToProto(time);
+  marker.set_reason(std::string(kUnreadableRecordReason));
+  return marker;
+}
+
+namespace {
 
 class SqliteAccessLogStore : public AccessLogStore {
  public:
@@ -264,8 +284,7 @@ class SqliteAccessLogStore : public AccessLogStore {
     for (const StoredLeaf& leaf : leaves) {
       if (!leaf.record.has_value()) continue;
       if (!out.emplace_back().ParseFromString(*leaf.record)) {
-        return absl::DataLossError(
-            absl::StrCat(db_->path(), ": access record ", leaf.index, " is corrupt"));
+        out.back() = UnreadableRecordMarker(log_id, leaf.index, leaf.time);
       }
     }
     return out;
@@ -331,7 +350,7 @@ class SqliteAccessLogStore : public AccessLogStore {
       if (!q.member.empty()) stmt.BindBlob(5, q.member);
       if (!q.purpose.empty()) stmt.BindBlob(6, q.purpose);
     };
-    // Takes the matching records of `stmt`'s rows (seq, record) until the page is full.
+    // Takes the matching records of `stmt`'s rows (kQueryColumns) until the page is full.
     v1::AccessRecord record;
     auto collect = [&](SqliteStatement& stmt) -> absl::Status {
       while (result.records.size() < limit) {
@@ -339,10 +358,14 @@ class SqliteAccessLogStore : public AccessLogStore {
         if (!row) break;
         const absl::string_view bytes = stmt.ColumnBlob(1);
         if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-          return absl::DataLossError(absl::StrCat(db_->path(), ": the access record at seq ",
-                                                  stmt.ColumnInt(0), " is corrupt"));
+          // Nothing to match it against but the bytes SQL already searched: it is shown, as
+          // a marker, rather than stopping every query that reaches it.
+          record = UnreadableRecordMarker(stmt.ColumnText(2),
+                                          static_cast<uint64_t>(stmt.ColumnInt(3)),
+                                          absl::FromUnixMicros(stmt.ColumnInt(4)));
+        } else if (!Matches(q, record)) {
+          continue;
         }
-        if (!Matches(q, record)) continue;
         result.records.push_back(std::move(record));
         record.Clear();
         result.last_position = static_cast<uint64_t>(stmt.ColumnInt(0));
@@ -351,9 +374,8 @@ class SqliteAccessLogStore : public AccessLogStore {
       return absl::OkStatus();
     };
     auto scan_after = [&](uint64_t after) -> absl::Status {
-      ASSIGN_OR_RETURN(auto scan, db_->Prepare(absl::StrCat(
-                                      "SELECT a.seq, a.record FROM access_log a WHERE a.seq > ?7",
-                                      where, " ORDER BY a.seq")));
+      ASSIGN_OR_RETURN(auto scan, db_->Prepare(absl::StrCat(kQueryColumns, " WHERE a.seq > ?7",
+                                                             where, " ORDER BY a.seq")));
       bind_filters(scan);
       scan.Bind(7, static_cast<int64_t>(after));
       return collect(scan);
@@ -381,9 +403,8 @@ class SqliteAccessLogStore : public AccessLogStore {
       candidates.Bind(1, by_subject ? q.subject : q.member)
           .Bind(2, static_cast<int64_t>(q.after_position))
           .Bind(3, indexed);
-      ASSIGN_OR_RETURN(auto at, db_->Prepare(absl::StrCat(
-                                    "SELECT a.seq, a.record FROM access_log a WHERE a.seq = ?7",
-                                    where)));
+      ASSIGN_OR_RETURN(auto at,
+                       db_->Prepare(absl::StrCat(kQueryColumns, " WHERE a.seq = ?7", where)));
       while (result.records.size() < limit) {
         ASSIGN_OR_RETURN(bool row, candidates.Step());
         if (!row) break;

@@ -23,6 +23,7 @@
 #include "common/proto_time.h"
 #include "common/rich_status.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
 #include "onceonly/v1/audit.grpc.pb.h"
@@ -220,7 +221,11 @@ int Verify(const std::vector<std::string>& args) {
   }
   std::cout << "log " << report->log_id << " verified from " << source << ": "
             << report->leaves << " entries (" << report->records << " records checked, "
-            << report->pruned << " pruned, hash only), " << report->checkpoints
+            << report->pruned << " pruned, hash only"
+            << (report->unreadable.empty()
+                    ? std::string()
+                    : absl::StrCat(", ", report->unreadable.size(), " unreadable"))
+            << "), " << report->checkpoints
             << " checkpoints: signatures valid, roots recomputed\n";
   if (cl->Has("trusted-checkpoint")) {
     std::cout << "the " << cl->GetAll("trusted-checkpoint").size()
@@ -239,6 +244,20 @@ int Verify(const std::vector<std::string>& args) {
   } else {
     std::cout << "no checkpoint: the entries are consistent, but nothing signed vouches for "
                  "them (--allow-unsigned)\n";
+  }
+  // Not tampering: the bytes are what the log committed. But what they said is lost, and an
+  // auditor must hear of it (exit status 3).
+  for (uint64_t entry : report->unreadable) {
+    std::cout << "FINDING: entry " << entry
+              << " hashes correctly but does not parse: a record an older version let through "
+                 "(a string that is not UTF-8); its place in the log is proven, its content "
+                 "cannot be read\n";
+  }
+  if (!report->unreadable.empty()) {
+    std::cout << "the log is intact, but " << report->unreadable.size()
+              << (report->unreadable.size() == 1 ? " record cannot" : " records cannot")
+              << " be read (exit status 3)\n";
+    return 3;
   }
   return 0;
 }
@@ -305,10 +324,14 @@ void PrintTable(const std::vector<v1::AccessRecord>& records) {
                            : r.query();
     std::cout << absl::StrFormat(
         "%-8d %-19s %-18s %-20s %-14s %-5s %-22s %s\n", r.access_id(), Time(r.time()),
-        r.member().empty() ? "-" : r.member(),
-        r.purpose().empty() ? r.method().substr(r.method().rfind('/') + 1) : r.purpose(),
-        r.subject().empty() ? "-" : r.subject(),
-        r.decision() == v1::DECISION_ALLOW ? "ALLOW" : "DENY", r.reason(), what);
+        r.member().empty() ? "-" : EscapeControls(r.member()),
+        EscapeControls(r.purpose().empty() ? r.method().substr(r.method().rfind('/') + 1)
+                                           : r.purpose()),
+        r.subject().empty() ? "-" : EscapeControls(r.subject()),
+        r.decision() == v1::DECISION_ALLOW  ? "ALLOW"
+        : r.decision() == v1::DECISION_DENY ? "DENY"
+                                            : "?",
+        EscapeControls(r.reason()), EscapeControls(what));
   }
 }
 

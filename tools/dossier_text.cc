@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/utf8.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace onceonly {
@@ -168,10 +169,15 @@ std::string DossierToText(const v1::Dossier& d) {
 
 std::string AccessRecordToText(const v1::AccessRecord& r) {
   std::string out;
+  // Stored text is printed with its control characters escaped: a value can never start a
+  // line of its own, such as a forged "member:".
   auto line = [&out](const char* key, const std::string& value) {
-    if (!value.empty()) absl::StrAppend(&out, "  ", absl::StrFormat("%-20s", key), value, "\n");
+    if (!value.empty()) {
+      absl::StrAppend(&out, "  ", absl::StrFormat("%-20s", key), EscapeControls(value), "\n");
+    }
   };
-  absl::StrAppend(&out, "Access record #", r.access_id(), " in log ", r.log_id(), "\n");
+  absl::StrAppend(&out, "Access record #", r.access_id(), " in log ", EscapeControls(r.log_id()),
+                  "\n");
   line("time", TimeUtil::ToString(r.time()));
   line("decision", v1::Decision_Name(r.decision()));
   line("reason", r.reason());
