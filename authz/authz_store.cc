@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "common/sqlite.h"
 #include "common/proto_time.h"
+#include "common/rich_status.h"
 #include "common/status_macros.h"
 
 namespace onceonly {
@@ -182,8 +183,25 @@ absl::Status AuthzStore::Persist(const v1::Consent& c, bool is_new) {
   return stmt.Run();
 }
 
-absl::StatusOr<v1::Registration> AuthzStore::AddRegistration(v1::Registration r, absl::Time now) {
+absl::StatusOr<v1::Registration> AuthzStore::AddRegistration(v1::Registration r, absl::Time now,
+                                                             int max_open) {
   absl::MutexLock write(&write_mu_);
+  if (max_open > 0) {
+    // Under write_mu_: no other registration can be added between the count and the insert.
+    int open = 0;
+    std::shared_ptr<const AccessFacts> facts = Facts(r.member(), r.subject(), r.purpose());
+    for (const RegistrationPtr& existing : facts->registrations) {
+      if (!existing->has_ended_at() && now < FromProto(existing->valid_until())) ++open;
+    }
+    if (open >= max_open) {
+      return ErrorWithReason(
+          absl::StatusCode::kResourceExhausted, "TOO_MANY_OPEN_CASES",
+          absl::StrCat("member ", r.member(), " already has ", open, " open registrations for ",
+                       r.subject(), " and purpose ", r.purpose(), ", the most allowed; end one "
+                       "with RegistrationService.EndCase first"),
+          {{"limit", absl::StrCat(max_open)}});
+    }
+  }
   r.set_registration_id(absl::StrFormat("reg-%06d", next_registration_));
   *r.mutable_created_at() = ToProto(now);
   r.clear_ended_at();
@@ -250,7 +268,8 @@ absl::StatusOr<v1::Consent> AuthzStore::AddConsent(v1::Consent c, absl::Time now
 
 absl::StatusOr<v1::Consent> AuthzStore::RevokeConsent(const std::string& id,
                                                       const std::string& subject,
-                                                      absl::Time now) {
+                                                      absl::Time now,
+                                                      absl::string_view recorded_by) {
   absl::MutexLock write(&write_mu_);
   v1::Consent c;
   {
@@ -260,6 +279,11 @@ absl::StatusOr<v1::Consent> AuthzStore::RevokeConsent(const std::string& id,
       return absl::NotFoundError(absl::StrCat("no consent ", id, " of subject ", subject));
     }
     c = *it->second;
+  }
+  if (!recorded_by.empty() && c.recorded_by() != recorded_by) {
+    return ErrorWithReason(absl::StatusCode::kPermissionDenied, "NOT_RECORDING_PORTAL",
+                           absl::StrCat("consent ", id, " was recorded by ", c.recorded_by(),
+                                        "; only that portal, or an operator, may revoke it"));
   }
   if (c.has_revoked_at()) {
     return absl::FailedPreconditionError(absl::StrCat("consent ", id, " is already revoked"));

@@ -41,8 +41,12 @@ class AuthzStore {
   static absl::StatusOr<std::unique_ptr<AuthzStore>> Open(const std::string& sqlite_path);
   ~AuthzStore();
 
-  // Records a registration; its id and created_at are assigned here.
-  absl::StatusOr<v1::Registration> AddRegistration(v1::Registration registration, absl::Time now);
+  // Records a registration; its id and created_at are assigned here. RESOURCE_EXHAUSTED
+  // (reason TOO_MANY_OPEN_CASES) if its member already holds `max_open` registrations for the
+  // same subject and purpose that are not ended and not past (0: no limit): each one is a
+  // row kept and a key every decision looks through.
+  absl::StatusOr<v1::Registration> AddRegistration(v1::Registration registration, absl::Time now,
+                                                   int max_open = 0);
   // Ends `member`'s registration `id` at `now`. NotFound if there is none of that member
   // (another member's id is indistinguishable from a missing one); FailedPrecondition if
   // already ended.
@@ -57,9 +61,10 @@ class AuthzStore {
   // Records a consent; its id and given_at are assigned here.
   absl::StatusOr<v1::Consent> AddConsent(v1::Consent consent, absl::Time now);
   // Revokes consent `id` of `subject` at `now`. NotFound if the subject has no such consent;
-  // FailedPrecondition if already revoked.
+  // FailedPrecondition if already revoked; PermissionDenied (reason NOT_RECORDING_PORTAL) if
+  // `recorded_by` is not empty and another member recorded it.
   absl::StatusOr<v1::Consent> RevokeConsent(const std::string& id, const std::string& subject,
-                                            absl::Time now);
+                                            absl::Time now, absl::string_view recorded_by = "");
   // `subject`'s consents, oldest first; only those in force unless `include_inactive`.
   std::vector<v1::Consent> ListConsents(const std::string& subject, bool include_inactive,
                                         absl::Time now) const;

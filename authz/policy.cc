@@ -262,10 +262,6 @@ bool Covers(const google::protobuf::RepeatedPtrField<std::string>& have,
   return missing == nullptr || missing->empty();
 }
 
-std::string Rfc3339(const google::protobuf::Timestamp& ts) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(ts), absl::UTCTimeZone());
-}
-
 }  // namespace
 
 AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request,
@@ -277,6 +273,7 @@ AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request
     d.explanation = std::move(explanation);
     d.grant_id.clear();
     d.registration_id.clear();
+    d.case_ref.clear();
     d.consent_id.clear();
     return std::move(d);
   };
@@ -352,13 +349,27 @@ AccessDecision Decide(const PolicySnapshot& policy, const AccessRequest& request
   // 2. The reference directory: an open case of this member for this subject and purpose.
   if (purpose->requires_registration()) {
     const v1::Registration* last_closed = nullptr;  // explains a denial; text built only then
+    const v1::Registration* other_case = nullptr;   // open, but under another reference
     for (const RegistrationPtr& r : facts.registrations) {
       if (!r->has_ended_at() && FromProto(r->valid_from()) <= now &&
           now < FromProto(r->valid_until())) {
+        // The case the caller names is the case relied on, and the one the log records.
+        if (!request.case_ref.empty() && r->case_ref() != request.case_ref) {
+          other_case = r.get();
+          continue;
+        }
         d.registration_id = r->registration_id();
+        d.case_ref = r->case_ref();
         break;
       }
       last_closed = r.get();
+    }
+    if (d.registration_id.empty() && other_case != nullptr) {
+      return deny("CASE_REF_MISMATCH",
+                  absl::StrCat("no open case for ", request.subject, " under purpose ",
+                               purpose->id(), " has the reference sent in x-onceonly-case-ref; "
+                               "registration ", other_case->registration_id(), " is open under "
+                               "its own reference: send that one, or none"));
     }
     if (d.registration_id.empty()) {
       std::string why = "no registration";

@@ -65,19 +65,24 @@ struct AccessRequest {
   std::string subject;  // canonical enterprise number
   std::string purpose;
   std::vector<std::string> categories;
+  // The case the caller names (x-onceonly-case-ref), if any: for a purpose that requires a
+  // registration, only an open registration under this reference allows the access.
+  std::string case_ref;
 };
 
 struct AccessDecision {
   bool allowed = false;
   // "ALLOWED", or a denial reason: UNKNOWN_MEMBER, ROLE_REQUIRED, NO_GRANT,
   // GRANT_NOT_YET_VALID, GRANT_EXPIRED, CATEGORY_NOT_GRANTED, REGISTRATION_REQUIRED,
-  // CONSENT_REQUIRED, CONSENT_REVOKED, CONSENT_EXPIRED (docs/api.md explains each).
+  // CASE_REF_MISMATCH, CONSENT_REQUIRED, CONSENT_REVOKED, CONSENT_EXPIRED (docs/api.md
+  // explains each).
   std::string reason;
   std::string explanation;  // says what to do about a denial
   std::string member_id;
   std::string grant_id;
   std::string legal_basis;
   std::string registration_id;  // the open case relied on, if the purpose needs one
+  std::string case_ref;         // that case's reference
   std::string consent_id;       // the consent relied on, if the purpose needs one
   std::vector<std::string> released_categories;  // == asked, when allowed
   std::vector<std::string> missing_categories;   // for CATEGORY_NOT_GRANTED

@@ -3,6 +3,7 @@
 #define ONCEONLY_COMMON_PROTO_TIME_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
@@ -31,6 +32,11 @@ inline google::protobuf::Timestamp ToProto(absl::Time t) {
   ts.set_seconds(seconds);
   ts.set_nanos(static_cast<int32_t>(rest * 1000));
   return ts;
+}
+
+// "2026-01-01T00:00:00Z": how records, receipts and messages write a time.
+inline std::string Rfc3339(const google::protobuf::Timestamp& ts) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(ts), absl::UTCTimeZone());
 }
 
 }  // namespace onceonly

@@ -1,13 +1,16 @@
 #include "gateway/audit_service.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "audit/log_export.h"
+#include "authz/categories.h"
 #include "common/enterprise_number.h"
 #include "common/grpc_status.h"
 #include "common/proto_time.h"
@@ -73,55 +76,33 @@ void RedactForFirm(v1::AccessRecord& record) {
   record.clear_identity();
   record.clear_subsystem();
   record.clear_request_id();
+  if (record.member().empty()) {
+    // A caller who is not a member chose every word of its record (its digests included):
+    // the firm sees that someone was refused, and why, not what they wrote.
+    record.clear_case_ref();
+    record.clear_query();
+    if (absl::StartsWith(record.purpose(), "sha256:")) record.clear_purpose();
+    auto* categories = record.mutable_categories_requested();
+    categories->erase(std::remove_if(categories->begin(), categories->end(),
+                                     [](const std::string& c) {
+                                       return FindDataCategory(c) == nullptr;
+                                     }),
+                      categories->end());
+  }
 }
 
 }  // namespace
 
-template <typename Body>
-grpc::ServerUnaryReactor* AuditServiceImpl::RunLogged(grpc::CallbackServerContext* context,
-                                                      absl::string_view method, Body body) {
-  const absl::Time started = absl::Now();
-  CallInfo call =
-      ResolveCall(*context, method, ctx_.trust_domain, ctx_.default_deadline, ctx_.revocations);
-  Asked asked;
-  const absl::Status status = PublicStatus(body(call, asked), call);
-
-  v1::AccessRecord record = CallRecord(call, ctx_.clock.Now());
-  if (auto member = CallerMember(*ctx_.pipeline.policy(), call); member.ok()) {
-    record.set_member((*member)->id());
-  }
-  record.set_subject(asked.subject);
-  record.set_query(asked.query);
-  record.set_decision(status.ok() ? v1::DECISION_ALLOW : v1::DECISION_DENY);
-  record.set_reason(status.ok() ? "ALLOWED" : ErrorReason(status));
-
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // The answer (or the refusal) leaves only once the record of the call is committed.
-  log_.Append(std::move(record), [reactor, status, call = std::move(call),
-                                  started](absl::StatusOr<uint64_t> access_id) {
-    absl::Status final_status = status;
-    std::string id;
-    if (access_id.ok()) {
-      id = absl::StrCat(*access_id);
-    } else {
-      final_status = access_id.status();
-    }
-    LogRpc(call, final_status, started, id);
-    reactor->Finish(ToGrpcStatus(final_status));
-  });
-  return reactor;
-}
-
 grpc::ServerUnaryReactor* AuditServiceImpl::QueryAccessLog(
     grpc::CallbackServerContext* context, const v1::QueryAccessLogRequest* request,
     v1::QueryAccessLogResponse* response) {
-  return RunLogged(context, "/onceonly.v1.AuditService/QueryAccessLog",
-                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
+  return RunLogged(context, ctx_, "/onceonly.v1.AuditService/QueryAccessLog",
+                   [&](const CallInfo& call, v1::AccessRecord& asked) -> absl::Status {
     AccessQuery query;
     std::vector<std::string> described;
     if (!request->subject().empty()) {
       ASSIGN_OR_RETURN(query.subject, CanonicalSubject(request->subject(), "subject"));
-      asked.subject = query.subject;
+      asked.set_subject(query.subject);
       described.push_back(absl::StrCat("subject=", query.subject));
     }
     query.member = request->member();
@@ -153,7 +134,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::QueryAccessLog(
     ASSIGN_OR_RETURN(query.limit, PageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
     RETURN_IF_ERROR(ApplyPageToken(request->page_token(), query));
     if (query.after_position > 0) described.push_back("next page");
-    asked.query = absl::StrJoin(described, " ");
+    asked.set_query(absl::StrJoin(described, " "));
 
     auto policy = ctx_.pipeline.policy();
     ASSIGN_OR_RETURN(const Member* member, CallerMember(*policy, call));
@@ -184,29 +165,18 @@ grpc::ServerUnaryReactor* AuditServiceImpl::QueryAccessLog(
 grpc::ServerUnaryReactor* AuditServiceImpl::GetAccessHistory(
     grpc::CallbackServerContext* context, const v1::GetAccessHistoryRequest* request,
     v1::GetAccessHistoryResponse* response) {
-  return RunLogged(context, "/onceonly.v1.AuditService/GetAccessHistory",
-                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
+  return RunLogged(context, ctx_, "/onceonly.v1.AuditService/GetAccessHistory",
+                   [&](const CallInfo& call, v1::AccessRecord& asked) -> absl::Status {
     AccessQuery query;
     ASSIGN_OR_RETURN(query.subject, CanonicalSubject(request->subject(), "subject"));
-    asked.subject = query.subject;
-    asked.query = absl::StrCat("history of ", query.subject,
-                               request->page_token().empty() ? "" : " (next page)");
+    asked.set_subject(query.subject);
+    asked.set_query(absl::StrCat("history of ", query.subject,
+                               request->page_token().empty() ? "" : " (next page)"));
     auto policy = ctx_.pipeline.policy();
     RETURN_IF_ERROR(CallerWithRole(*policy, call, config::v1::FIRM_PORTAL).status());
     // The portal authenticates the firm; the gateway holds it to the one firm it says it
-    // acts for, so that a mix-up in the portal cannot show one firm another's history.
-    if (call.acting_for.empty()) {
-      return ErrorWithReason(absl::StatusCode::kPermissionDenied, "ACTING_FOR_REQUIRED",
-                             "send x-onceonly-acting-for: the enterprise number of the firm "
-                             "whose representative is signed in");
-    }
-    absl::StatusOr<std::string> acting_for = CanonicalEnterpriseNumber(call.acting_for);
-    if (!acting_for.ok() || *acting_for != query.subject) {
-      return ErrorWithReason(
-          absl::StatusCode::kPermissionDenied, "NOT_ACTING_FOR_SUBJECT",
-          absl::StrCat("the portal acts for ", call.acting_for, ", not for ", query.subject,
-                       "; a firm sees only its own history"));
-    }
+    // acts for.
+    RETURN_IF_ERROR(RequireActingFor(call, query.subject));
     ASSIGN_OR_RETURN(query.limit, PageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
     RETURN_IF_ERROR(ApplyPageToken(request->page_token(), query));
     // Accesses to the firm's data: the records of audit calls about it (an auditor's
@@ -231,10 +201,10 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetAccessHistory(
 grpc::ServerUnaryReactor* AuditServiceImpl::ExportAccessLog(
     grpc::CallbackServerContext* context, const v1::ExportAccessLogRequest* request,
     v1::ExportAccessLogResponse* response) {
-  return RunLogged(context, "/onceonly.v1.AuditService/ExportAccessLog",
-                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
+  return RunLogged(context, ctx_, "/onceonly.v1.AuditService/ExportAccessLog",
+                   [&](const CallInfo& call, v1::AccessRecord& asked) -> absl::Status {
     const std::string log_id = request->log_id().empty() ? log_.log_id() : request->log_id();
-    asked.query = absl::StrCat("export ", log_id, " from ", request->start_index());
+    asked.set_query(absl::StrCat("export ", log_id, " from ", request->start_index()));
     auto policy = ctx_.pipeline.policy();
     RETURN_IF_ERROR(CallerWithRole(*policy, call, config::v1::AUDITOR).status());
     ASSIGN_OR_RETURN(int page_size,
@@ -260,9 +230,9 @@ grpc::ServerUnaryReactor* AuditServiceImpl::ExportAccessLog(
 grpc::ServerUnaryReactor* AuditServiceImpl::GetCheckpoint(
     grpc::CallbackServerContext* context, const v1::GetCheckpointRequest* request,
     v1::GetCheckpointResponse* response) {
-  return RunLogged(context, "/onceonly.v1.AuditService/GetCheckpoint",
-                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
-    asked.query = "checkpoint";
+  return RunLogged(context, ctx_, "/onceonly.v1.AuditService/GetCheckpoint",
+                   [&](const CallInfo& call, v1::AccessRecord& asked) -> absl::Status {
+    asked.set_query("checkpoint");
     auto policy = ctx_.pipeline.policy();
     RETURN_IF_ERROR(CallerMember(*policy, call).status());  // any member: hashes only
     RETURN_IF_ERROR(RequireOwnLog(log_, request->log_id()));
@@ -279,10 +249,10 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetCheckpoint(
 grpc::ServerUnaryReactor* AuditServiceImpl::GetInclusionProof(
     grpc::CallbackServerContext* context, const v1::GetInclusionProofRequest* request,
     v1::GetInclusionProofResponse* response) {
-  return RunLogged(context, "/onceonly.v1.AuditService/GetInclusionProof",
-                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
-    asked.query = absl::StrCat("inclusion of ", request->leaf_index(), " in ",
-                               request->tree_size());
+  return RunLogged(context, ctx_, "/onceonly.v1.AuditService/GetInclusionProof",
+                   [&](const CallInfo& call, v1::AccessRecord& asked) -> absl::Status {
+    asked.set_query(absl::StrCat("inclusion of ", request->leaf_index(), " in ",
+                               request->tree_size()));
     auto policy = ctx_.pipeline.policy();
     RETURN_IF_ERROR(CallerMember(*policy, call).status());
     RETURN_IF_ERROR(RequireOwnLog(log_, request->log_id()));
@@ -302,10 +272,10 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetInclusionProof(
 grpc::ServerUnaryReactor* AuditServiceImpl::GetConsistencyProof(
     grpc::CallbackServerContext* context, const v1::GetConsistencyProofRequest* request,
     v1::GetConsistencyProofResponse* response) {
-  return RunLogged(context, "/onceonly.v1.AuditService/GetConsistencyProof",
-                   [&](const CallInfo& call, Asked& asked) -> absl::Status {
-    asked.query = absl::StrCat("consistency of ", request->first_size(), " with ",
-                               request->second_size());
+  return RunLogged(context, ctx_, "/onceonly.v1.AuditService/GetConsistencyProof",
+                   [&](const CallInfo& call, v1::AccessRecord& asked) -> absl::Status {
+    asked.set_query(absl::StrCat("consistency of ", request->first_size(), " with ",
+                               request->second_size()));
     auto policy = ctx_.pipeline.policy();
     RETURN_IF_ERROR(CallerMember(*policy, call).status());
     RETURN_IF_ERROR(RequireOwnLog(log_, request->log_id()));

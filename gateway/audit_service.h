@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "audit/access_log.h"
 #include "audit/access_log_store.h"
-#include "gateway/member_services.h"
+#include "gateway/service_call.h"
 #include "onceonly/v1/audit.grpc.pb.h"
 
 namespace onceonly {
@@ -46,16 +46,6 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
       v1::GetConsistencyProofResponse* response) override;
 
  private:
-  // What an audit call's own record says it asked.
-  struct Asked {
-    std::string subject;
-    std::string query;
-  };
-  // Runs `body`, then appends the call's record and finishes the call once it is committed.
-  template <typename Body>
-  grpc::ServerUnaryReactor* RunLogged(grpc::CallbackServerContext* context,
-                                      absl::string_view method, Body body);
-
   const ServiceContext& ctx_;
   AccessLog& log_;
   absl::Mutex reader_mu_;

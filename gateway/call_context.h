@@ -9,12 +9,15 @@
 
 #include "absl/time/time.h"
 #include "common/crl.h"
-#include "gateway/dossier_pipeline.h"
+#include "gateway/call_info.h"
 
 namespace onceonly {
 
 // Reads identity (URI SAN in `trust_domain`), x-onceonly-case-ref, x-onceonly-user,
-// x-request-id (or makes one), and the deadline (the caller's, else now + default). A
+// x-onceonly-acting-for, x-request-id (or makes one), and the deadline (the caller's, else
+// now + default). Metadata values are checked (CheckMetadataValue; each header at most once,
+// any other x-onceonly-* header too): the first refusal goes to `metadata_error`, and then
+// no metadata is kept. A
 // certificate that `revocations` (if set) refuses has no identity: the call is then denied
 // with that reason (CERTIFICATE_REVOKED).
 CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view method,

@@ -20,22 +20,6 @@
 
 namespace onceonly {
 
-v1::AccessRecord CallRecord(const CallInfo& call, absl::Time now) {
-  v1::AccessRecord r;
-  *r.mutable_time() = ToProto(now);
-  if (call.identity.ok()) {
-    r.set_identity(call.identity->uri);
-    r.set_subsystem(call.identity->subsystem);
-  } else {
-    r.set_identity(call.peer_description);
-  }
-  r.set_user(call.user);
-  r.set_case_ref(call.case_ref);
-  r.set_request_id(call.request_id);
-  r.set_method(call.method);
-  return r;
-}
-
 namespace {
 
 v1::AccessRecord BaseRecord(const CallInfo& call, const AccessRequest& access,
@@ -47,6 +31,8 @@ v1::AccessRecord BaseRecord(const CallInfo& call, const AccessRequest& access,
   r.set_grant_id(decision.grant_id);
   r.set_consent_id(decision.consent_id);
   r.set_registration_id(decision.registration_id);
+  // The case recorded is the one the decision relied on, not merely what the caller said.
+  if (!decision.registration_id.empty()) r.set_case_ref(decision.case_ref);
   r.set_subject(access.subject);
   for (const std::string& c : access.categories) r.add_categories_requested(c);
   r.set_reason(decision.reason);
@@ -94,6 +80,17 @@ std::string SourceReason(const absl::Status& status) {
     default:
       return "REGISTRY_ERROR";
   }
+}
+
+// The refusal of an allowed answer withdrawn (Withdrawn's `reason`) while it was served.
+absl::Status WithdrawnStatus(const std::string& reason, const std::string& member) {
+  AccessDecision denied;
+  denied.reason = reason;
+  denied.member_id = member;
+  denied.explanation = reason == "CONSENT_REVOKED"
+                           ? "the consent was revoked while this request was served"
+                           : "the registration ended while this request was served";
+  return DecisionStatus(denied);
 }
 
 Counter& RegistryOutcomes() {
@@ -184,12 +181,27 @@ std::string DossierSha256(const v1::Dossier& dossier) {
   return Sha256Hex(bytes);
 }
 
-void DossierPipeline::AppendDenial(const CallInfo& call, const AccessRequest& access,
-                                   const AccessDecision& decision, absl::Time now, Done done) {
+// The outcome of steps 1-3.
+struct DossierPipeline::Prepared {
+  absl::Status invalid;  // a caller mistake: answer it, log nothing
+  absl::Time now;
+  std::shared_ptr<const PolicySnapshot> policy;
+  AccessRequest access;
+  AccessDecision decision;
+  // What to answer a denial with, if not DecisionStatus(decision): a refusal that is logged
+  // like a denial but is the caller's to fix (INVALID_METADATA).
+  absl::Status refusal;
+  std::string language;
+};
+
+void DossierPipeline::AppendDenial(const CallInfo& call, const Prepared& p, Done done) {
   // Denials are logged too, and answered only once logged.
-  v1::AccessRecord record = BaseRecord(call, access, decision, now);
+  v1::AccessRecord record = BaseRecord(call, p.access, p.decision, p.now);
   record.set_decision(v1::DECISION_DENY);
-  absl::Status denial = DecisionStatus(decision);
+  // A caller the policy does not know, or a call refused before its request was validated,
+  // leaves only fixed fields (and digests of its text) behind.
+  if (p.decision.member_id.empty() || !p.refusal.ok()) ConfineToFixedFields(*p.policy, &record);
+  absl::Status denial = p.refusal.ok() ? DecisionStatus(p.decision) : p.refusal;
   access_log_.Append(std::move(record),
                      [denial, done = std::move(done)](absl::StatusOr<uint64_t> id) {
                        if (!id.ok()) {
@@ -262,29 +274,24 @@ std::shared_ptr<const PolicySnapshot> DossierPipeline::policy() const {
   return policy_;
 }
 
-// The outcome of steps 1-3.
-struct DossierPipeline::Prepared {
-  absl::Status invalid;  // a caller mistake: answer it, log nothing
-  absl::Time now;
-  AccessRequest access;
-  AccessDecision decision;
-  std::string language;
-};
 
 DossierPipeline::Prepared DossierPipeline::Prepare(const CallInfo& call,
                                                    const v1::GetDossierRequest& request) const {
   Prepared p;
   p.now = clock_.Now();
-  std::shared_ptr<const PolicySnapshot> policy = this->policy();
+  p.policy = this->policy();
+  const PolicySnapshot* policy = p.policy.get();
 
   // 1 authenticate: a caller without a member identity, or one the policy does not know, is
   // denied (and logged) before anything else, so it cannot probe purposes or numbers unseen.
   absl::StatusOr<std::string> subject = CanonicalEnterpriseNumber(request.enterprise_number());
   AccessRequest& access = p.access;
   if (call.identity.ok()) access.identity = *call.identity;
-  access.subject = subject.ok() ? *subject : request.enterprise_number().substr(0, 64);
+  // Whatever was sent; the record of a caller who is not a member keeps only its digest.
+  access.subject = subject.ok() ? *subject : request.enterprise_number();
   access.purpose = request.purpose();
   access.categories.assign(request.categories().begin(), request.categories().end());
+  access.case_ref = call.case_ref;
   const config::v1::Member* member =
       call.identity.ok() ? policy->FindMember(*call.identity) : nullptr;
   if (member == nullptr) {
@@ -296,6 +303,13 @@ DossierPipeline::Prepared DossierPipeline::Prepare(const CallInfo& call,
       p.decision.reason = reason.empty() ? "UNKNOWN_IDENTITY" : reason;
       p.decision.explanation = std::string(call.identity.status().message());
     }
+    return p;
+  }
+  // Metadata that may not enter the log refuses the call, which is logged with fixed text.
+  if (!call.metadata_error.ok()) {
+    p.decision.member_id = member->id();
+    p.decision.reason = ErrorReason(call.metadata_error);
+    p.refusal = call.metadata_error;
     return p;
   }
 
@@ -333,6 +347,7 @@ absl::StatusOr<AccessDecision> DossierPipeline::Explain(
     const CallInfo& call, const v1::GetDossierRequest& request) const {
   Prepared p = Prepare(call, request);
   if (!p.invalid.ok()) return p.invalid;
+  if (!p.refusal.ok()) return p.refusal;
   return p.decision;
 }
 
@@ -344,7 +359,7 @@ void DossierPipeline::GetDossier(const CallInfo& call, const v1::GetDossierReque
     return;
   }
   if (!p.decision.allowed) {
-    AppendDenial(call, p.access, p.decision, p.now, std::move(done));
+    AppendDenial(call, p, std::move(done));
     return;
   }
   const AccessRequest& access = p.access;
@@ -718,13 +733,7 @@ void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
   // A consent revoked (or a case ended) while the registries answered: the revocation was
   // acknowledged, so nothing may leave for it now.
   if (std::string withdrawn = Withdrawn(*fan_out); !withdrawn.empty()) {
-    AccessDecision denied;
-    denied.reason = withdrawn;
-    denied.member_id = fan_out->member_id;
-    denied.explanation = withdrawn == "CONSENT_REVOKED"
-                             ? "the consent was revoked while this request was served"
-                             : "the registration ended while this request was served";
-    Withhold(fan_out, withdrawn, DecisionStatus(denied));
+    Withhold(fan_out, withdrawn, WithdrawnStatus(withdrawn, fan_out->member_id));
     return;
   }
   // gRPC would refuse to send it: then it was not released, and the log must not say so. The
@@ -744,16 +753,47 @@ void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
 
   // 6 audit, 7 respond: the answer leaves only once its record is durable.
   Done done = std::move(fan_out->done);
+  // A dossier that rests on a consent or a case is checked once more after its record
+  // committed: a revocation acknowledged meanwhile still stops it. The record then says
+  // released, and a second one says it was withheld after all.
+  std::optional<v1::AccessRecord> recheck;
+  if (!fan_out->consent_id.empty() || !fan_out->registration_id.empty()) {
+    recheck = fan_out->record;
+  }
   access_log_.Append(std::move(fan_out->record),
-                     [wire = std::move(wire), done = std::move(done)](
-                         absl::StatusOr<uint64_t> id) mutable {
+                     [this, fan_out, recheck = std::move(recheck), wire = std::move(wire),
+                      done = std::move(done)](absl::StatusOr<uint64_t> id) mutable {
                        if (!id.ok()) {
                          done(id.status());
                          return;
                        }
+                       if (recheck.has_value()) {
+                         if (std::string withdrawn = Withdrawn(*fan_out); !withdrawn.empty()) {
+                           WithholdAfterCommit(std::move(*recheck), *id, withdrawn,
+                                               std::move(done));
+                           return;
+                         }
+                       }
                        AppendAccessId(*id, &wire);
                        done(DossierAnswer{std::move(wire), *id});
                      });
+}
+
+void DossierPipeline::WithholdAfterCommit(v1::AccessRecord record, uint64_t released_id,
+                                          const std::string& reason, Done done) {
+  record.set_decision(v1::DECISION_DENY);
+  record.set_reason(reason);
+  record.clear_categories_released();
+  record.clear_grant_id();
+  record.clear_payload_sha256();
+  record.set_query(absl::StrCat("withheld: access record ", released_id,
+                                " was committed, then ", reason, " before the answer left"));
+  absl::Status refusal = AddErrorMetadata(WithdrawnStatus(reason, record.member()),
+                                          "withheld_access_id", absl::StrCat(released_id));
+  access_log_.Append(std::move(record), [refusal = std::move(refusal), done = std::move(done)](
+                                            absl::StatusOr<uint64_t> id) {
+    done(id.ok() ? AddErrorMetadata(refusal, "access_id", absl::StrCat(*id)) : id.status());
+  });
 }
 
 }  // namespace onceonly

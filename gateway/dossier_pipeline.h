@@ -22,31 +22,12 @@
 #include "common/thread_pool.h"
 #include "common/timer.h"
 #include "connectors/registry_connector.h"
+#include "gateway/call_info.h"
 #include "gateway/dossier_wire.h"
 #include "gateway/registry_cache.h"
 #include "onceonly/v1/dossier.pb.h"
 
 namespace onceonly {
-
-// What the transport knows about a call.
-struct CallInfo {
-  // The caller's identity, or why there is none (the call is then denied and logged).
-  absl::StatusOr<MemberIdentity> identity = absl::UnauthenticatedError("no identity");
-  std::string case_ref;    // x-onceonly-case-ref
-  std::string user;        // x-onceonly-user
-  std::string acting_for;  // x-onceonly-acting-for: the firm a portal acts for
-  std::string request_id;  // x-request-id, or generated
-  // The peer certificate's subject, for the log when it carries no member identity.
-  std::string peer_description;
-  // The verified peer certificate (PEM), for the revocation check.
-  std::string peer_certificate_pem;
-  std::string method;
-  absl::Time deadline = absl::InfiniteFuture();
-};
-
-// The part of an access record every call has: when, who (certificate identity, subsystem,
-// user, case reference) and how (request id, method).
-v1::AccessRecord CallRecord(const CallInfo& call, absl::Time now);
 
 struct RegistryEndpoint {
   std::unique_ptr<RegistryConnector> connector;
@@ -110,8 +91,8 @@ class DossierPipeline {
   struct Prepared;
   // Steps 1-3 for GetDossier and Explain: identity, validation, decision.
   Prepared Prepare(const CallInfo& call, const v1::GetDossierRequest& request) const;
-  void AppendDenial(const CallInfo& call, const AccessRequest& access,
-                    const AccessDecision& decision, absl::Time now, Done done);
+  // Logs a denial (or a logged refusal) and answers it once the record committed.
+  void AppendDenial(const CallInfo& call, const Prepared& p, Done done);
   // What one registry is asked for this fan-out: its time budget within the caller's.
   FetchRequest RequestFor(const FanOut& fan_out, const std::string& registry,
                           const RegistryEndpoint& endpoint) const;
@@ -145,6 +126,10 @@ class DossierPipeline {
   // released, and answered `refusal` (with the record's access_id).
   void Withhold(const std::shared_ptr<FanOut>& fan_out, const std::string& reason,
                 absl::Status refusal);
+  // An allowed answer whose record committed, withdrawn (`reason`) before it left: a second
+  // record, a denial naming `released_id`, and the refusal.
+  void WithholdAfterCommit(v1::AccessRecord record, uint64_t released_id,
+                           const std::string& reason, Done done);
   // The reason to withhold an allowed answer whose consent was revoked, or registration ended,
   // since the decision; "" if it still stands.
   std::string Withdrawn(const FanOut& fan_out) const;

@@ -50,18 +50,29 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
   if (c.has_default_deadline() && !IsPositive(c.default_deadline())) {
     return src.InvalidArgument("default_deadline", "must be positive, e.g. 5s");
   }
-  if (c.member_limits().calls_per_second() < 0) {
-    return src.InvalidArgument("member_limits.calls_per_second", "must not be negative");
+  for (const auto& [field, limits] :
+       {std::pair<std::string, const config::v1::MemberLimits*>{"member_limits",
+                                                                &c.member_limits()},
+        {"service_limits", &c.service_limits()},
+        {"unknown_caller_limits", &c.unknown_caller_limits()}}) {
+    if (limits->calls_per_second() < 0) {
+      return src.InvalidArgument(field + ".calls_per_second", "must not be negative");
+    }
   }
-  for (const auto& [member, limits] : c.member_limit_overrides()) {
-    if (member.empty()) {
-      return src.InvalidArgument("member_limit_overrides", "a key is empty: use member ids");
+  for (const auto& [field, overrides] :
+       {std::pair<std::string, const google::protobuf::Map<std::string, config::v1::MemberLimits>*>{
+            "member_limit_overrides", &c.member_limit_overrides()},
+        {"service_limit_overrides", &c.service_limit_overrides()}}) {
+    for (const auto& [member, limits] : *overrides) {
+      if (member.empty()) return src.InvalidArgument(field, "a key is empty: use member ids");
+      if (limits.calls_per_second() < 0) {
+        return src.InvalidArgument(absl::StrCat(field, ".", member, ".calls_per_second"),
+                                   "must not be negative");
+      }
     }
-    if (limits.calls_per_second() < 0) {
-      return src.InvalidArgument(
-          absl::StrCat("member_limit_overrides.", member, ".calls_per_second"),
-          "must not be negative");
-    }
+  }
+  if (c.has_handshake_timeout() && !IsPositive(c.handshake_timeout())) {
+    return src.InvalidArgument("handshake_timeout", "must be positive, e.g. 10s");
   }
   if (c.max_request_bytes() > (64u << 20)) {
     return src.InvalidArgument("max_request_bytes", "at most 67108864 (64 MiB)");

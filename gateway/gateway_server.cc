@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/byte_buffer.h>
@@ -29,6 +30,7 @@
 #include "connectors/sql/sql_connectors.h"
 #include "gateway/audit_service.h"
 #include "gateway/call_context.h"
+#include "gateway/admission.h"
 #include "gateway/dossier_pipeline.h"
 #include "gateway/member_services.h"
 #include "gateway/metrics_server.h"
@@ -66,16 +68,55 @@ int64_t MaxResponseBytes(const config::v1::GatewayConfig& config) {
   return config.max_response_bytes() > 0 ? config.max_response_bytes() : int64_t{16} << 20;
 }
 
-// Limits from the config: unset fields take `fallback`'s (or, without one, the defaults: 64
-// calls in flight, no rate limit).
-MemberLimits EffectiveLimits(const config::v1::MemberLimits& limits, const MemberLimits* fallback) {
-  MemberLimits out = fallback != nullptr ? *fallback : MemberLimits{64, 0, 0};
+// Limits from the config: unset fields take `fallback`'s.
+MemberLimits EffectiveLimits(const config::v1::MemberLimits& limits, const MemberLimits& fallback) {
+  MemberLimits out = fallback;
   if (limits.max_concurrent_calls() > 0) {
     out.max_concurrent_calls = static_cast<int>(limits.max_concurrent_calls());
   }
   if (limits.calls_per_second() > 0) out.calls_per_second = limits.calls_per_second();
   if (limits.burst() > 0) out.burst = static_cast<double>(limits.burst());
   return out;
+}
+
+// One kind of admission from the config: `limits` over `defaults`, and each override over
+// those. An override naming no member of the policy stops the gateway: it would silently
+// limit nobody.
+absl::StatusOr<KeyedAdmission::Options> AdmissionFor(
+    const std::string& field, const config::v1::MemberLimits& limits, MemberLimits defaults,
+    const google::protobuf::Map<std::string, config::v1::MemberLimits>& overrides,
+    const PolicySnapshot& policy, const std::string& policy_file) {
+  KeyedAdmission::Options options;
+  options.limits = EffectiveLimits(limits, defaults);
+  for (const auto& [member, own] : overrides) {
+    if (policy.FindMemberById(member) == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          field, ": the policy (", policy_file, ") has no member \"", member,
+          "\"; use a member id from its members list"));
+    }
+    options.overrides.emplace(member, EffectiveLimits(own, options.limits));
+  }
+  return options;
+}
+
+absl::StatusOr<CallAdmission::Options> AdmissionOptions(const config::v1::GatewayConfig& config,
+                                                        const PolicySnapshot& policy) {
+  CallAdmission::Options options;
+  ASSIGN_OR_RETURN(options.dossier,
+                   AdmissionFor("member_limit_overrides", config.member_limits(),
+                                MemberLimits{64, 0, 0}, config.member_limit_overrides(), policy,
+                                config.policy_file()));
+  ASSIGN_OR_RETURN(options.services,
+                   AdmissionFor("service_limit_overrides", config.service_limits(),
+                                MemberLimits{16, 50, 100}, config.service_limit_overrides(),
+                                policy, config.policy_file()));
+  options.strangers.limits =
+      EffectiveLimits(config.unknown_caller_limits(), MemberLimits{2, 1, 5});
+  options.strangers.kind = "caller";
+  options.strangers.reason_prefix = "CERTIFICATE";
+  // Certificates come from the CA, but their number is not the policy's to bound.
+  options.strangers.max_keys = 10000;
+  return options;
 }
 
 // GetDossier on the callback API: the pipeline finishes the call from a fetch or log thread.
@@ -105,22 +146,13 @@ class DossierServiceImpl final
       reactor->Finish(ToGrpcStatus(unparsable));
       return reactor;
     }
-    // Over its limits, a member is refused before any work (and nothing is logged as an
+    // Over its limits, a caller is refused before any work (and nothing is logged as an
     // access: none took place).
-    std::shared_ptr<MemberAdmission::Ticket> ticket;
-    if (ctx_.admission != nullptr && call.identity.ok()) {
-      // Counted by the policy's member id (what member_limit_overrides names), or by the
-      // certificate's for a caller the policy does not know (denied further on).
-      const std::shared_ptr<const PolicySnapshot> policy = ctx_.pipeline.policy();
-      const config::v1::Member* member = policy->FindMember(*call.identity);
-      const std::string& member_id = member != nullptr ? member->id() : call.identity->member_id;
-      absl::StatusOr<std::unique_ptr<MemberAdmission::Ticket>> admitted =
-          ctx_.admission->Admit(member_id);
+    std::shared_ptr<CallAdmission::Ticket> ticket;
+    if (ctx_.admission != nullptr) {
+      absl::StatusOr<std::unique_ptr<CallAdmission::Ticket>> admitted =
+          ctx_.admission->Admit(*ctx_.pipeline.policy(), call, CallKind::kDossier);
       if (!admitted.ok()) {
-        static Counter& refusals = DefaultMetrics().counter(
-            "onceonly_member_refusals_total", "GetDossier calls refused at admission",
-            {"member", "reason"});
-        refusals.Add({member_id, ErrorReason(admitted.status())});
         LogRpc(call, admitted.status(), started, "");
         reactor->Finish(ToGrpcStatus(admitted.status()));
         return reactor;
@@ -218,6 +250,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   log_options.checkpoint_every = config.audit().checkpoint_every();
   log_options.checkpoint_interval = FromProto(config.audit().checkpoint_interval());
   log_options.clock = &clock;
+  if (config.audit().max_queued() > 0) log_options.max_queued = config.audit().max_queued();
   ASSIGN_OR_RETURN(server->access_log_, AccessLog::Create(std::move(store),
                                                           config.instance_name(), log_options));
   // Readers and retention use their own connections: WAL lets them run beside the writer.
@@ -229,30 +262,23 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     server->maintenance_store_ = std::move(maintenance);
   }
   server->fetch_pool_ = std::make_unique<ThreadPool>(static_cast<int>(config.fetch_threads()));
-  const MemberLimits defaults = EffectiveLimits(config.member_limits(), nullptr);
-  absl::flat_hash_map<std::string, MemberLimits> overrides;
-  for (const auto& [member, limits] : config.member_limit_overrides()) {
-    if (policy->FindMemberById(member) == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "member_limit_overrides: the policy (", config.policy_file(), ") has no member \"",
-          member, "\"; use a member id from its members list"));
-    }
-    overrides.emplace(member, EffectiveLimits(limits, &defaults));
-  }
-  server->admission_ = std::make_unique<MemberAdmission>(defaults, clock, std::move(overrides));
+  ASSIGN_OR_RETURN(CallAdmission::Options admission, AdmissionOptions(config, *policy));
+  server->admission_ = std::make_unique<CallAdmission>(std::move(admission), clock);
   server->pipeline_ = std::make_unique<DossierPipeline>(
       std::move(policy), std::move(registries), *server->access_log_, *server->authz_store_,
       *server->fetch_pool_, clock,
       config.cache_max_bytes() > 0 ? static_cast<int64_t>(config.cache_max_bytes())
                                    : int64_t{64} << 20,
       MaxResponseBytes(config));
-  server->services_ = std::make_unique<Services>(ServiceContext{
-      *server->pipeline_, *server->authz_store_, *server->receipt_signer_, clock,
-      config.trust_domain(), config.instance_name(),
-      absl::Seconds(config.default_deadline().seconds()) +
-          absl::Nanoseconds(config.default_deadline().nanos()),
-      server->revocations_.get(), server->admission_.get()}, *server->access_log_,
-      std::move(audit_reader));
+  server->services_ = std::make_unique<Services>(
+      ServiceContext{*server->pipeline_, *server->authz_store_, *server->access_log_,
+                     *server->receipt_signer_, clock, config.trust_domain(),
+                     config.instance_name(), FromProto(config.default_deadline()),
+                     server->revocations_.get(), server->admission_.get(),
+                     config.authz_store().max_open_registrations() > 0
+                         ? static_cast<int>(config.authz_store().max_open_registrations())
+                         : 16},
+      *server->access_log_, std::move(audit_reader));
 
   ASSIGN_OR_RETURN(auto credentials, MutualTlsServerCredentials(config.tls()));
   grpc::EnableDefaultHealthCheckService(true);
@@ -277,6 +303,18 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              millis_or(config.keepalive_min_client_interval(), 10'000));
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  // Bounds on what one peer can hold: a handshake that does not complete (slowloris), calls
+  // open on one connection, and the memory of them all.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             millis_or(config.handshake_timeout(), 10'000));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONCURRENT_STREAMS,
+      config.max_concurrent_streams() > 0 ? static_cast<int>(config.max_concurrent_streams())
+                                          : 100);
+  grpc::ResourceQuota quota("onceonly-gateway");
+  quota.Resize(config.resource_quota_bytes() > 0 ? config.resource_quota_bytes()
+                                                 : size_t{1} << 30);
+  builder.SetResourceQuota(quota);
   builder.RegisterService(&server->services_->dossier_);
   builder.RegisterService(&server->services_->registration_);
   builder.RegisterService(&server->services_->consent_);

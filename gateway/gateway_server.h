@@ -28,7 +28,7 @@ class Ed25519Signer;
 class RevocationList;
 class DossierPipeline;
 class ThreadPool;
-class MemberAdmission;
+class CallAdmission;
 class MetricsServer;
 
 class GatewayServer {
@@ -68,7 +68,7 @@ class GatewayServer {
   config::v1::GatewayConfig config_;
   const Clock* clock_ = nullptr;
   std::unique_ptr<ThreadPool> fetch_pool_;
-  std::unique_ptr<MemberAdmission> admission_;
+  std::unique_ptr<CallAdmission> admission_;
   std::unique_ptr<MetricsServer> metrics_;
   std::unique_ptr<RevocationList> revocations_;
   std::unique_ptr<AuthzStore> authz_store_;

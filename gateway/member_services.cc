@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "common/json_escape.h"
 #include "common/proto_time.h"
+#include "common/utf8.h"
 #include "gateway/call_context.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -52,46 +53,22 @@ v1::SignedReceipt SignReceipt(const ServiceContext& ctx, const v1::Consent& cons
 
 }  // namespace
 
-absl::StatusOr<const Member*> CallerMember(const PolicySnapshot& policy, const CallInfo& call) {
-  if (!call.identity.ok()) return call.identity.status();
-  const Member* member = policy.FindMember(*call.identity);
-  if (member == nullptr) {
-    return ErrorWithReason(absl::StatusCode::kPermissionDenied, "UNKNOWN_MEMBER",
-                           absl::StrCat("certificate identity ", call.identity->uri,
-                                        " is not a member in the policy"));
-  }
-  return member;
-}
-
-absl::StatusOr<const Member*> CallerWithRole(const PolicySnapshot& policy, const CallInfo& call,
-                                             Role role) {
-  ASSIGN_OR_RETURN(const Member* member, CallerMember(policy, call));
-  if (!HasRole(*member, role)) {
-    return ErrorWithReason(absl::StatusCode::kPermissionDenied, "ROLE_REQUIRED",
-                           absl::StrCat("member ", member->id(), " lacks the ",
-                                        config::v1::Role_Name(role), " role for this call"));
-  }
-  return member;
-}
-
-absl::StatusOr<std::string> CanonicalSubject(absl::string_view number, absl::string_view field) {
-  absl::StatusOr<std::string> subject = CanonicalEnterpriseNumber(number);
-  if (!subject.ok()) {
-    return InvalidField(field, "INVALID_ENTERPRISE_NUMBER", subject.status().message());
-  }
-  return subject;
-}
-
 // ---- RegistrationService ------------------------------------------------------------------
 
 grpc::ServerUnaryReactor* RegistrationServiceImpl::RegisterCase(
     grpc::CallbackServerContext* context, const v1::RegisterCaseRequest* request,
     v1::RegisterCaseResponse* response) {
-  return RunUnary(context, ctx_, "/onceonly.v1.RegistrationService/RegisterCase",
-               [&](const CallInfo& call) -> absl::Status {
+  return RunLogged(context, ctx_, "/onceonly.v1.RegistrationService/RegisterCase",
+               [&](const CallInfo& call, v1::AccessRecord& record) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
+    // What was asked, as far as it is known; a caller who is not a member leaves digests.
+    record.set_subject(request->subject());
+    record.set_purpose(request->purpose());
+    record.set_case_ref(request->case_ref());
+    record.set_query("register case");
     ASSIGN_OR_RETURN(const Member* member, CallerWithRole(*policy, call, config::v1::CONSUMER));
     ASSIGN_OR_RETURN(std::string subject, CanonicalSubject(request->subject(), "subject"));
+    record.set_subject(subject);
     const config::v1::Purpose* purpose = policy->FindPurpose(request->purpose());
     if (purpose == nullptr) {
       return InvalidField("purpose", "UNKNOWN_PURPOSE",
@@ -102,10 +79,15 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::RegisterCase(
                              absl::StrCat("purpose ", purpose->id(),
                                           " does not use registrations; fetch without one"));
     }
-    if (request->case_ref().empty() || request->case_ref().size() > 200) {
+    // The case reference travels in x-onceonly-case-ref when the case is used, so it must
+    // be a valid metadata value.
+    if (request->case_ref().empty() || request->case_ref().size() > 200 ||
+        !IsPrintableAscii(request->case_ref())) {
+      record.clear_case_ref();
       return InvalidField("case_ref", "CASE_REF_REQUIRED",
-                          "name the case (at most 200 characters): the reference of your file "
-                          "for this subject");
+                          "name the case in printable ASCII (at most 200 characters): the "
+                          "reference of your file for this subject, as you will send it in "
+                          "x-onceonly-case-ref");
     }
     for (const auto& [field, ts] : {std::pair<const char*, const google::protobuf::Timestamp*>{
                                         "valid_from", &request->valid_from()},
@@ -150,7 +132,11 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::RegisterCase(
     r.set_case_ref(request->case_ref());
     *r.mutable_valid_from() = ToProto(from);
     *r.mutable_valid_until() = ToProto(until);
-    ASSIGN_OR_RETURN(*response->mutable_registration(), ctx_.authz_store.AddRegistration(r, now));
+    ASSIGN_OR_RETURN(*response->mutable_registration(),
+                     ctx_.authz_store.AddRegistration(r, now, ctx_.max_open_registrations));
+    record.set_registration_id(response->registration().registration_id());
+    record.set_query(absl::StrCat("register case from ", Rfc3339(r.valid_from()), " until ",
+                                  Rfc3339(r.valid_until())));
     return absl::OkStatus();
   });
 }
@@ -158,13 +144,19 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::RegisterCase(
 grpc::ServerUnaryReactor* RegistrationServiceImpl::EndCase(grpc::CallbackServerContext* context,
                                                            const v1::EndCaseRequest* request,
                                                            v1::EndCaseResponse* response) {
-  return RunUnary(context, ctx_, "/onceonly.v1.RegistrationService/EndCase",
-               [&](const CallInfo& call) -> absl::Status {
+  return RunLogged(context, ctx_, "/onceonly.v1.RegistrationService/EndCase",
+               [&](const CallInfo& call, v1::AccessRecord& record) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
+    record.set_registration_id(request->registration_id());
+    record.set_query("end case");
     ASSIGN_OR_RETURN(const Member* member, CallerWithRole(*policy, call, config::v1::CONSUMER));
     ASSIGN_OR_RETURN(*response->mutable_registration(),
                      ctx_.authz_store.EndRegistration(request->registration_id(), member->id(),
                                                       ctx_.clock.Now()));
+    const v1::Registration& ended = response->registration();
+    record.set_subject(ended.subject());
+    record.set_purpose(ended.purpose());
+    record.set_case_ref(ended.case_ref());
     return absl::OkStatus();
   });
 }
@@ -193,13 +185,19 @@ grpc::ServerUnaryReactor* RegistrationServiceImpl::ListRegistrations(
 grpc::ServerUnaryReactor* ConsentServiceImpl::GrantConsent(grpc::CallbackServerContext* context,
                                                            const v1::GrantConsentRequest* request,
                                                            v1::GrantConsentResponse* response) {
-  return RunUnary(context, ctx_, "/onceonly.v1.ConsentService/GrantConsent",
-               [&](const CallInfo& call) -> absl::Status {
+  return RunLogged(context, ctx_, "/onceonly.v1.ConsentService/GrantConsent",
+               [&](const CallInfo& call, v1::AccessRecord& record) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
+    const v1::Consent& in = request->consent();
+    record.set_subject(in.subject());
+    record.set_purpose(in.purpose());
+    *record.mutable_categories_requested() = in.categories();
+    record.set_query(absl::StrCat("grant consent to ", in.grantee_member()));
     ASSIGN_OR_RETURN(const Member* portal,
                      CallerWithRole(*policy, call, config::v1::FIRM_PORTAL));
-    const v1::Consent& in = request->consent();
     ASSIGN_OR_RETURN(std::string subject, CanonicalSubject(in.subject(), "consent.subject"));
+    record.set_subject(subject);
+    RETURN_IF_ERROR(RequireActingFor(call, subject));
     const Member* grantee = policy->FindMemberById(in.grantee_member());
     if (grantee == portal) {
       return ErrorWithReason(absl::StatusCode::kPermissionDenied, "SELF_CONSENT",
@@ -257,6 +255,10 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GrantConsent(grpc::CallbackServerC
     consent.set_legal_basis(purpose->legal_basis());
     consent.set_legal_reference(purpose->legal_reference());
     ASSIGN_OR_RETURN(v1::Consent stored, ctx_.authz_store.AddConsent(consent, now));
+    record.set_consent_id(stored.consent_id());
+    record.set_query(absl::StrCat("grant consent to ", grantee->id(), " from ",
+                                  Rfc3339(stored.valid_from()), " until ",
+                                  Rfc3339(stored.valid_until())));
     *response->mutable_receipt() = SignReceipt(ctx_, stored, call);
     *response->mutable_consent() = std::move(stored);
     return absl::OkStatus();
@@ -266,14 +268,31 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GrantConsent(grpc::CallbackServerC
 grpc::ServerUnaryReactor* ConsentServiceImpl::RevokeConsent(
     grpc::CallbackServerContext* context, const v1::RevokeConsentRequest* request,
     v1::RevokeConsentResponse* response) {
-  return RunUnary(context, ctx_, "/onceonly.v1.ConsentService/RevokeConsent",
-               [&](const CallInfo& call) -> absl::Status {
+  return RunLogged(context, ctx_, "/onceonly.v1.ConsentService/RevokeConsent",
+               [&](const CallInfo& call, v1::AccessRecord& record) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
-    RETURN_IF_ERROR(CallerWithRole(*policy, call, config::v1::FIRM_PORTAL).status());
+    record.set_subject(request->subject());
+    record.set_consent_id(request->consent_id());
+    record.set_query("revoke consent");
+    ASSIGN_OR_RETURN(const Member* caller, CallerMember(*policy, call));
+    // The portal that recorded a consent revokes it, for the firm it acts for; an operator may
+    // revoke any (a portal that is gone, a court order).
+    const bool operator_role = HasRole(*caller, config::v1::OPERATOR);
+    if (!operator_role) {
+      RETURN_IF_ERROR(CallerWithRole(*policy, call, config::v1::FIRM_PORTAL).status());
+    }
     ASSIGN_OR_RETURN(std::string subject, CanonicalSubject(request->subject(), "subject"));
+    record.set_subject(subject);
+    if (!operator_role) RETURN_IF_ERROR(RequireActingFor(call, subject));
     // In force for the very next request: the store's index changes before this returns.
-    ASSIGN_OR_RETURN(v1::Consent revoked, ctx_.authz_store.RevokeConsent(
-                                              request->consent_id(), subject, ctx_.clock.Now()));
+    ASSIGN_OR_RETURN(v1::Consent revoked,
+                     ctx_.authz_store.RevokeConsent(request->consent_id(), subject,
+                                                    ctx_.clock.Now(),
+                                                    operator_role ? "" : caller->id()));
+    record.set_purpose(revoked.purpose());
+    *record.mutable_categories_requested() = revoked.categories();
+    record.set_query(absl::StrCat("revoke consent to ", revoked.grantee_member(),
+                                  operator_role ? " (operator)" : ""));
     *response->mutable_receipt() = SignReceipt(ctx_, revoked, call);
     *response->mutable_consent() = std::move(revoked);
     return absl::OkStatus();
@@ -283,11 +302,16 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::RevokeConsent(
 grpc::ServerUnaryReactor* ConsentServiceImpl::ListConsents(grpc::CallbackServerContext* context,
                                                            const v1::ListConsentsRequest* request,
                                                            v1::ListConsentsResponse* response) {
-  return RunUnary(context, ctx_, "/onceonly.v1.ConsentService/ListConsents",
-               [&](const CallInfo& call) -> absl::Status {
+  return RunLogged(context, ctx_, "/onceonly.v1.ConsentService/ListConsents",
+               [&](const CallInfo& call, v1::AccessRecord& record) -> absl::Status {
     auto policy = ctx_.pipeline.policy();
+    record.set_subject(request->subject());
+    record.set_query(request->include_inactive() ? "list consents, inactive too"
+                                                 : "list consents");
     RETURN_IF_ERROR(CallerWithRole(*policy, call, config::v1::FIRM_PORTAL).status());
     ASSIGN_OR_RETURN(std::string subject, CanonicalSubject(request->subject(), "subject"));
+    record.set_subject(subject);
+    RETURN_IF_ERROR(RequireActingFor(call, subject));
     for (v1::Consent& c :
          ctx_.authz_store.ListConsents(subject, request->include_inactive(), ctx_.clock.Now())) {
       *response->add_consents() = std::move(c);

@@ -7,59 +7,12 @@
 
 #include <string>
 
-#include "absl/time/time.h"
-#include "authz/authz_store.h"
-#include "common/clock.h"
-#include "common/crl.h"
-#include "common/ed25519.h"
-#include "common/grpc_status.h"
-#include "gateway/call_context.h"
-#include "gateway/admission.h"
-#include "gateway/dossier_pipeline.h"
+#include "gateway/service_call.h"
 #include "onceonly/v1/consent.grpc.pb.h"
 #include "onceonly/v1/directory.grpc.pb.h"
 #include "onceonly/v1/registration.grpc.pb.h"
 
 namespace onceonly {
-
-// What the services share; every reference must outlive them.
-struct ServiceContext {
-  DossierPipeline& pipeline;  // the policy in force, and the decision for ExplainAccess
-  AuthzStore& authz_store;
-  const Ed25519Signer& receipt_signer;
-  const Clock& clock;
-  std::string trust_domain;
-  std::string instance_name;
-  absl::Duration default_deadline;
-  RevocationList* revocations;  // null when no CRL is configured
-  MemberAdmission* admission = nullptr;  // GetDossier's per-member limits; null: none
-};
-
-// The calling member (UNKNOWN_MEMBER if its certificate names none), and the same requiring
-// `role` (ROLE_REQUIRED).
-absl::StatusOr<const config::v1::Member*> CallerMember(const PolicySnapshot& policy,
-                                                       const CallInfo& call);
-absl::StatusOr<const config::v1::Member*> CallerWithRole(const PolicySnapshot& policy,
-                                                         const CallInfo& call,
-                                                         config::v1::Role role);
-// The canonical form of an enterprise number sent in `field` (INVALID_ENTERPRISE_NUMBER).
-absl::StatusOr<std::string> CanonicalSubject(absl::string_view number, absl::string_view field);
-
-// Runs `body(call)` for a unary call on the callback API, then finishes the call with its
-// (public) status and one log line. The body runs synchronously, before Finish.
-template <typename Body>
-grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
-                                   const ServiceContext& ctx, absl::string_view method,
-                                   Body body) {
-  const absl::Time started = absl::Now();
-  CallInfo call =
-      ResolveCall(*context, method, ctx.trust_domain, ctx.default_deadline, ctx.revocations);
-  absl::Status status = PublicStatus(body(call), call);
-  LogRpc(call, status, started, "");
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 class RegistrationServiceImpl final : public v1::RegistrationService::CallbackService {
  public:

@@ -101,7 +101,7 @@ int ConsentCommand(const std::vector<std::string>& args) {
   if (args.empty()) return Usage("consent needs grant, revoke, list or verify-receipt");
   if (args[0] == "verify-receipt") return VerifyReceipt(args);
   auto cl = Parse(args, {"grantee", "purpose", "category", "from", "until", "receipt-out",
-                         "subject"},
+                         "subject", "acting-for"},
                   {"all"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
   auto channel = GatewayChannel(*cl);
@@ -109,6 +109,13 @@ int ConsentCommand(const std::vector<std::string>& args) {
   auto stub = v1::ConsentService::NewStub(*channel);
   grpc::ClientContext context;
   if (absl::Status s = PrepareContext(*cl, context); !s.ok()) return Usage(std::string(s.message()));
+  // The portal acts for one firm at a time: the one --acting-for names, by default the firm
+  // the command is about; the gateway refuses a consent call about any other.
+  const std::string subject =
+      args[0] == "revoke" ? cl->Get("subject")
+                          : (cl->positional().empty() ? std::string() : cl->positional()[0]);
+  const std::string acting_for = cl->Get("acting-for", subject);
+  if (!acting_for.empty()) context.AddMetadata("x-onceonly-acting-for", acting_for);
 
   if (args[0] == "grant") {
     if (cl->positional().size() != 1 || !cl->Has("grantee") || !cl->Has("purpose") ||

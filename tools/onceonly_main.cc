@@ -79,6 +79,8 @@ extern const char kUsage[] = R"(usage: onceonly COMMAND ...
                 [--from RFC3339] [--receipt-out FILE]      (as the firm portal)
   consent revoke CONSENT_ID --subject NUMBER [--receipt-out FILE]
   consent list NUMBER [--all]
+                          (each sends x-onceonly-acting-for: --acting-for NUMBER, by default
+                          the firm the command is about)
   consent verify-receipt FILE --public-key PEM
                           check a receipt's Ed25519 signature (key: the gateway's
                           checkpoint.pub) and print what it records

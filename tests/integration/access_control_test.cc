@@ -17,6 +17,7 @@
 #include "onceonly/v1/dossier.grpc.pb.h"
 #include "onceonly/v1/registration.grpc.pb.h"
 #include "tests/integration/test_stack.h"
+#include "tools/pki/dev_pki.h"
 
 namespace onceonly {
 namespace {
@@ -40,15 +41,19 @@ class AccessControlTest : public ::testing::Test {
     stack_ = *std::move(stack);
   }
 
+  // GetDossier as `member`, naming the case `case_ref` (none if empty).
   RichStatus Dossier(const std::string& member, const std::string& number,
                      const std::string& purpose, std::vector<std::string> categories,
-                     v1::Dossier* dossier) {
+                     v1::Dossier* dossier, const std::string& case_ref = "") {
     return Details(stack_->GetDossier(member, TestStack::Request(number, purpose, categories),
-                                      dossier));
+                                      dossier, "pki", case_ref));
   }
 
+  // GrantConsent as `as`, the portal acting for `acting_for` (by default the subject itself;
+  // none if "-").
   RichStatus GrantConsent(const std::string& as, const std::string& subject,
-                          std::vector<std::string> categories, v1::GrantConsentResponse* out) {
+                          std::vector<std::string> categories, v1::GrantConsentResponse* out,
+                          std::string acting_for = "") {
     v1::GrantConsentRequest request;
     v1::Consent* c = request.mutable_consent();
     c->set_subject(subject);
@@ -58,8 +63,51 @@ class AccessControlTest : public ::testing::Test {
     *c->mutable_valid_until() = Ts(kNow + absl::Hours(24 * 90));
     grpc::ClientContext context;
     TestStack::WithDeadline(context);
+    if (acting_for.empty()) acting_for = subject;
+    if (acting_for != "-") context.AddMetadata("x-onceonly-acting-for", acting_for);
     return Details(
         v1::ConsentService::NewStub(stack_->Channel(as))->GrantConsent(&context, request, out));
+  }
+
+  // RevokeConsent as `as`, acting for the subject.
+  RichStatus RevokeConsent(const std::string& as, const std::string& consent_id,
+                           const std::string& subject, v1::RevokeConsentResponse* out) {
+    v1::RevokeConsentRequest revoke;
+    revoke.set_consent_id(consent_id);
+    revoke.set_subject(subject);
+    grpc::ClientContext context;
+    TestStack::WithDeadline(context);
+    context.AddMetadata("x-onceonly-acting-for", subject);
+    return Details(
+        v1::ConsentService::NewStub(stack_->Channel(as))->RevokeConsent(&context, revoke, out));
+  }
+
+  // The records of the log, in order.
+  std::vector<v1::AccessRecord> LogRecords() {
+    auto size = stack_->LogSize();
+    EXPECT_TRUE(size.ok());
+    std::vector<v1::AccessRecord> records;
+    for (uint64_t i = 0; size.ok() && i < *size; ++i) {
+      auto record = stack_->Record(i);
+      EXPECT_TRUE(record.ok()) << record.status();
+      if (record.ok()) records.push_back(*record);
+    }
+    return records;
+  }
+
+  // Adds members to the stack's policy (as YAML list items) and reloads it, and issues each a
+  // certificate.
+  void AddMembers(const std::string& members_yaml, const std::vector<std::string>& ids) {
+    const std::string path = stack_->dir() + "/policy.yaml";
+    auto policy = ReadFileToString(path);
+    ASSERT_TRUE(policy.ok());
+    std::string changed = *policy;
+    changed.insert(changed.find("members:\n") + 9, members_yaml);
+    ASSERT_TRUE(static_cast<bool>(std::ofstream(path) << changed));
+    ASSERT_TRUE(stack_->server().ReloadPolicy().ok());
+    for (const std::string& id : ids) {
+      ASSERT_TRUE(IssueMemberCertificate(stack_->dir() + "/pki", id, "", DevPkiOptions()).ok());
+    }
   }
 
   std::unique_ptr<TestStack> stack_;
@@ -109,15 +157,9 @@ TEST_F(AccessControlTest, SoleTraderIsServedOnlyWhileItsConsentHolds) {
   EXPECT_EQ(r.info.reason(), "CONSENT_REQUIRED");
 
   // Revocation takes effect for the very next request.
-  v1::RevokeConsentRequest revoke;
-  revoke.set_consent_id(consent_id);
-  revoke.set_subject("BE 0552627113");
   v1::RevokeConsentResponse revoked;
-  grpc::ClientContext context;
-  TestStack::WithDeadline(context);
-  grpc::Status status = v1::ConsentService::NewStub(stack_->Channel("firm-portal"))
-                            ->RevokeConsent(&context, revoke, &revoked);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  RichStatus status = RevokeConsent("firm-portal", consent_id, "BE 0552627113", &revoked);
+  ASSERT_TRUE(status.status.ok()) << status.status.error_message();
   EXPECT_TRUE(revoked.consent().has_revoked_at());
   EXPECT_NE(revoked.receipt().receipt_json().find("\"withdrawn\""), std::string::npos);
   v1::Dossier after;
@@ -132,6 +174,7 @@ TEST_F(AccessControlTest, SoleTraderIsServedOnlyWhileItsConsentHolds) {
   v1::ListConsentsResponse consents;
   grpc::ClientContext list_context;
   TestStack::WithDeadline(list_context);
+  list_context.AddMetadata("x-onceonly-acting-for", kSoleTrader);
   ASSERT_TRUE(v1::ConsentService::NewStub(stack_->Channel("firm-portal"))
                   ->ListConsents(&list_context, list, &consents).ok());
   ASSERT_EQ(consents.consents_size(), 1);
@@ -191,11 +234,23 @@ TEST_F(AccessControlTest, PurposeWithRegistrationNeedsAnOpenCase) {
   EXPECT_EQ(registered.registration().subject(), kNonProfit);
   EXPECT_EQ(registered.registration().member(), "urban-brussels");
 
-  r = Dossier("urban-brussels", kNonProfit, "permit-instruction", categories, &dossier);
+  // The case the caller names must be the case relied on.
+  r = Dossier("urban-brussels", kNonProfit, "permit-instruction", categories, &dossier,
+              "ECO/2025/42");
+  EXPECT_EQ(r.info.reason(), "CASE_REF_MISMATCH");
+  r = Dossier("urban-brussels", kNonProfit, "permit-instruction", categories, &dossier,
+              "URB/2026/0007");
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   auto record = stack_->Record(dossier.access_id());
   ASSERT_TRUE(record.ok());
   EXPECT_EQ(record->registration_id(), registered.registration().registration_id());
+  EXPECT_EQ(record->case_ref(), "URB/2026/0007");
+  // Naming none, the record still holds the case relied on, not nothing.
+  r = Dossier("urban-brussels", kNonProfit, "permit-instruction", categories, &dossier);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  record = stack_->Record(dossier.access_id());
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->case_ref(), "URB/2026/0007");
 
   // Another member cannot end it; its owner can, and access stops.
   v1::EndCaseRequest end;
@@ -296,6 +351,192 @@ std::set<std::string> SetFields(const v1::Dossier& dossier) {
     }
   }
   return out;
+}
+
+TEST_F(AccessControlTest, ConsentCallsActOnlyForTheFirmThePortalNames) {
+  v1::GrantConsentResponse granted;
+  // No firm named, or another firm named: refused, nothing recorded.
+  EXPECT_EQ(GrantConsent("firm-portal", kSoleTrader, {"company.identity"}, &granted, "-")
+                .info.reason(),
+            "ACTING_FOR_REQUIRED");
+  EXPECT_EQ(GrantConsent("firm-portal", kSoleTrader, {"company.identity"}, &granted, kNonProfit)
+                .info.reason(),
+            "NOT_ACTING_FOR_SUBJECT");
+  ASSERT_TRUE(
+      GrantConsent("firm-portal", kSoleTrader, {"company.identity"}, &granted).status.ok());
+
+  // Listing and revoking are held to the same firm.
+  v1::ListConsentsRequest list;
+  list.set_subject(kSoleTrader);
+  v1::ListConsentsResponse consents;
+  grpc::ClientContext list_context;
+  TestStack::WithDeadline(list_context);
+  list_context.AddMetadata("x-onceonly-acting-for", kNonProfit);
+  EXPECT_EQ(Details(v1::ConsentService::NewStub(stack_->Channel("firm-portal"))
+                        ->ListConsents(&list_context, list, &consents))
+                .info.reason(),
+            "NOT_ACTING_FOR_SUBJECT");
+  EXPECT_EQ(consents.consents_size(), 0);
+  v1::RevokeConsentRequest revoke;
+  revoke.set_consent_id(granted.consent().consent_id());
+  revoke.set_subject(kSoleTrader);
+  v1::RevokeConsentResponse revoked;
+  grpc::ClientContext revoke_context;
+  TestStack::WithDeadline(revoke_context);
+  EXPECT_EQ(Details(v1::ConsentService::NewStub(stack_->Channel("firm-portal"))
+                        ->RevokeConsent(&revoke_context, revoke, &revoked))
+                .info.reason(),
+            "ACTING_FOR_REQUIRED");
+  v1::Dossier dossier;
+  EXPECT_TRUE(Dossier("brussels-economy", kSoleTrader, "sole-trader-support",
+                      {"company.identity"}, &dossier)
+                  .status.ok());
+}
+
+TEST_F(AccessControlTest, OnlyTheRecordingPortalOrAnOperatorRevokesAConsent) {
+  AddMembers(R"(  - id: second-portal
+    identities: ["spiffe://onceonly.brussels/member/second-portal"]
+    roles: [FIRM_PORTAL]
+  - id: operations
+    identities: ["spiffe://onceonly.brussels/member/operations"]
+    roles: [OPERATOR]
+)",
+             {"second-portal", "operations"});
+  v1::GrantConsentResponse first, second;
+  ASSERT_TRUE(GrantConsent("firm-portal", kSoleTrader, {"company.identity"}, &first).status.ok());
+  ASSERT_TRUE(GrantConsent("firm-portal", kSoleTrader, {"company.identity"}, &second).status.ok());
+  v1::RevokeConsentResponse revoked;
+  RichStatus r = RevokeConsent("second-portal", first.consent().consent_id(), kSoleTrader,
+                               &revoked);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(r.info.reason(), "NOT_RECORDING_PORTAL");
+  // A consumer is no operator.
+  EXPECT_EQ(RevokeConsent("brussels-economy", first.consent().consent_id(), kSoleTrader, &revoked)
+                .info.reason(),
+            "ROLE_REQUIRED");
+  r = RevokeConsent("firm-portal", first.consent().consent_id(), kSoleTrader, &revoked);
+  EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+  r = RevokeConsent("operations", second.consent().consent_id(), kSoleTrader, &revoked);
+  EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_TRUE(revoked.consent().has_revoked_at());
+}
+
+TEST_F(AccessControlTest, ConsentAndRegistrationChangesAreInTheLog) {
+  v1::GrantConsentResponse granted;
+  ASSERT_TRUE(GrantConsent("firm-portal", kSoleTrader, {"company.identity", "tax.good_standing"},
+                           &granted)
+                  .status.ok());
+  v1::RevokeConsentResponse revoked;
+  ASSERT_TRUE(
+      RevokeConsent("firm-portal", granted.consent().consent_id(), kSoleTrader, &revoked)
+          .status.ok());
+  v1::ListConsentsRequest list;
+  list.set_subject(kSoleTrader);
+  v1::ListConsentsResponse consents;
+  {
+    grpc::ClientContext context;
+    TestStack::WithDeadline(context);
+    context.AddMetadata("x-onceonly-acting-for", kSoleTrader);
+    ASSERT_TRUE(v1::ConsentService::NewStub(stack_->Channel("firm-portal"))
+                    ->ListConsents(&context, list, &consents)
+                    .ok());
+  }
+  auto registrations = v1::RegistrationService::NewStub(stack_->Channel("urban-brussels"));
+  v1::RegisterCaseRequest request;
+  request.set_subject(kNonProfit);
+  request.set_purpose("permit-instruction");
+  request.set_case_ref("URB/2026/0099");
+  v1::RegisterCaseResponse registered;
+  {
+    grpc::ClientContext context;
+    TestStack::WithDeadline(context);
+    ASSERT_TRUE(registrations->RegisterCase(&context, request, &registered).ok());
+  }
+  v1::EndCaseRequest end;
+  end.set_registration_id(registered.registration().registration_id());
+  v1::EndCaseResponse ended;
+  {
+    grpc::ClientContext context;
+    TestStack::WithDeadline(context);
+    ASSERT_TRUE(registrations->EndCase(&context, end, &ended).ok());
+  }
+  // A refused change is in the log too.
+  {
+    grpc::ClientContext context;
+    TestStack::WithDeadline(context);
+    request.set_case_ref("line\nbreak");
+    EXPECT_EQ(Details(registrations->RegisterCase(&context, request, &registered)).info.reason(),
+              "CASE_REF_REQUIRED");
+  }
+
+  std::vector<v1::AccessRecord> records = LogRecords();
+  ASSERT_EQ(records.size(), 6u);
+  const std::string consent_id = granted.consent().consent_id();
+  const std::string registration_id = registered.registration().registration_id();
+  struct Expected {
+    std::string method;
+    std::string member;
+    std::string subject;
+    std::string consent_id;
+    std::string registration_id;
+    v1::Decision decision;
+  };
+  const std::vector<Expected> expected = {
+      {"/onceonly.v1.ConsentService/GrantConsent", "firm-portal", kSoleTrader, consent_id, "",
+       v1::DECISION_ALLOW},
+      {"/onceonly.v1.ConsentService/RevokeConsent", "firm-portal", kSoleTrader, consent_id, "",
+       v1::DECISION_ALLOW},
+      {"/onceonly.v1.ConsentService/ListConsents", "firm-portal", kSoleTrader, "", "",
+       v1::DECISION_ALLOW},
+      {"/onceonly.v1.RegistrationService/RegisterCase", "urban-brussels", kNonProfit, "",
+       registration_id, v1::DECISION_ALLOW},
+      {"/onceonly.v1.RegistrationService/EndCase", "urban-brussels", kNonProfit, "",
+       registration_id, v1::DECISION_ALLOW},
+      {"/onceonly.v1.RegistrationService/RegisterCase", "urban-brussels", kNonProfit, "", "",
+       v1::DECISION_DENY},
+  };
+  for (size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE(expected[i].method);
+    EXPECT_EQ(records[i].method(), expected[i].method);
+    EXPECT_EQ(records[i].member(), expected[i].member);
+    EXPECT_EQ(records[i].subject(), expected[i].subject);
+    EXPECT_EQ(records[i].consent_id(), expected[i].consent_id);
+    EXPECT_EQ(records[i].registration_id(), expected[i].registration_id);
+    EXPECT_EQ(records[i].decision(), expected[i].decision);
+  }
+  EXPECT_EQ(records[0].purpose(), "sole-trader-support");
+  EXPECT_EQ(records[0].categories_requested_size(), 2);
+  EXPECT_EQ(records[3].case_ref(), "URB/2026/0099");
+  EXPECT_EQ(records[5].case_ref(), "");  // the refused reference is not kept
+}
+
+TEST_F(AccessControlTest, OpenRegistrationsAreCapped) {
+  auto stub = v1::RegistrationService::NewStub(stack_->Channel("urban-brussels"));
+  v1::RegisterCaseRequest request;
+  request.set_subject(kNonProfit);
+  request.set_purpose("permit-instruction");
+  auto register_case = [&](int n, v1::RegisterCaseResponse* out) {
+    request.set_case_ref("URB/2026/" + std::to_string(n));
+    grpc::ClientContext context;
+    TestStack::WithDeadline(context);
+    return Details(stub->RegisterCase(&context, request, out));
+  };
+  v1::RegisterCaseResponse registered;
+  for (int n = 0; n < 16; ++n) {
+    ASSERT_TRUE(register_case(n, &registered).status.ok()) << n;
+  }
+  RichStatus r = register_case(16, &registered);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(r.info.reason(), "TOO_MANY_OPEN_CASES");
+  // Ending one makes room for one.
+  v1::EndCaseRequest end;
+  end.set_registration_id(registered.registration().registration_id());
+  v1::EndCaseResponse ended;
+  grpc::ClientContext context;
+  TestStack::WithDeadline(context);
+  ASSERT_TRUE(stub->EndCase(&context, end, &ended).ok());
+  EXPECT_TRUE(register_case(17, &registered).status.ok());
+  EXPECT_EQ(register_case(18, &registered).info.reason(), "TOO_MANY_OPEN_CASES");
 }
 
 // For every consumer member, purpose and category of the demo policy: an ungranted category

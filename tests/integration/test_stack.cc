@@ -135,10 +135,10 @@ void TestStack::WithDeadline(grpc::ClientContext& context) {
 
 grpc::Status TestStack::GetDossier(const std::string& member,
                                    const v1::GetDossierRequest& request, v1::Dossier* dossier,
-                                   const std::string& pki) const {
+                                   const std::string& pki, const std::string& case_ref) const {
   grpc::ClientContext context;
   WithDeadline(context);
-  context.AddMetadata("x-onceonly-case-ref", "ECO/2025/42");
+  if (!case_ref.empty()) context.AddMetadata("x-onceonly-case-ref", case_ref);
   context.AddMetadata("x-onceonly-user", "u-7f3a");
   return v1::DossierService::NewStub(Channel(member, pki))->GetDossier(&context, request, dossier);
 }

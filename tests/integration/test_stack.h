@@ -72,9 +72,10 @@ class TestStack {
   config::v1::TlsFiles MemberTls(const std::string& file, const std::string& pki = "pki") const;
   std::shared_ptr<grpc::Channel> Channel(const std::string& member,
                                          const std::string& pki = "pki") const;
-  // GetDossier as `member` with case-ref and user metadata.
+  // GetDossier as `member` with case-ref (none if empty) and user metadata.
   grpc::Status GetDossier(const std::string& member, const v1::GetDossierRequest& request,
-                          v1::Dossier* dossier, const std::string& pki = "pki") const;
+                          v1::Dossier* dossier, const std::string& pki = "pki",
+                          const std::string& case_ref = "ECO/2025/42") const;
   // The access record `access_id` of log `log_id`.
   absl::StatusOr<v1::AccessRecord> Record(uint64_t access_id,
                                           const std::string& log_id = "gateway-1") const;

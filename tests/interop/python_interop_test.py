@@ -487,8 +487,10 @@ class PythonGrpcioInterop(unittest.TestCase):
             subject=sole_trader, grantee_member=MEMBER, purpose="sole-trader-support",
             categories=["company.identity"])
         consent.valid_until.FromJsonString("2099-01-01T00:00:00Z")
+        # The portal says which firm's representative is signed in.
+        acting_for = (("x-onceonly-acting-for", sole_trader),)
         granted = portal.GrantConsent(Stubs.consent_pb2.GrantConsentRequest(consent=consent),
-                                      timeout=RPC_TIMEOUT_S)
+                                      timeout=RPC_TIMEOUT_S, metadata=acting_for)
         dossier = self.dossier.GetDossier(request, timeout=RPC_TIMEOUT_S)
         self.assertEqual(dossier.company.enterprise_number, sole_trader)
 
@@ -513,7 +515,8 @@ class PythonGrpcioInterop(unittest.TestCase):
         self.assertIn("INVALID", bad.stderr)
 
         portal.RevokeConsent(Stubs.consent_pb2.RevokeConsentRequest(
-            consent_id=granted.consent.consent_id, subject=sole_trader), timeout=RPC_TIMEOUT_S)
+            consent_id=granted.consent.consent_id, subject=sole_trader), timeout=RPC_TIMEOUT_S,
+            metadata=acting_for)
         err = self.expect_rpc_error(
             lambda: self.dossier.GetDossier(request, timeout=RPC_TIMEOUT_S))
         _, infos, _ = decode_status_details(err)
