@@ -168,7 +168,24 @@ Histogram& MetricsRegistry::histogram(const std::string& name, const std::string
                   &Entry::histogram);
 }
 
+std::unique_ptr<MetricsRegistry::Collection> MetricsRegistry::AddCollector(
+    std::function<void()> collect) {
+  absl::MutexLock lock(&collectors_mu_);
+  const uint64_t id = next_collector_++;
+  collectors_.emplace(id, std::move(collect));
+  return std::unique_ptr<Collection>(new Collection(*this, id));
+}
+
+MetricsRegistry::Collection::~Collection() {
+  absl::MutexLock lock(&registry_.collectors_mu_);
+  registry_.collectors_.erase(id_);
+}
+
 std::string MetricsRegistry::Render() const {
+  {
+    absl::MutexLock lock(&collectors_mu_);
+    for (const auto& [id, collect] : collectors_) collect();
+  }
   absl::MutexLock lock(&mu_);
   std::string out;
   for (const auto& [name, e] : entries_) e->family->Render(&out);

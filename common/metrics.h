@@ -5,6 +5,8 @@
 #ifndef ONCEONLY_COMMON_METRICS_H_
 #define ONCEONLY_COMMON_METRICS_H_
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -61,6 +63,14 @@ class MetricsRegistry {
                std::vector<std::string> label_names);
   Histogram& histogram(const std::string& name, const std::string& help,
                        std::vector<std::string> label_names);
+  // Runs `collect` at the start of every Render(), in the order the collectors were added,
+  // until the returned registration is destroyed: for values that must be current when
+  // scraped (an age derives from the clock, not from an event). `collect` may set this
+  // registry's metrics; it must not add or drop a collector. The registry must outlive the
+  // registration.
+  class Collection;
+  [[nodiscard]] std::unique_ptr<Collection> AddCollector(std::function<void()> collect);
+
   // Every metric, in the Prometheus text format.
   std::string Render() const;
 
@@ -72,6 +82,23 @@ class MetricsRegistry {
                    std::vector<std::string> label_names, std::unique_ptr<Metric> Entry::*slot);
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
+  // Held while collectors run, so that a registration's destructor waits for its collector.
+  mutable absl::Mutex collectors_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::map<uint64_t, std::function<void()>> collectors_ ABSL_GUARDED_BY(collectors_mu_);
+  uint64_t next_collector_ ABSL_GUARDED_BY(collectors_mu_) = 0;
+};
+
+class MetricsRegistry::Collection {
+ public:
+  ~Collection();
+  Collection(const Collection&) = delete;
+  Collection& operator=(const Collection&) = delete;
+
+ private:
+  friend class MetricsRegistry;
+  Collection(MetricsRegistry& registry, uint64_t id) : registry_(registry), id_(id) {}
+  MetricsRegistry& registry_;
+  const uint64_t id_;
 };
 
 MetricsRegistry& DefaultMetrics();
