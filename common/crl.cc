@@ -1,13 +1,12 @@
 #include "common/crl.h"
 
-#include "common/tls.h"
-
 #include <fcntl.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -31,9 +30,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "common/rich_status.h"
+#include "common/metrics.h"
 #include "common/openssl_ptr.h"
+#include "common/rich_status.h"
 #include "common/status_macros.h"
+#include "common/tls.h"
 
 namespace onceonly {
 namespace {
@@ -137,6 +138,18 @@ std::string NameText(const X509_NAME* name) {
   return std::string(data, static_cast<size_t>(length));
 }
 
+// A CRL Number in decimal, the way operators count CRLs.
+std::string DecimalText(const BIGNUM* number) {
+  char* text = BN_bn2dec(number);
+  if (text == nullptr) {
+    ERR_clear_error();
+    return "(unprintable number)";
+  }
+  std::string result(text);
+  OPENSSL_free(text);
+  return result;
+}
+
 // RFC 5280 5.3.1 CRLReason names.
 std::string ReasonName(long reason) {
   static const char* const kNames[] = {
@@ -163,25 +176,74 @@ struct RevocationList::Snapshot {
     std::string issuer_text;
     // By SerialHex().
     std::map<std::string, Entry> revoked;
+    // Of the highest-numbered CRL of this issuer in the file.
+    BignumPtr number;
+    std::string number_text;
+    std::string sha256;  // of its DER, to tell a re-published CRL from a different one
+    absl::Time this_update;
   };
+  // nullptr if no CRL of `issuer` is in force.
+  const IssuerCrl* Find(const X509_NAME* issuer) const;
+  // OK if this list may replace `in_force` (see "No silent un-revocation" in crl.h).
+  absl::Status CheckSupersedes(const Snapshot& in_force, absl::string_view where) const;
+
   std::vector<IssuerCrl> crls;  // At most one per issuer name: same-issuer CRLs are merged.
-  absl::Time next_update = absl::InfiniteFuture();
+  absl::Time next_update = absl::InfiniteFuture();  // the earliest over its CRLs
+  absl::Time oldest_this_update = absl::InfiniteFuture();
 };
 
+const RevocationList::Snapshot::IssuerCrl* RevocationList::Snapshot::Find(
+    const X509_NAME* issuer) const {
+  for (const IssuerCrl& crl : crls) {
+    if (X509_NAME_cmp(crl.issuer.get(), issuer) == 0) return &crl;
+  }
+  return nullptr;
+}
+
+absl::Status RevocationList::Snapshot::CheckSupersedes(const Snapshot& in_force,
+                                                       absl::string_view where) const {
+  for (const IssuerCrl& candidate : crls) {
+    const IssuerCrl* current = in_force.Find(candidate.issuer.get());
+    // An issuer new to the list has nothing to undo.
+    if (current == nullptr) continue;
+    const int order = BN_cmp(candidate.number.get(), current->number.get());
+    if (order < 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(where, ": the CRL of issuer ", candidate.issuer_text, " has CRL Number ",
+                       candidate.number_text, ", below the CRL Number ", current->number_text,
+                       " in force; an older CRL (replayed, or published out of order) would undo "
+                       "revocations; publish one numbered above ",
+                       current->number_text));
+    }
+    if (order == 0 && candidate.sha256 != current->sha256) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(where, ": the CRL of issuer ", candidate.issuer_text, " has CRL Number ",
+                       candidate.number_text,
+                       ", the number of the CRL in force, but different contents; "
+                       "a CA numbers every new CRL above the last: publish one numbered above ",
+                       current->number_text));
+    }
+  }
+  return absl::OkStatus();
+}
+
 RevocationList::RevocationList(std::string crl_file, std::unique_ptr<const CaSet> cas,
-                               const Clock& clock, absl::Duration recheck)
-    : crl_file_(std::move(crl_file)), cas_(std::move(cas)), clock_(clock), recheck_(recheck) {}
+                               const Clock& clock, RevocationListOptions options)
+    : crl_file_(std::move(crl_file)), cas_(std::move(cas)), clock_(clock), options_(options) {}
 
 RevocationList::~RevocationList() = default;
 
-absl::StatusOr<std::unique_ptr<RevocationList>> RevocationList::Open(const std::string& crl_file,
-                                                                     const std::string& ca_file,
-                                                                     const Clock& clock,
-                                                                     absl::Duration recheck) {
+absl::StatusOr<std::unique_ptr<RevocationList>> RevocationList::Open(
+    const std::string& crl_file, const std::string& ca_file, const Clock& clock,
+    RevocationListOptions options) {
   ERR_clear_error();
-  if (recheck < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("CRL recheck interval ", absl::FormatDuration(recheck), " is negative"));
+  if (options.recheck < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CRL recheck interval ", absl::FormatDuration(options.recheck), " is negative"));
+  }
+  if (options.stale_grace.has_value() && *options.stale_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CRL stale grace ", absl::FormatDuration(*options.stale_grace), " is negative"));
   }
   ASSIGN_OR_RETURN(FileContents ca_contents, ReadFile(ca_file));
   auto cas = std::make_unique<CaSet>();
@@ -199,12 +261,16 @@ absl::StatusOr<std::unique_ptr<RevocationList>> RevocationList::Open(const std::
   ERR_clear_error();
 
   std::unique_ptr<RevocationList> list(
-      new RevocationList(crl_file, std::move(cas), clock, recheck));
+      new RevocationList(crl_file, std::move(cas), clock, options));
   ASSIGN_OR_RETURN(auto loaded, list->Load());
-  absl::MutexLock lock(&list->mu_);
-  list->loaded_version_ = loaded.first;
-  list->snapshot_ = std::move(loaded.second);
-  list->next_recheck_ = clock.Now() + recheck;
+  {
+    absl::MutexLock lock(&list->mu_);
+    list->loaded_version_ = loaded.first;
+    list->snapshot_ = std::move(loaded.second);
+    list->next_recheck_ = clock.Now() + options.recheck;
+  }
+  const RevocationList* raw = list.get();
+  list->age_collection_ = DefaultMetrics().AddCollector([raw] { raw->PublishAge(); });
   return list;
 }
 
@@ -299,10 +365,55 @@ RevocationList::Load() const {
           absl::StrCat(which, " expired at ", Rfc3339(*next_update), " (nextUpdate)"));
     }
     snapshot->next_update = std::min(snapshot->next_update, *next_update);
+    absl::StatusOr<absl::Time> this_update = Asn1TimeToTime(X509_CRL_get0_lastUpdate(crl));
+    if (!this_update.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(which, ": malformed thisUpdate"));
+    }
+
+    // Without a number a replayed older CRL cannot be told from a newer one (RFC 5280
+    // 5.2.3 makes it mandatory).
+    int number_critical = -1;
+    Asn1IntegerPtr number_asn1(static_cast<ASN1_INTEGER*>(
+        X509_CRL_get_ext_d2i(crl, NID_crl_number, &number_critical, nullptr)));
+    if (number_asn1 == nullptr && number_critical == -1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(which,
+                       " has no CRL Number (cRLNumber extension, RFC 5280 5.2.3): without one an "
+                       "older CRL cannot be told from a newer one; have the CA number its CRLs"));
+    }
+    BignumPtr number(number_asn1 == nullptr ? nullptr
+                                            : ASN1_INTEGER_to_BN(number_asn1.get(), nullptr));
+    if (number == nullptr || BN_is_negative(number.get())) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError(absl::StrCat(which, ": malformed CRL Number"));
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_size = 0;
+    if (X509_CRL_digest(crl, EVP_sha256(), digest, &digest_size) != 1) {
+      return absl::InternalError(absl::StrCat(which, ": ", DrainOpenSslErrors()));
+    }
+    std::string sha256(reinterpret_cast<const char*>(digest), digest_size);
 
     Snapshot::IssuerCrl* target = nullptr;
     for (Snapshot::IssuerCrl& existing : snapshot->crls) {
       if (X509_NAME_cmp(existing.issuer.get(), issuer) == 0) target = &existing;
+    }
+    if (target != nullptr) {
+      const int order = BN_cmp(number.get(), target->number.get());
+      if (order == 0 && sha256 != target->sha256) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(which,
+                         ": another, different CRL of that issuer in the file has the "
+                         "same CRL Number ",
+                         target->number_text));
+      }
+      // The merged list answers for the issuer with its highest number.
+      if (order > 0) {
+        target->number = std::move(number);
+        target->number_text = DecimalText(target->number.get());
+        target->sha256 = std::move(sha256);
+        target->this_update = *this_update;
+      }
     }
     if (target == nullptr) {
       Snapshot::IssuerCrl fresh;
@@ -313,6 +424,10 @@ RevocationList::Load() const {
         return absl::InternalError(absl::StrCat(which, ": ", DrainOpenSslErrors()));
       }
       fresh.issuer_text = issuer_text;
+      fresh.number = std::move(number);
+      fresh.number_text = DecimalText(fresh.number.get());
+      fresh.sha256 = std::move(sha256);
+      fresh.this_update = *this_update;
       snapshot->crls.push_back(std::move(fresh));
       target = &snapshot->crls.back();
     }
@@ -342,6 +457,9 @@ RevocationList::Load() const {
       if (!inserted && value.revocation_date < it->second.revocation_date) it->second = value;
     }
   }
+  for (const Snapshot::IssuerCrl& crl : snapshot->crls) {
+    snapshot->oldest_this_update = std::min(snapshot->oldest_this_update, crl.this_update);
+  }
   return std::make_pair(version, std::shared_ptr<const Snapshot>(std::move(snapshot)));
 }
 
@@ -359,20 +477,30 @@ absl::Status RevocationList::ReloadIfChangedLocked() {
 
   if (current == loaded_version_) {
     if (snapshot_->next_update <= clock_.Now()) {
-      return absl::FailedPreconditionError(
+      std::string message =
           absl::StrCat("CRL file ", crl_file_, " expired at ", Rfc3339(snapshot_->next_update),
-                       " (nextUpdate) and has not been replaced; still enforcing it"));
+                       " (nextUpdate) and has not been replaced; still enforcing it");
+      if (options_.stale_grace.has_value()) {
+        absl::StrAppend(&message, ", and from ",
+                        Rfc3339(snapshot_->next_update + *options_.stale_grace),
+                        " on (stale grace ", absl::FormatDuration(*options_.stale_grace),
+                        ") refusing every certificate it does not revoke");
+      }
+      return absl::FailedPreconditionError(message);
     }
     return absl::OkStatus();
   }
   if (current == failed_version_) return failed_status_;
 
   absl::StatusOr<std::pair<FileVersion, std::shared_ptr<const Snapshot>>> loaded = Load();
-  if (!loaded.ok()) {
+  absl::Status supersedes = loaded.ok() ? loaded->second->CheckSupersedes(
+                                              *snapshot_, absl::StrCat("CRL file ", crl_file_))
+                                        : loaded.status();
+  if (!supersedes.ok()) {
     failed_version_ = current;
-    failed_status_ = absl::Status(
-        loaded.status().code(),
-        absl::StrCat(loaded.status().message(), "; keeping the previously loaded CRLs"));
+    failed_status_ =
+        absl::Status(supersedes.code(),
+                     absl::StrCat(supersedes.message(), "; keeping the previously loaded CRLs"));
     return failed_status_;
   }
   loaded_version_ = loaded->first;
@@ -384,7 +512,7 @@ absl::Status RevocationList::ReloadIfChangedLocked() {
 
 absl::Status RevocationList::ReloadIfChanged() {
   absl::MutexLock lock(&mu_);
-  next_recheck_ = clock_.Now() + recheck_;
+  next_recheck_ = clock_.Now() + options_.recheck;
   return ReloadIfChangedLocked();
 }
 
@@ -407,11 +535,12 @@ absl::Status RevocationList::Check(absl::string_view certificate_pem) {
   X509* cert = (*parsed)->certificate;
 
   std::shared_ptr<const Snapshot> snapshot;
+  absl::Time now;
   {
     absl::MutexLock lock(&mu_);
-    const absl::Time now = clock_.Now();
+    now = clock_.Now();
     if (now >= next_recheck_) {
-      next_recheck_ = now + recheck_;
+      next_recheck_ = now + options_.recheck;
       // A failure keeps the list in force; ReloadIfChanged() reports it.
       ReloadIfChangedLocked().IgnoreError();
     }
@@ -424,30 +553,62 @@ absl::Status RevocationList::Check(absl::string_view certificate_pem) {
     ERR_clear_error();
     return absl::InvalidArgumentError("peer certificate has a malformed serial number");
   }
-  for (const Snapshot::IssuerCrl& crl : snapshot->crls) {
-    if (X509_NAME_cmp(crl.issuer.get(), issuer) != 0) continue;
-    auto it = crl.revoked.find(*serial);
-    if (it == crl.revoked.end()) return absl::OkStatus();
-    std::map<std::string, std::string> metadata = {
-        {"serial", *serial},
-        {"revocation_date", Rfc3339(it->second.revocation_date)},
-        {"issuer", crl.issuer_text}};
-    std::string message =
-        absl::StrCat("certificate serial ", *serial, " issued by ", crl.issuer_text,
-                     " was revoked at ", metadata["revocation_date"]);
-    if (!it->second.reason.empty()) {
-      metadata["revocation_reason"] = it->second.reason;
-      absl::StrAppend(&message, " (", it->second.reason, ")");
+  const Snapshot::IssuerCrl* crl = snapshot->Find(issuer);
+  // A stale list still proves the revocations it lists: those keep their precise answer.
+  if (crl != nullptr) {
+    auto it = crl->revoked.find(*serial);
+    if (it != crl->revoked.end()) {
+      std::map<std::string, std::string> metadata = {
+          {"serial", *serial},
+          {"revocation_date", Rfc3339(it->second.revocation_date)},
+          {"issuer", crl->issuer_text}};
+      std::string message =
+          absl::StrCat("certificate serial ", *serial, " issued by ", crl->issuer_text,
+                       " was revoked at ", metadata["revocation_date"]);
+      if (!it->second.reason.empty()) {
+        metadata["revocation_reason"] = it->second.reason;
+        absl::StrAppend(&message, " (", it->second.reason, ")");
+      }
+      absl::StrAppend(&message, " according to ", crl_file_);
+      return ErrorWithReason(absl::StatusCode::kPermissionDenied, kCertificateRevokedReason,
+                             message, metadata);
     }
-    absl::StrAppend(&message, " according to ", crl_file_);
-    return ErrorWithReason(absl::StatusCode::kPermissionDenied, kCertificateRevokedReason, message,
-                           metadata);
   }
+  if (options_.stale_grace.has_value() && now >= snapshot->next_update + *options_.stale_grace) {
+    const std::string next_update = Rfc3339(snapshot->next_update);
+    const std::string refused_since = Rfc3339(snapshot->next_update + *options_.stale_grace);
+    return ErrorWithReason(
+        absl::StatusCode::kPermissionDenied, kRevocationUnknownReason,
+        absl::StrCat("the CRLs in force (", crl_file_, ") are stale: their nextUpdate was ",
+                     next_update, " and the stale grace of ",
+                     absl::FormatDuration(*options_.stale_grace), " ended at ", refused_since,
+                     "; certificate serial ", *serial,
+                     " cannot be checked until a current CRL is published"),
+        {{"serial", *serial}, {"next_update", next_update}, {"refused_since", refused_since}});
+  }
+  if (crl != nullptr) return absl::OkStatus();
   const std::string issuer_text = NameText(issuer);
   return ErrorWithReason(absl::StatusCode::kPermissionDenied, kRevocationUnknownReason,
                          absl::StrCat("no CRL for the issuer ", issuer_text,
                                       " of certificate serial ", *serial, " in ", crl_file_),
                          {{"serial", *serial}, {"issuer", issuer_text}});
+}
+
+void RevocationList::PublishAge() const {
+  static Gauge& age = DefaultMetrics().gauge(
+      "onceonly_crl_age_seconds",
+      "Seconds since the thisUpdate of the oldest CRL in force (the CRL file's age)", {});
+  static Gauge& next_update = DefaultMetrics().gauge(
+      "onceonly_crl_next_update_seconds",
+      "Seconds until the earliest nextUpdate of the CRLs in force; negative once past", {});
+  std::shared_ptr<const Snapshot> snapshot;
+  {
+    absl::MutexLock lock(&mu_);
+    snapshot = snapshot_;
+  }
+  const absl::Time now = clock_.Now();
+  age.Set({}, absl::ToDoubleSeconds(now - snapshot->oldest_this_update));
+  next_update.Set({}, absl::ToDoubleSeconds(snapshot->next_update - now));
 }
 
 }  // namespace onceonly

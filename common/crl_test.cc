@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -21,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "common/rich_status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -122,10 +125,13 @@ struct Revocation {
   int reason = -1;  // CRL_REASON_*, or -1 for none.
 };
 
-// A v2 CRL naming `issuer`'s subject, signed with `signer` (normally issuer's key).
+constexpr int64_t kNoCrlNumber = -1;
+
+// A v2 CRL naming `issuer`'s subject, signed with `signer` (normally issuer's key), with CRL
+// Number `number` (none if kNoCrlNumber).
 std::string MakeCrl(const TestCa& issuer, EVP_PKEY* signer,
                     const std::vector<Revocation>& revocations, absl::Time this_update,
-                    absl::Time next_update) {
+                    absl::Time next_update, int64_t number) {
   CrlPtr crl(X509_CRL_new());
   EXPECT_EQ(X509_CRL_set_version(crl.get(), 1), 1);
   EXPECT_EQ(X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.cert.get())), 1);
@@ -148,6 +154,12 @@ std::string MakeCrl(const TestCa& issuer, EVP_PKEY* signer,
       ASN1_ENUMERATED_free(reason);
     }
     EXPECT_EQ(X509_CRL_add0_revoked(crl.get(), entry), 1);
+  }
+  if (number != kNoCrlNumber) {
+    ASN1_INTEGER* crl_number = ASN1_INTEGER_new();
+    EXPECT_EQ(ASN1_INTEGER_set_int64(crl_number, number), 1);
+    EXPECT_EQ(X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, crl_number, 0, 0), 1);
+    ASN1_INTEGER_free(crl_number);
   }
   EXPECT_EQ(X509_CRL_sort(crl.get()), 1);
   EXPECT_GT(X509_CRL_sign(crl.get(), signer, EVP_sha256()), 0);
@@ -192,23 +204,28 @@ class RevocationListTest : public ::testing::Test {
     ASSERT_EQ(std::rename(temp.c_str(), path.c_str()), 0);
   }
 
+  // The CA's next CRL: numbered one above the last.
   std::string Crl(const std::vector<Revocation>& revocations,
                   absl::Duration validity = absl::Hours(24)) {
-    return MakeCrl(ca_, ca_.key.get(), revocations, clock_.Now(), clock_.Now() + validity);
+    return MakeCrl(ca_, ca_.key.get(), revocations, clock_.Now(), clock_.Now() + validity,
+                   ++crl_number_);
   }
 
-  std::unique_ptr<RevocationList> OpenOrDie() {
+  std::unique_ptr<RevocationList> OpenOrDie(RevocationListOptions options) {
     absl::StatusOr<std::unique_ptr<RevocationList>> list =
-        RevocationList::Open(crl_path_, ca_path_, clock_);
+        RevocationList::Open(crl_path_, ca_path_, clock_, options);
     EXPECT_TRUE(list.ok()) << list.status();
     return list.ok() ? std::move(*list) : nullptr;
   }
+
+  std::unique_ptr<RevocationList> OpenOrDie() { return OpenOrDie(RevocationListOptions()); }
 
   FakeClock clock_{kStart};
   std::string dir_, crl_path_, ca_path_;
   TestCa ca_;
   std::string first_, second_;
   int writes_ = 0;
+  int64_t crl_number_ = 0;
 };
 
 TEST_F(RevocationListTest, RevokedCertificateIsRefusedOthersPass) {
@@ -247,7 +264,7 @@ TEST_F(RevocationListTest, SeveralCasAndCrlsInOneFile) {
   TestCa other = MakeCa("Other CA");
   Write(ca_path_, ca_.pem + other.pem);
   Write(crl_path_, Crl({{kFirstSerial}}) + MakeCrl(other, other.key.get(), {{kSecondSerial}},
-                                                   kStart, kStart + absl::Hours(2)));
+                                                   kStart, kStart + absl::Hours(2), 1));
   std::unique_ptr<RevocationList> list = OpenOrDie();
   ASSERT_NE(list, nullptr);
   EXPECT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
@@ -260,7 +277,7 @@ TEST_F(RevocationListTest, SeveralCasAndCrlsInOneFile) {
 TEST_F(RevocationListTest, CrlNotSignedByTheCaIsRejectedAtOpen) {
   // Same issuer name, different key: only the signature tells them apart.
   TestCa impostor = MakeCa("Test CA");
-  Write(crl_path_, MakeCrl(ca_, impostor.key.get(), {}, kStart, kStart + absl::Hours(1)));
+  Write(crl_path_, MakeCrl(ca_, impostor.key.get(), {}, kStart, kStart + absl::Hours(1), 1));
   absl::StatusOr<std::unique_ptr<RevocationList>> list =
       RevocationList::Open(crl_path_, ca_path_, clock_);
   EXPECT_EQ(list.status().code(), absl::StatusCode::kFailedPrecondition) << list.status();
@@ -269,7 +286,7 @@ TEST_F(RevocationListTest, CrlNotSignedByTheCaIsRejectedAtOpen) {
 
   // A CRL of a CA that is not in the CA file.
   Write(crl_path_,
-        MakeCrl(MakeCa("Other CA"), impostor.key.get(), {}, kStart, kStart + absl::Hours(1)));
+        MakeCrl(MakeCa("Other CA"), impostor.key.get(), {}, kStart, kStart + absl::Hours(1), 1));
   list = RevocationList::Open(crl_path_, ca_path_, clock_);
   EXPECT_EQ(list.status().code(), absl::StatusCode::kFailedPrecondition) << list.status();
   EXPECT_THAT(std::string(list.status().message()), HasSubstr("CN=Other CA"));
@@ -279,7 +296,7 @@ TEST_F(RevocationListTest, CaWithoutCrlSignKeyUsageIsNotTrustedForCrls) {
   TestCa no_crl_sign = MakeCa("Test CA", "critical,keyCertSign");
   Write(ca_path_, no_crl_sign.pem);
   Write(crl_path_,
-        MakeCrl(no_crl_sign, no_crl_sign.key.get(), {}, kStart, kStart + absl::Hours(1)));
+        MakeCrl(no_crl_sign, no_crl_sign.key.get(), {}, kStart, kStart + absl::Hours(1), 1));
   absl::StatusOr<std::unique_ptr<RevocationList>> list =
       RevocationList::Open(crl_path_, ca_path_, clock_);
   EXPECT_EQ(list.status().code(), absl::StatusCode::kFailedPrecondition) << list.status();
@@ -356,8 +373,8 @@ TEST_F(RevocationListTest, BadSignatureOnReloadKeepsThePreviousList) {
   std::unique_ptr<RevocationList> list = OpenOrDie();
   ASSERT_NE(list, nullptr);
   TestCa impostor = MakeCa("Test CA");
-  // An attacker who can write the file still cannot un-revoke.
-  Write(crl_path_, MakeCrl(ca_, impostor.key.get(), {}, kStart, kStart + absl::Hours(1)));
+  // An attacker who can write the file still cannot un-revoke, whatever number it claims.
+  Write(crl_path_, MakeCrl(ca_, impostor.key.get(), {}, kStart, kStart + absl::Hours(1), 1000));
   clock_.Advance(absl::Seconds(2));
   EXPECT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
   EXPECT_EQ(list->ReloadIfChanged().code(), absl::StatusCode::kFailedPrecondition);
@@ -365,7 +382,7 @@ TEST_F(RevocationListTest, BadSignatureOnReloadKeepsThePreviousList) {
 
 TEST_F(RevocationListTest, ExpiredCrl) {
   Write(crl_path_, MakeCrl(ca_, ca_.key.get(), {{kFirstSerial}}, kStart - absl::Hours(2),
-                           kStart - absl::Seconds(1)));
+                           kStart - absl::Seconds(1), ++crl_number_));
   absl::StatusOr<std::unique_ptr<RevocationList>> opened =
       RevocationList::Open(crl_path_, ca_path_, clock_);
   EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition) << opened.status();
@@ -379,7 +396,7 @@ TEST_F(RevocationListTest, ExpiredCrl) {
   // A newly published file that is already expired is refused.
   clock_.Advance(absl::Minutes(10));
   Write(crl_path_, MakeCrl(ca_, ca_.key.get(), {}, clock_.Now() - absl::Hours(2),
-                           clock_.Now() - absl::Hours(1)));
+                           clock_.Now() - absl::Hours(1), ++crl_number_));
   absl::Status status = list->ReloadIfChanged();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   EXPECT_THAT(std::string(status.message()), HasSubstr("expired"));
@@ -394,6 +411,217 @@ TEST_F(RevocationListTest, ExpiredCrl) {
   EXPECT_THAT(std::string(status.message()), HasSubstr("expired"));
   EXPECT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
   EXPECT_TRUE(list->Check(second_).ok());
+}
+
+// The value of an unlabelled gauge in a scrape of DefaultMetrics(), or NaN if absent.
+double ScrapedGauge(const std::string& name) {
+  const std::string text = DefaultMetrics().Render();
+  const std::string prefix = "\n" + name + " ";
+  const size_t at = text.find(prefix);
+  if (at == std::string::npos) return std::nan("");
+  return std::strtod(text.c_str() + at + prefix.size(), nullptr);
+}
+
+TEST_F(RevocationListTest, OlderCrlNumberIsRefusedAndTheRevocationStays) {
+  const std::string old_crl = Crl({});      // number 1: before the revocation
+  Write(crl_path_, Crl({{kFirstSerial}}));  // number 2
+  std::unique_ptr<RevocationList> list = OpenOrDie();
+  ASSERT_NE(list, nullptr);
+  ASSERT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
+
+  // Someone who can write the file puts back the older, validly signed CRL.
+  Write(crl_path_, old_crl);
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
+  absl::Status status = list->ReloadIfChanged();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr(crl_path_));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("CN=Test CA"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("CRL Number 1, below the CRL Number 2"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("keeping the previously loaded CRLs"));
+  EXPECT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
+  EXPECT_TRUE(list->Check(second_).ok());
+}
+
+TEST_F(RevocationListTest, EqualCrlNumberOnADifferentCrlIsRefused) {
+  Write(crl_path_,
+        MakeCrl(ca_, ca_.key.get(), {{kFirstSerial}}, kStart, kStart + absl::Hours(24), 7));
+  std::unique_ptr<RevocationList> list = OpenOrDie();
+  ASSERT_NE(list, nullptr);
+
+  // Same number, fewer entries, later dates: not a CRL the CA could have published after.
+  clock_.Advance(absl::Minutes(1));
+  Write(crl_path_,
+        MakeCrl(ca_, ca_.key.get(), {}, clock_.Now(), clock_.Now() + absl::Hours(24), 7));
+  absl::Status status = list->ReloadIfChanged();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr(crl_path_));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("CN=Test CA"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("CRL Number 7, the number of the CRL in"));
+  EXPECT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
+  EXPECT_EQ(list->next_update(), kStart + absl::Hours(24));
+}
+
+TEST_F(RevocationListTest, TheSameCrlPublishedAgainIsAccepted) {
+  const std::string crl = Crl({{kFirstSerial}});
+  Write(crl_path_, crl);
+  std::unique_ptr<RevocationList> list = OpenOrDie();
+  ASSERT_NE(list, nullptr);
+  Write(crl_path_, crl);  // e.g. a sync job copying the file again: a new inode and mtime
+  EXPECT_TRUE(list->ReloadIfChanged().ok());
+
+  // One CA's unchanged CRL beside another CA's new one, in one file.
+  TestCa other = MakeCa("Other CA");
+  Write(ca_path_, ca_.pem + other.pem);
+  list = OpenOrDie();
+  ASSERT_NE(list, nullptr);
+  Write(crl_path_, crl + MakeCrl(other, other.key.get(), {{kSecondSerial}}, kStart,
+                                 kStart + absl::Hours(2), 1));
+  EXPECT_TRUE(list->ReloadIfChanged().ok());
+  EXPECT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
+  EXPECT_EQ(ErrorReason(list->Check(IssueLeaf(other, kSecondSerial, "x"))), "CERTIFICATE_REVOKED");
+}
+
+TEST_F(RevocationListTest, HigherCrlNumberIsAcceptedAndMayLiftAHold) {
+  Write(crl_path_, MakeCrl(ca_, ca_.key.get(), {{kFirstSerial, CRL_REASON_CERTIFICATE_HOLD}},
+                           kStart, kStart + absl::Hours(24), 41));
+  std::unique_ptr<RevocationList> list = OpenOrDie();
+  ASSERT_NE(list, nullptr);
+  ASSERT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
+  // Numbers compare as integers, not as text: 100 is above 41.
+  Write(crl_path_,
+        MakeCrl(ca_, ca_.key.get(), {{kSecondSerial}}, kStart, kStart + absl::Hours(24), 100));
+  EXPECT_TRUE(list->ReloadIfChanged().ok());
+  EXPECT_TRUE(list->Check(first_).ok());
+  EXPECT_EQ(ErrorReason(list->Check(second_)), "CERTIFICATE_REVOKED");
+  // And the new number is the one a later file must exceed.
+  Write(crl_path_, MakeCrl(ca_, ca_.key.get(), {}, kStart, kStart + absl::Hours(24), 99));
+  EXPECT_EQ(list->ReloadIfChanged().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ErrorReason(list->Check(second_)), "CERTIFICATE_REVOKED");
+}
+
+TEST_F(RevocationListTest, CrlWithoutANumberIsRefused) {
+  Write(crl_path_, MakeCrl(ca_, ca_.key.get(), {}, kStart, kStart + absl::Hours(24), kNoCrlNumber));
+  absl::StatusOr<std::unique_ptr<RevocationList>> opened =
+      RevocationList::Open(crl_path_, ca_path_, clock_);
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition) << opened.status();
+  EXPECT_THAT(std::string(opened.status().message()), HasSubstr(crl_path_));
+  EXPECT_THAT(std::string(opened.status().message()), HasSubstr("has no CRL Number"));
+
+  Write(crl_path_, Crl({{kFirstSerial}}));
+  std::unique_ptr<RevocationList> list = OpenOrDie();
+  ASSERT_NE(list, nullptr);
+  Write(crl_path_, MakeCrl(ca_, ca_.key.get(), {}, kStart, kStart + absl::Hours(24), kNoCrlNumber));
+  absl::Status status = list->ReloadIfChanged();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("has no CRL Number"));
+  EXPECT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
+}
+
+TEST_F(RevocationListTest, TwoDifferentCrlsWithOneNumberInAFileAreRefused) {
+  Write(crl_path_,
+        MakeCrl(ca_, ca_.key.get(), {{kFirstSerial}}, kStart, kStart + absl::Hours(24), 3) +
+            MakeCrl(ca_, ca_.key.get(), {}, kStart, kStart + absl::Hours(24), 3));
+  absl::StatusOr<std::unique_ptr<RevocationList>> opened =
+      RevocationList::Open(crl_path_, ca_path_, clock_);
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition) << opened.status();
+  EXPECT_THAT(std::string(opened.status().message()), HasSubstr("same CRL Number 3"));
+}
+
+TEST_F(RevocationListTest, StaleListFailsClosedAfterTheGrace) {
+  Write(crl_path_, Crl({{kFirstSerial}}, absl::Hours(1)));  // nextUpdate kStart + 1h
+  RevocationListOptions options;
+  options.stale_grace = absl::Minutes(30);
+  std::unique_ptr<RevocationList> list = OpenOrDie(options);
+  ASSERT_NE(list, nullptr);
+
+  // Past nextUpdate but within the grace: as without the option.
+  clock_.Set(kStart + absl::Hours(1) + absl::Minutes(30) - absl::Seconds(1));
+  EXPECT_TRUE(list->Check(second_).ok()) << list->Check(second_);
+  EXPECT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
+  absl::Status reload = list->ReloadIfChanged();
+  EXPECT_EQ(reload.code(), absl::StatusCode::kFailedPrecondition) << reload;
+  EXPECT_THAT(std::string(reload.message()), HasSubstr("2023-11-14T23:43:20Z"));
+
+  // From nextUpdate + grace on, nobody passes; the revoked certificate is still told so.
+  clock_.Set(kStart + absl::Hours(1) + absl::Minutes(30));
+  absl::Status status = list->Check(second_);
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;
+  EXPECT_EQ(ErrorReason(status), "CERTIFICATE_REVOCATION_UNKNOWN");
+  EXPECT_EQ(ErrorMetadata(status, "next_update"), "2023-11-14T23:13:20Z");
+  EXPECT_EQ(ErrorMetadata(status, "refused_since"), "2023-11-14T23:43:20Z");
+  EXPECT_EQ(ErrorMetadata(status, "serial"), "42");
+  EXPECT_THAT(std::string(status.message()), HasSubstr("stale"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr(crl_path_));
+  EXPECT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
+  TestCa other = MakeCa("Other CA");
+  EXPECT_EQ(ErrorReason(list->Check(IssueLeaf(other, 9, "x"))), "CERTIFICATE_REVOCATION_UNKNOWN");
+
+  // A current CRL ends it.
+  Write(crl_path_, Crl({{kFirstSerial}}, absl::Hours(1)));
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(list->Check(second_).ok()) << list->Check(second_);
+  EXPECT_TRUE(list->ReloadIfChanged().ok());
+}
+
+TEST_F(RevocationListTest, ZeroGraceFailsClosedAtNextUpdate) {
+  Write(crl_path_, Crl({}, absl::Hours(1)));
+  RevocationListOptions options;
+  options.stale_grace = absl::ZeroDuration();
+  std::unique_ptr<RevocationList> list = OpenOrDie(options);
+  ASSERT_NE(list, nullptr);
+  clock_.Set(kStart + absl::Hours(1) - absl::Nanoseconds(1));
+  EXPECT_TRUE(list->Check(second_).ok());
+  clock_.Set(kStart + absl::Hours(1));
+  EXPECT_EQ(ErrorReason(list->Check(second_)), "CERTIFICATE_REVOCATION_UNKNOWN");
+}
+
+TEST_F(RevocationListTest, WithoutTheGraceOptionAStaleListIsStillEnforcedAsItIs) {
+  Write(crl_path_, Crl({{kFirstSerial}}, absl::Hours(1)));
+  std::unique_ptr<RevocationList> list = OpenOrDie();
+  ASSERT_NE(list, nullptr);
+  clock_.Set(kStart + absl::Hours(24 * 365));
+  EXPECT_TRUE(list->Check(second_).ok()) << list->Check(second_);
+  EXPECT_EQ(ErrorReason(list->Check(first_)), "CERTIFICATE_REVOKED");
+  EXPECT_EQ(list->ReloadIfChanged().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(RevocationListTest, NegativeOptionsAreRefused) {
+  Write(crl_path_, Crl({}));
+  RevocationListOptions options;
+  options.stale_grace = absl::Seconds(-1);
+  absl::StatusOr<std::unique_ptr<RevocationList>> opened =
+      RevocationList::Open(crl_path_, ca_path_, clock_, options);
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kInvalidArgument) << opened.status();
+  EXPECT_THAT(std::string(opened.status().message()), HasSubstr("stale grace"));
+  options = RevocationListOptions();
+  options.recheck = absl::Seconds(-1);
+  opened = RevocationList::Open(crl_path_, ca_path_, clock_, options);
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kInvalidArgument) << opened.status();
+}
+
+TEST_F(RevocationListTest, AgeGaugesAreCurrentAtEveryScrape) {
+  TestCa other = MakeCa("Other CA");
+  Write(ca_path_, ca_.pem + other.pem);
+  // Two issuers: the age is the oldest thisUpdate's, the time left the earliest nextUpdate's.
+  Write(crl_path_,
+        Crl({}, absl::Hours(24)) + MakeCrl(other, other.key.get(), {}, kStart - absl::Hours(3),
+                                           kStart + absl::Hours(2), 1));
+  std::unique_ptr<RevocationList> list = OpenOrDie();
+  ASSERT_NE(list, nullptr);
+  EXPECT_EQ(ScrapedGauge("onceonly_crl_age_seconds"), 3 * 3600);
+  EXPECT_EQ(ScrapedGauge("onceonly_crl_next_update_seconds"), 2 * 3600);
+
+  // No call and no reload in between: the scrape alone brings them up to date.
+  clock_.Advance(absl::Hours(2) + absl::Seconds(30));
+  EXPECT_EQ(ScrapedGauge("onceonly_crl_age_seconds"), 5 * 3600 + 30);
+  EXPECT_EQ(ScrapedGauge("onceonly_crl_next_update_seconds"), -30);
+
+  // A new file resets them.
+  Write(crl_path_, Crl({}, absl::Hours(24)));
+  ASSERT_TRUE(list->ReloadIfChanged().ok());
+  EXPECT_EQ(ScrapedGauge("onceonly_crl_age_seconds"), 0);
+  EXPECT_EQ(ScrapedGauge("onceonly_crl_next_update_seconds"), 24 * 3600);
 }
 
 TEST_F(RevocationListTest, OpenErrorsNameTheFile) {
