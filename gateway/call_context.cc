@@ -104,12 +104,23 @@ CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view met
       // The caller learns why, not where the CRL lives.
       std::string reason = ErrorReason(valid);
       std::string serial = ErrorMetadata(valid, "serial");
-      call.identity = ErrorWithReason(
-          absl::StatusCode::kPermissionDenied, reason.empty() ? "CERTIFICATE_REVOKED" : reason,
-          reason == "CERTIFICATE_REVOKED"
-              ? absl::StrCat("certificate serial ", serial, " was revoked on ",
-                             ErrorMetadata(valid, "revocation_date"), "; ask for a new one")
-              : "the certificate's revocation status is unknown to this gateway");
+      const std::string refused_since = ErrorMetadata(valid, "refused_since");
+      if (reason == kRevocationUnknownReason && !refused_since.empty()) {
+        const std::string next_update = ErrorMetadata(valid, "next_update");
+        call.identity = ErrorWithReason(
+            absl::StatusCode::kPermissionDenied, reason,
+            absl::StrCat("this gateway's certificate revocation list is stale (its nextUpdate was ",
+                         next_update, "; calls are refused since ", refused_since,
+                         "): the gateway operator must publish a current CRL"),
+            {{"next_update", next_update}, {"refused_since", refused_since}});
+      } else {
+        call.identity = ErrorWithReason(
+            absl::StatusCode::kPermissionDenied, reason.empty() ? "CERTIFICATE_REVOKED" : reason,
+            reason == "CERTIFICATE_REVOKED"
+                ? absl::StrCat("certificate serial ", serial, " was revoked on ",
+                               ErrorMetadata(valid, "revocation_date"), "; ask for a new one")
+                : "the certificate's revocation status is unknown to this gateway");
+      }
     }
   }
   return call;

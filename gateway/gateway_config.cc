@@ -43,6 +43,15 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
                                  "required: the gateway serves mTLS only (see `onceonly pki`)");
     }
   }
+  if (c.tls().has_crl_stale_grace()) {
+    if (c.tls().crl_file().empty()) {
+      return src.InvalidArgument("tls.crl_stale_grace",
+                                 "needs tls.crl_file: the grace runs from that CRL's nextUpdate");
+    }
+    if (c.tls().crl_stale_grace().seconds() < 0 || c.tls().crl_stale_grace().nanos() < 0) {
+      return src.InvalidArgument("tls.crl_stale_grace", "must not be negative, e.g. 3600s");
+    }
+  }
   if (c.policy_file().empty()) return src.InvalidArgument("policy_file", "required");
   if (c.fetch_threads() > 256) {
     return src.InvalidArgument("fetch_threads", "at most 256");
@@ -169,6 +178,10 @@ absl::Status Validate(GatewayConfig& c, const SourceMap& src) {
     if (r.max_queued() > 100000) return src.InvalidArgument(at + ".max_queued", "at most 100000");
     if (r.has_remote() && !r.remote().tls().crl_file().empty()) {
       return src.InvalidArgument(at + ".remote.tls.crl_file", "not supported by this version yet");
+    }
+    if (r.has_remote() && r.remote().tls().has_crl_stale_grace()) {
+      return src.InvalidArgument(at + ".remote.tls.crl_stale_grace",
+                                 "not supported by this version yet");
     }
   }
   return absl::OkStatus();

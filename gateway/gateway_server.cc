@@ -238,8 +238,13 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     registries.emplace(r.name(), std::move(endpoint));
   }
   if (!config.tls().crl_file().empty()) {
-    ASSIGN_OR_RETURN(server->revocations_, RevocationList::Open(config.tls().crl_file(),
-                                                                config.tls().ca_file(), clock));
+    RevocationListOptions crl_options;
+    if (config.tls().has_crl_stale_grace()) {
+      crl_options.stale_grace = FromProto(config.tls().crl_stale_grace());
+    }
+    ASSIGN_OR_RETURN(
+        server->revocations_,
+        RevocationList::Open(config.tls().crl_file(), config.tls().ca_file(), clock, crl_options));
   }
   ASSIGN_OR_RETURN(server->authz_store_, AuthzStore::Open(config.authz_store().sqlite_path()));
   ASSIGN_OR_RETURN(server->receipt_signer_, Ed25519Signer::FromPemFile(config.signing_key_file()));
