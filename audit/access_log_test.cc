@@ -11,6 +11,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/rich_status.h"
 #include "gtest/gtest.h"
 
 namespace onceonly {
@@ -205,6 +206,113 @@ TEST(AccessLogTest, TheLogIsAMerkleTreeOverItsRecordsAcrossRestarts) {
   auto consistency = (*log)->ConsistencyProof(5, 9);
   ASSERT_TRUE(consistency.ok());
   EXPECT_TRUE(VerifyConsistency(5, 9, root_at_5, *(*log)->RootAt(9), *consistency).ok());
+}
+
+// The issue-14 guarantee: whatever bytes reach a string field of a record, what the log
+// stores parses back, so no caller can make the log unreadable.
+TEST(AccessLogTest, EveryStringFieldWithHostileBytesStillReadsBack) {
+  const std::string path = TempDbPath("hostile-fields");
+  auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path), "gw", 64);
+  ASSERT_TRUE(log.ok());
+  const std::vector<std::string> hostile = {
+      std::string(63, 'A') + "\xc3",      // a character cut in two at byte 64
+      "\xff\xfe\xfd",                      // never UTF-8
+      "ok\xed\xa0\x80",                    // a surrogate
+      "\xc0\xaf",                           // an overlong '/'
+      "\xf4\x90\x80\x80",                   // past U+10FFFF
+      std::string("nul\0inside", 10),     // NUL (valid UTF-8: kept, and escaped on print)
+      "CASE-1\r\nmember: audit-office",   // a forged line (valid UTF-8 as well)
+      std::string(10000, '\x80'),          // long, and nothing but continuation bytes
+  };
+  const google::protobuf::Descriptor* d = v1::AccessRecord::descriptor();
+  int appended = 0;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (f->type() != google::protobuf::FieldDescriptor::TYPE_STRING) continue;
+    for (const std::string& bytes : hostile) {
+      v1::AccessRecord record = Record("1029.028.161");
+      const google::protobuf::Reflection* r = record.GetReflection();
+      if (f->is_repeated()) {
+        r->AddString(&record, f, "company.identity");
+        r->AddString(&record, f, bytes);
+      } else {
+        r->SetString(&record, f, bytes);
+      }
+      absl::StatusOr<uint64_t> id = (*log)->AppendAndWait(record);
+      ASSERT_TRUE(id.ok()) << f->name() << ": " << id.status();
+      ++appended;
+    }
+  }
+  ASSERT_GT(appended, 15 * static_cast<int>(hostile.size()));
+  // Every stored byte string parses: read as the store keeps it, not through the log.
+  auto store = OpenSqliteAccessLogStore(path, StoreAccess::kReadOnly);
+  ASSERT_TRUE(store.ok());
+  auto leaves = (*store)->ReadLeaves("gw", 0, appended + 1);
+  ASSERT_TRUE(leaves.ok());
+  ASSERT_EQ(static_cast<int>(leaves->size()), appended);
+  for (const StoredLeaf& leaf : *leaves) {
+    v1::AccessRecord parsed;
+    ASSERT_TRUE(leaf.record.has_value());
+    EXPECT_TRUE(parsed.ParseFromString(*leaf.record)) << "record " << leaf.index;
+  }
+  auto read = (*store)->Read("gw", 0, appended);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(static_cast<int>(read->size()), appended);
+  // Only bad bytes were replaced: the valid text around them is kept as sent.
+  int cut = 0, forged_line = 0;
+  for (const v1::AccessRecord& r : *read) {
+    EXPECT_NE(r.reason(), std::string(kUnreadableRecordReason));
+    if (r.subject() == std::string(63, 'A') + "\xef\xbf\xbd") ++cut;
+    if (r.case_ref() == "CASE-1\r\nmember: audit-office") ++forged_line;
+  }
+  EXPECT_EQ(cut, 1);
+  EXPECT_EQ(forged_line, 1);
+}
+
+// A log that cannot keep up refuses new records at once instead of queueing without bound;
+// the refused callers release nothing.
+TEST(AccessLogTest, AFullQueueRefusesAtOnce) {
+  auto inner = OpenSqliteAccessLogStore(TempDbPath("full-queue"));
+  ASSERT_TRUE(inner.ok());
+  auto store = std::make_unique<FaultInjectingStore>(*std::move(inner));
+  absl::Notification writing, release;
+  std::atomic<bool> first{true};
+  store->before_append = [&] {
+    if (first.exchange(false)) {
+      writing.Notify();
+      release.WaitForNotification();  // the disk hangs on the first batch
+    }
+  };
+  AccessLogOptions options;
+  options.max_batch = 1;
+  options.max_queued = 4;
+  auto log = AccessLog::Create(std::move(store), "gw", options);
+  ASSERT_TRUE(log.ok());
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<uint64_t>> results;
+  auto collect = [&](absl::StatusOr<uint64_t> id) {
+    absl::MutexLock lock(&mu);
+    results.push_back(std::move(id));
+  };
+  (*log)->Append(Record("0403.170.701"), collect);
+  writing.WaitForNotification();  // the writer holds that one; the queue is empty again
+  for (int i = 0; i < 4; ++i) (*log)->Append(Record("0403.170.701"), collect);
+  absl::StatusOr<uint64_t> refused = uint64_t{0};
+  (*log)->Append(Record("0403.170.701"),
+                 [&](absl::StatusOr<uint64_t> id) { refused = std::move(id); });
+  // Answered on the caller's thread, before the writer moved.
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ErrorReason(refused.status()), "AUDIT_QUEUE_FULL");
+  release.Notify();
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](std::vector<absl::StatusOr<uint64_t>>* r) { return r->size() == 5; }, &results));
+    for (const auto& id : results) EXPECT_TRUE(id.ok()) << id.status();
+  }
+  // Once the writer caught up, records are taken again.
+  ASSERT_TRUE((*log)->AppendAndWait(Record("0403.170.701")).ok());
+  EXPECT_EQ((*log)->TreeSize(), 6u);
 }
 
 TEST(AccessLogTest, ReadOnlyStoreRefusesAMissingFileAndCreatesNothing) {

@@ -25,6 +25,7 @@ class FaultInjectingStore : public AccessLogStore {
   }
   absl::Status AppendBatch(const std::string& id,
                            const std::vector<PreparedRecord>& records) override {
+    if (before_append) before_append();
     if (fail_appends) return absl::UnavailableError("database or disk is full (injected)");
     return inner_->AppendBatch(id, records);
   }
@@ -61,6 +62,9 @@ class FaultInjectingStore : public AccessLogStore {
 
   // While set, every AppendBatch fails with UNAVAILABLE and writes nothing.
   std::atomic<bool> fail_appends{false};
+  // If set, runs at the start of every AppendBatch, on the writer thread: a test can hold the
+  // writer there (a slow disk) to see what callers meet meanwhile. Set it before appending.
+  std::function<void()> before_append;
 
  private:
   std::unique_ptr<AccessLogStore> inner_;
