@@ -81,6 +81,7 @@ CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view met
   CallInfo call;
   call.method = std::string(method);
   ReadMetadata(context, call);
+  call.request_id_from_caller = !call.request_id.empty();
   if (call.request_id.empty()) {
     call.request_id = absl::StrFormat(
         "%s-%d", absl::FormatTime("%Y%m%dT%H%M%S", now, absl::UTCTimeZone()),

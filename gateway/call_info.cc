@@ -70,12 +70,13 @@ v1::AccessRecord CallRecord(const CallInfo& call, absl::Time now) {
   return r;
 }
 
-void ConfineToFixedFields(const PolicySnapshot& policy, v1::AccessRecord* record) {
+void ConfineToFixedFields(const PolicySnapshot& policy, const CallInfo& call,
+                          v1::AccessRecord* record) {
   record->set_identity(FixedIdentity(record->identity()));
   record->set_subsystem(FixedIdentity(record->subsystem()));
   record->set_user(DigestUnlessEmpty(record->user()));
   record->set_case_ref(DigestUnlessEmpty(record->case_ref()));
-  record->set_request_id(DigestUnlessEmpty(record->request_id()));
+  if (call.request_id_from_caller) record->set_request_id(DigestUnlessEmpty(record->request_id()));
   if (record->query() != kRefusedMetadata) record->set_query(DigestUnlessEmpty(record->query()));
   if (!record->subject().empty()) {
     absl::StatusOr<std::string> canonical = CanonicalEnterpriseNumber(record->subject());

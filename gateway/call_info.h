@@ -29,6 +29,7 @@ struct CallInfo {
   std::string user;        // x-onceonly-user
   std::string acting_for;  // x-onceonly-acting-for: the firm a portal acts for
   std::string request_id;  // x-request-id, or generated
+  bool request_id_from_caller = false;  // x-request-id was sent (and kept)
   // OK, or why the call's metadata is refused: INVALID_ARGUMENT, reason INVALID_METADATA,
   // naming the header. Every service refuses such a call, and logs it with fixed text.
   absl::Status metadata_error;
@@ -50,13 +51,16 @@ absl::Status CheckMetadataValue(absl::string_view header, absl::string_view valu
 // records the refusal's fixed text in `query` instead of any of its metadata.
 v1::AccessRecord CallRecord(const CallInfo& call, absl::Time now);
 
-// For a record of a caller who is not a member (no identity, a revoked certificate, or one
-// the policy does not know): keeps fixed fields as they are (known purposes and categories,
-// a canonical enterprise number, reason codes) and printable identities of at most
-// kMaxMetadataBytes; any other text the caller chose becomes "sha256:<hex>" of it, and at
-// most kMaxStrangerCategories categories are kept. What is left is bounded whatever was sent.
+// For the record of `call` by a caller who is not a member (no identity, a revoked
+// certificate, or one the policy does not know), or whose request was refused before it was
+// validated: keeps fixed fields as they are (known purposes and categories, a canonical
+// enterprise number, reason codes, a request id the gateway made) and printable identities of
+// at most kMaxMetadataBytes; any other text the caller chose becomes "sha256:<hex>" of it, and
+// at most kMaxStrangerCategories categories are kept. What is left is bounded whatever was
+// sent.
 inline constexpr int kMaxStrangerCategories = 16;
-void ConfineToFixedFields(const PolicySnapshot& policy, v1::AccessRecord* record);
+void ConfineToFixedFields(const PolicySnapshot& policy, const CallInfo& call,
+                          v1::AccessRecord* record);
 
 // "sha256:" and the hex SHA-256 of `text`: stands in a record for text nobody vouches for, so
 // that an investigator holding a candidate value can confirm it, and nobody can read it.

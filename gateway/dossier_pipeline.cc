@@ -200,7 +200,7 @@ void DossierPipeline::AppendDenial(const CallInfo& call, const Prepared& p, Done
   record.set_decision(v1::DECISION_DENY);
   // A caller the policy does not know, or a call refused before its request was validated,
   // leaves only fixed fields (and digests of its text) behind.
-  if (p.decision.member_id.empty() || !p.refusal.ok()) ConfineToFixedFields(*p.policy, &record);
+  if (p.decision.member_id.empty() || !p.refusal.ok()) ConfineToFixedFields(*p.policy, call, &record);
   absl::Status denial = p.refusal.ok() ? DecisionStatus(p.decision) : p.refusal;
   access_log_.Append(std::move(record),
                      [denial, done = std::move(done)](absl::StatusOr<uint64_t> id) {

@@ -85,7 +85,7 @@ void CompleteServiceRecord(const PolicySnapshot& policy, const CallInfo& call,
   record.set_reason(status.ok() ? "ALLOWED" : ErrorReason(status));
   if (member == nullptr || !call.metadata_error.ok()) {
     // Nothing of this call was checked against the policy: fixed fields only.
-    ConfineToFixedFields(policy, &record);
+    ConfineToFixedFields(policy, call, &record);
   } else {
     record.set_query(BoundedUtf8(record.query(), kMaxQueryBytes));
   }

@@ -9,7 +9,7 @@ PACKAGES=(
   libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang
-  python3 python3-grpcio python3-protobuf
+  python3 python3-grpcio python3-protobuf python3-h2
   libmicrohttpd-dev
 )
 # `make bench` also needs the peers it measures against and the chart tool.
