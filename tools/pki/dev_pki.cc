@@ -1,6 +1,5 @@
 #include "tools/pki/dev_pki.h"
 
-#include <fcntl.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -34,6 +33,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/openssl_ptr.h"
+#include "common/output_file.h"
 #include "common/status_macros.h"
 
 namespace onceonly {
@@ -135,33 +135,13 @@ bool FileExists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-// Writes via a temporary file and rename so readers never see a half-written key, and the
-// final file has `mode` regardless of umask or of what was there before.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
-                                 mode_t mode) {
-  const std::string temp = path + ".tmp";
-  ::unlink(temp.c_str());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return OsError("cannot create", temp, errno);
-  absl::Status status;
-  if (::fchmod(fd, mode) != 0) status = OsError("cannot chmod", temp, errno);
-  size_t written = 0;
-  while (status.ok() && written < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      status = OsError("cannot write", temp, errno);
-      break;
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (status.ok() && ::fsync(fd) != 0) status = OsError("cannot fsync", temp, errno);
-  if (::close(fd) != 0 && status.ok()) status = OsError("cannot close", temp, errno);
-  if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
-    status = OsError("cannot rename to", path, errno);
-  }
-  if (!status.ok()) ::unlink(temp.c_str());
-  return status;
+// Keys and certificates are documented to be rewritten (re-issue, `pki init --force`, each
+// revocation's CRL): the new file replaces the old one whole, with `mode` whatever the umask.
+absl::Status WriteReplacing(const std::string& path, absl::string_view contents, mode_t mode) {
+  OutputFileOptions options;
+  options.mode = mode;
+  options.if_exists = IfExists::kReplace;
+  return WriteOutputFile(path, contents, options);
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -538,8 +518,8 @@ absl::StatusOr<std::string> WriteLeaf(const std::string& subdir, const std::stri
                                       const KeyPairPem& pem) {
   RETURN_IF_ERROR(MakeDirectories(subdir));
   const std::string cert_path = JoinPath(subdir, base + ".crt");
-  RETURN_IF_ERROR(WriteFileAtomically(JoinPath(subdir, base + ".key"), pem.private_key, 0600));
-  RETURN_IF_ERROR(WriteFileAtomically(cert_path, pem.certificate, 0644));
+  RETURN_IF_ERROR(WriteReplacing(JoinPath(subdir, base + ".key"), pem.private_key, 0600));
+  RETURN_IF_ERROR(WriteReplacing(cert_path, pem.certificate, 0644));
   return cert_path;
 }
 
@@ -586,7 +566,7 @@ absl::Status InitDevPki(const std::string& dir, const DevPkiOptions& options, bo
 
   RETURN_IF_ERROR(MakeDirectories(dir));
   for (size_t i = 0; i < std::size(kOutputs); ++i) {
-    RETURN_IF_ERROR(WriteFileAtomically(JoinPath(dir, kOutputs[i]), contents[i], kModes[i]));
+    RETURN_IF_ERROR(WriteReplacing(JoinPath(dir, kOutputs[i]), contents[i], kModes[i]));
   }
   return absl::OkStatus();
 }
@@ -681,7 +661,7 @@ absl::StatusOr<std::string> RevokeCertificate(const std::string& dir, const std:
   }
   ASSIGN_OR_RETURN(std::string pem, SignCrl(ca_cert, ca.second.get(), entries, number.get(),
                                             options));
-  RETURN_IF_ERROR(WriteFileAtomically(crl_path, pem, 0644));
+  RETURN_IF_ERROR(WriteReplacing(crl_path, pem, 0644));
   return crl_path;
 }
 
