@@ -2,6 +2,7 @@
 
 #include "audit/merkle_verifier.h"
 #include "audit/testing/fault_injecting_store.h"
+#include "common/testing/file_mode.h"
 
 #include <unistd.h>
 
@@ -32,6 +33,21 @@ v1::AccessRecord Record(const std::string& subject) {
   r.set_reason("ALLOWED");
   r.mutable_time()->set_seconds(1760000000);
   return r;
+}
+
+TEST(AccessLogTest, TheLogItsIndexAndItsLockAreOwnerOnlyWhateverTheUmask) {
+  const std::string path = FreshTempDir("access-log-mode") + "/audit.db";
+  ScopedUmask open_to_all(0);
+  auto log = AccessLog::Create(*OpenSqliteAccessLogStore(path), "gw-1", 64);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->AppendAndWait(Record("1029.028.161")).ok());
+  auto indexer = OpenSqliteAccessLogStore(path);
+  ASSERT_TRUE(indexer.ok()) << indexer.status();
+  ASSERT_TRUE((*indexer)->IndexPending(100).ok());
+  for (const std::string& file : {path, path + "-wal", path + "-shm", path + ".index",
+                                  path + ".index-wal", path + ".gw-1.writer-lock"}) {
+    EXPECT_EQ(FileMode(file), 0600) << file;
+  }
 }
 
 TEST(AccessLogTest, IndexesAreConsecutiveAndSurviveReopen) {

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "common/testing/file_mode.h"
 #include "gtest/gtest.h"
 
 namespace onceonly {
@@ -46,6 +47,17 @@ v1::Registration Registration(const std::string& member, const std::string& subj
   *r.mutable_valid_from() = Ts(kNow);
   *r.mutable_valid_until() = Ts(kNow + absl::Hours(24));
   return r;
+}
+
+TEST(AuthzStoreTest, TheDatabaseAndItsLockAreOwnerOnlyWhateverTheUmask) {
+  const std::string path = FreshTempDir("authz-mode") + "/authz.db";
+  ScopedUmask open_to_all(0);
+  auto store = AuthzStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->AddConsent(Consent("0403.170.701", "economy", "support"), kNow).ok());
+  for (const std::string& file : {path, path + "-wal", path + "-shm", path + ".writer-lock"}) {
+    EXPECT_EQ(FileMode(file), 0600) << file;
+  }
 }
 
 TEST(AuthzStoreTest, FactsAreExactlyThoseOfTheTriple) {

@@ -1,11 +1,22 @@
 #include "common/sqlite.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <iostream>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/json_escape.h"
 
 namespace onceonly {
 namespace {
@@ -25,7 +36,62 @@ int PollWhileBusy(void*, int attempts) {
   return 1;
 }
 
+// SQLite would create a database 0644 less the umask; it gives the -wal, -shm and -journal
+// files the database's own mode, so a database created 0600 keeps all of them private.
+absl::Status CreatePrivateDatabaseFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return absl::OkStatus();  // SQLite opens what is there
+    return absl::UnavailableError(
+        absl::StrCat("cannot create database ", path, ": ", std::strerror(errno)));
+  }
+  const bool private_mode = ::fchmod(fd, 0600) == 0;  // open() applied the umask
+  const int error = errno;
+  ::close(fd);
+  if (!private_mode) {
+    ::unlink(path.c_str());
+    return absl::UnavailableError(
+        absl::StrCat("cannot set the mode of database ", path, ": ", std::strerror(error)));
+  }
+  return absl::OkStatus();
+}
+
+// Says once per process and database that others can read it (a file made by hand, or by an
+// older version). Only said: the operator may share it on purpose, e.g. with an auditors' group.
+ABSL_CONST_INIT absl::Mutex warned_mu(absl::kConstInit);
+
+absl::flat_hash_set<std::string>& WarnedDatabases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(warned_mu) {
+  static auto* paths = new absl::flat_hash_set<std::string>();  // never destroyed
+  return *paths;
+}
+
+void WarnIfNotPrivate(const std::string& path) {
+  const absl::Status check = CheckDatabaseIsPrivate(path);
+  if (check.ok()) return;
+  {
+    absl::MutexLock lock(&warned_mu);
+    if (!WarnedDatabases().insert(path).second) return;
+  }
+  std::cerr << "{\"event\":\"database_not_private\",\"path\":\"" << JsonEscape(path)
+            << "\",\"detail\":\"" << JsonEscape(check.message()) << "\"}\n";
+}
+
 }  // namespace
+
+absl::Status CheckDatabaseIsPrivate(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const std::string file = absl::StrCat(path, suffix);
+    struct stat st;
+    if (::stat(file.c_str(), &st) != 0) continue;  // a companion that does not exist now
+    if ((st.st_mode & 077) != 0) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "%s has mode %04o: others than its owner can read or write the database; run chmod 600 %s "
+          "(and on its -wal, -shm and -journal files if present)",
+          file, st.st_mode & 07777, path));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Mode mode) {
   int flags = SQLITE_OPEN_NOMUTEX;
@@ -38,6 +104,7 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
       break;
     case Mode::kReadWriteCreate:
       flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+      if (absl::Status created = CreatePrivateDatabaseFile(path); !created.ok()) return created;
       break;
   }
   sqlite3* raw = nullptr;
@@ -53,6 +120,7 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
   if (mode != Mode::kReadOnly) {
     absl::Status s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
     if (!s.ok()) return s;
+    WarnIfNotPrivate(path);
   }
   return db;
 }

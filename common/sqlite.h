@@ -26,7 +26,10 @@ class SqliteDb {
   enum class Mode { kReadOnly, kReadWrite, kReadWriteCreate };
 
   // Opens `path`. Read-write connections use WAL and synchronous=FULL, so a committed
-  // transaction survives a crash or power loss.
+  // transaction survives a crash or power loss. kReadWriteCreate creates a missing database
+  // 0600, whatever the umask (its -wal, -shm and -journal files take the same mode). A
+  // read-write open of a database that others can read prints one JSON line on stderr per
+  // process and path ("event":"database_not_private", see CheckDatabaseIsPrivate) and goes on.
   static absl::StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path, Mode mode);
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
@@ -51,6 +54,11 @@ class SqliteDb {
   sqlite3* db_;
   std::string path_;
 };
+
+// OK if only its owner can read or write the database at `path` and those of its -wal, -shm
+// and -journal files that exist; FAILED_PRECONDITION naming the first other one, its mode and
+// the chmod that fixes it.
+absl::Status CheckDatabaseIsPrivate(const std::string& path);
 
 // A prepared statement. Bind with 1-based indexes, then Step() until it returns false.
 class SqliteStatement {

@@ -486,7 +486,7 @@ class FreshBuild {
   static absl::StatusOr<std::unique_ptr<FreshBuild>> Start(const std::string& db_path) {
     std::unique_ptr<FreshBuild> build(new FreshBuild(db_path));
     const std::string lock_path = db_path + ".importing.lock";
-    build->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    build->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (build->lock_fd_ < 0) {
       return absl::UnavailableError(absl::StrCat("cannot create the database ", db_path, " (",
                                                  lock_path, ": ", std::strerror(errno), ")"));

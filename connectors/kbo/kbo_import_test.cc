@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/testing/file_mode.h"
 #include "connectors/kbo/csv_reader.h"
 #include "connectors/kbo/kbo_connector.h"
 #include "connectors/kbo/kbo_generator.h"
@@ -560,6 +561,17 @@ class ScratchTest : public ::testing::Test {
   std::string dir_;
   std::string db_path_;
 };
+
+TEST_F(ScratchTest, TheDatabaseIsOwnerOnlyWhateverTheUmask) {
+  ScopedUmask open_to_all(0);
+  // A first full import builds beside the path and links the result into place; an update
+  // writes through the WAL.
+  ASSERT_TRUE(ImportKboExtract(WriteSmallFullExtract(), db_path_, kNoProgress).ok());
+  EXPECT_EQ(FileMode(db_path_), 0600);
+  EXPECT_EQ(FileMode(db_path_ + ".importing.lock"), 0600);
+  ASSERT_TRUE(ImportKboExtract(kExtract, db_path_, kNoProgress).ok());
+  EXPECT_EQ(FileMode(db_path_), 0600);
+}
 
 TEST_F(ScratchTest, FullExtractThenRealUpdate) {
   absl::StatusOr<KboImportSummary> full =

@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "common/enterprise_number.h"
 #include "common/sqlite.h"
+#include "common/testing/file_mode.h"
 #include "connectors/sql/sample_seed.h"
 #include "connectors/sql/sql_connectors.h"
 #include "connectors/sql/sql_registry_store.h"
@@ -175,6 +176,12 @@ TEST_F(SqlRegistryTest, SeedSummaryCountsRows) {
   std::string dump = Dump(Path("registries.db"));
   EXPECT_EQ(static_cast<int64_t>(std::count(dump.begin(), dump.end(), '\n')) + 1,
             summary->tax_rows + summary->permits);
+}
+
+TEST_F(SqlRegistryTest, TheSeededDatabaseIsOwnerOnlyWhateverTheUmask) {
+  ScopedUmask open_to_all(0);
+  ASSERT_TRUE(SeedSampleRegistries(ThreeEnterprises(), Path("registries.db")).ok());
+  EXPECT_EQ(FileMode(Path("registries.db")), 0600);
 }
 
 TEST_F(SqlRegistryTest, SeedIsDeterministicAndIndependentOfInputOrder) {
