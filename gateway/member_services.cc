@@ -36,18 +36,15 @@ bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
 // practice; if it ever does, the caller still learns its consent id, and the log says why.
 v1::SignedReceipt SignReceipt(const ServiceContext& ctx, const v1::Consent& consent,
                               const CallInfo& call) {
-  v1::SignedReceipt receipt;
-  receipt.set_receipt_json(ConsentReceiptJson(consent, ctx.instance_name));
-  absl::StatusOr<std::string> signature = ctx.receipt_signer.Sign(receipt.receipt_json());
-  if (!signature.ok()) {
+  absl::StatusOr<v1::SignedReceipt> receipt =
+      SignConsentReceipt(consent, ctx.instance_name, ctx.receipt_signer);
+  if (!receipt.ok()) {
     std::cerr << "{\"event\":\"receipt_signing_failed\",\"request_id\":\""
               << JsonEscape(call.request_id) << "\",\"detail\":\""
-              << JsonEscape(signature.status().message()) << "\"}\n";
-    return receipt;
+              << JsonEscape(receipt.status().message()) << "\"}\n";
+    return v1::SignedReceipt();
   }
-  receipt.set_signature(*signature);
-  receipt.set_public_key_pem(ctx.receipt_signer.public_key_pem());
-  return receipt;
+  return *std::move(receipt);
 }
 
 

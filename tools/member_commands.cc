@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "authz/consent_receipt.h"
 #include "common/ed25519.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
@@ -81,14 +82,20 @@ int VerifyReceipt(const std::vector<std::string>& args) {
     return Usage("consent verify-receipt needs --public-key PEM: the gateway's receipt key "
                  "(checkpoint.pub of its PKI)");
   }
-  auto pem = ReadFileToString(cl->Get("public-key"));
-  if (!pem.ok()) return Fail(pem.status());
-  const std::string& key = *pem;
-  absl::Status verified = VerifyEd25519(key, receipt.receipt_json(), receipt.signature());
+  auto key = ReadFileToString(cl->Get("public-key"));
+  if (!key.ok()) return Fail(key.status());
+  // A wrong key file must not read as a forged receipt.
+  if (VerifyEd25519(*key, "", "").code() == absl::StatusCode::kInvalidArgument) {
+    return Usage(cl->Get("public-key") + " is not an Ed25519 public key (PEM); give the "
+                 "gateway's checkpoint.pub");
+  }
+  absl::Status verified = VerifyConsentReceipt(receipt, *key);
   if (!verified.ok()) {
     return Fail(absl::PermissionDeniedError(absl::StrCat(
         file, ": INVALID: ", verified.message(),
-        " — the receipt was altered, or signed by another key")));
+        verified.code() == absl::StatusCode::kPermissionDenied
+            ? " — the receipt was altered, or signed by another key"
+            : " — this is not a receipt as the gateway issues them")));
   }
   std::cout << file << ": signature valid (key " << cl->Get("public-key") << ")\n"
             << receipt.receipt_json() << "\n";

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "authz/categories.h"
-#include "common/ed25519.h"
+#include "authz/consent_receipt.h"
 #include "common/tls.h"
 #include "common/yaml_proto.h"
 #include "onceonly/config/v1/policy.pb.h"
@@ -131,8 +131,7 @@ TEST_F(AccessControlTest, SoleTraderIsServedOnlyWhileItsConsentHolds) {
   // The receipt is signed with the gateway's key (pki/checkpoint.pub) and says what was agreed.
   auto public_key = ReadFileToString(stack_->dir() + "/pki/checkpoint.pub");
   ASSERT_TRUE(public_key.ok());
-  EXPECT_TRUE(VerifyEd25519(*public_key, granted.receipt().receipt_json(),
-                            granted.receipt().signature()).ok());
+  EXPECT_TRUE(VerifyConsentReceipt(granted.receipt(), *public_key).ok());
   const std::string& receipt = granted.receipt().receipt_json();
   for (const std::string& needle :
        {std::string("\"record_id\":\"") + consent_id + "\"", std::string("\"0552.627.113\""),

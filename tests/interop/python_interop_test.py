@@ -47,6 +47,12 @@ COMMAND_TIMEOUT_S = 60.0
 RPC_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 
+# YAML for a purpose description with a quote, a backslash, a tab, a newline, accents, a
+# character outside the BMP and U+2028, as the receipt must carry them.
+RECEIPT_DESCRIPTION_YAML = (
+    r'"Prime r\u00e9gionale \"ind\u00e9pendant\" \\ a\tb\nc \u2713 \U0001D11E \u2028"')
+RECEIPT_CONTEXT = b"onceonly consent-receipt v1\n"
+
 SUBJECT_RAW = "1029028161"
 SUBJECT = "1029.028.161"
 PURPOSE = "public-procurement"
@@ -238,6 +244,15 @@ class Stack:
         for name in os.listdir(demo):
             if name.endswith(".yaml"):
                 shutil.copy(os.path.join(demo, name), self.dir)
+        # Receipts quote this description: every kind of character JSON escapes or not.
+        policy = os.path.join(self.dir, "policy.yaml")
+        with open(policy, encoding="utf-8") as f:
+            text = f.read()
+        plain = 'description: "Granting the regional support premium to a sole trader"'
+        if plain not in text:
+            raise AssertionError(f"{policy} no longer holds {plain}")
+        with open(policy, "w", encoding="utf-8") as f:
+            f.write(text.replace(plain, f"description: {RECEIPT_DESCRIPTION_YAML}"))
         cli = Paths.cli()
         kbo_db = os.path.join(self.dir, "kbo.db")
         _run([cli, "pki", "init", self.pki], "pki init")
@@ -505,7 +520,9 @@ class PythonGrpcioInterop(unittest.TestCase):
                              "--public-key", key], capture_output=True, text=True, timeout=30)
         self.assertEqual(ok.returncode, 0, ok.stderr)
         self.assertIn("signature valid", ok.stdout)
-        tampered = granted.receipt
+        self.check_receipt_without_onceonly(granted.receipt, key)
+        tampered = Stubs.consent_pb2.SignedReceipt()
+        tampered.CopyFrom(granted.receipt)
         tampered.receipt_json = tampered.receipt_json.replace(b"company.identity", b"company.identitY")
         with open(receipt_file, "w") as f:
             f.write(json_format.MessageToJson(tampered))
@@ -514,13 +531,62 @@ class PythonGrpcioInterop(unittest.TestCase):
         self.assertEqual(bad.returncode, 1, bad.stdout)
         self.assertIn("INVALID", bad.stderr)
 
-        portal.RevokeConsent(Stubs.consent_pb2.RevokeConsentRequest(
+        revoked = portal.RevokeConsent(Stubs.consent_pb2.RevokeConsentRequest(
             consent_id=granted.consent.consent_id, subject=sole_trader), timeout=RPC_TIMEOUT_S,
             metadata=acting_for)
+        self.check_receipt_without_onceonly(revoked.receipt, key)
         err = self.expect_rpc_error(
             lambda: self.dossier.GetDossier(request, timeout=RPC_TIMEOUT_S))
         _, infos, _ = decode_status_details(err)
         self.assertEqual([i.reason for i in infos], ["CONSENT_REVOKED"])
+
+    def check_receipt_without_onceonly(self, receipt, public_key_file):
+        """What docs/api.md promises another tool: Python's json re-canonicalizes the receipt
+        to the same bytes, and openssl verifies the signature over the context line and them."""
+        received = bytes(receipt.receipt_json)
+        value = json.loads(received.decode("utf-8"))
+
+        # json.dumps(sort_keys, no spaces, ensure_ascii=False) is RFC 8785 only for objects with
+        # ASCII names (code point order = UTF-16 order), arrays and strings: no numbers (JCS
+        # writes them as ECMAScript does), no true/false/null here either.
+        def check_types(v, where):
+            if isinstance(v, dict):
+                for name, member in v.items():
+                    self.assertTrue(name.isascii(), f"{where}: name {name!r} is not ASCII")
+                    check_types(member, f"{where}.{name}")
+            elif isinstance(v, list):
+                for i, element in enumerate(v):
+                    check_types(element, f"{where}[{i}]")
+            else:
+                self.assertIsInstance(v, str, f"{where}: {v!r} is not a string")
+        check_types(value, "receipt")
+        canonical = json.dumps(value, sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False).encode("utf-8")
+        self.assertEqual(canonical, received, "the receipt is not RFC 8785 canonical JSON")
+        description = value["purposes"][0]["description"]
+        self.assertEqual(description, 'Prime r\u00e9gionale "ind\u00e9pendant" \\ a\tb\nc '
+                                      '\u2713 \U0001D11E \u2028')
+        self.assertIn(b'\\"ind\xc3\xa9pendant\\" \\\\ a\\tb\\nc \xe2\x9c\x93 \xf0\x9d\x84\x9e',
+                      received)
+
+        def openssl_verify(message, signature):
+            msg = os.path.join(self.stack.dir, "receipt.msg")
+            sig = os.path.join(self.stack.dir, "receipt.sig")
+            with open(msg, "wb") as f:
+                f.write(message)
+            with open(sig, "wb") as f:
+                f.write(signature)
+            return subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey",
+                                   public_key_file, "-rawin", "-in", msg, "-sigfile", sig],
+                                  capture_output=True, text=True, timeout=30)
+        signature = bytes(receipt.signature)
+        ok = openssl_verify(RECEIPT_CONTEXT + received, signature)
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        self.assertIn("Signature Verified Successfully", ok.stdout)
+        # Not over the bare JSON, and not once a byte of it changed.
+        self.assertNotEqual(openssl_verify(received, signature).returncode, 0)
+        altered = received.replace(b'"state":"', b'"state":"X')
+        self.assertNotEqual(openssl_verify(RECEIPT_CONTEXT + altered, signature).returncode, 0)
 
     # --- health ----------------------------------------------------------------------------
 
