@@ -7,7 +7,6 @@
 //   plaintext_registry --db kbo.db --port-file FILE
 #include <grpcpp/grpcpp.h>
 
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -17,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "common/command_line.h"
 #include "common/grpc_status.h"
+#include "common/output_file.h"
 #include "connectors/kbo/kbo_connector.h"
 #include "onceonly/registry/v1/registry.grpc.pb.h"
 
@@ -68,7 +68,10 @@ int Main(int argc, char** argv) {
     std::cerr << "plaintext_registry: cannot listen on 127.0.0.1\n";
     return 1;
   }
-  std::ofstream(cl->Get("port-file")) << port << "\n";
+  if (absl::Status written = WritePortFile(cl->Get("port-file"), port); !written.ok()) {
+    std::cerr << "plaintext_registry: --port-file: " << written.message() << "\n";
+    return 1;
+  }
   std::cerr << "plaintext_registry: serving " << cl->Get("db") << " on 127.0.0.1:" << port
             << " without TLS (benchmarks only)\n";
   server->Wait();

@@ -32,9 +32,10 @@ absl::Status OsError(absl::string_view what, const std::string& path, int error)
 }
 
 absl::Status AlreadyThere(const std::string& path) {
-  return absl::AlreadyExistsError(absl::StrCat(
-      path, " already exists; onceonly does not overwrite files: remove it, or give another "
-            "name"));
+  return absl::AlreadyExistsError(
+      absl::StrCat(path,
+                   " already exists; onceonly does not overwrite files: remove it, or give another "
+                   "name"));
 }
 
 absl::Status WriteAll(int fd, absl::string_view bytes, const std::string& path) {
@@ -72,6 +73,20 @@ absl::Status CheckOutputPathFree(const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> CreateNewFile(const std::string& path, mode_t mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0 && errno == EEXIST) return AlreadyThere(path);
+  if (fd < 0) return OsError("create", path, errno);
+  // open() applied the umask; the mode asked for is the mode given.
+  if (::fchmod(fd, mode) != 0) {
+    const int error = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    return OsError("set the mode of", path, error);
+  }
+  return fd;
+}
+
 absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Create(const std::string& path,
                                                                OutputFileOptions options) {
   if (path.empty()) return absl::InvalidArgumentError("an output file needs a name");
@@ -80,18 +95,11 @@ absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Create(const std::string
   }
   for (int attempt = 0; attempt < kTemporaryNameAttempts; ++attempt) {
     std::string temp = absl::StrCat(path, ".partial-", ::getpid(), "-", next_temporary++);
-    const int fd = ::open(temp.c_str(),
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, options.mode);
-    if (fd < 0 && errno == EEXIST) continue;  // left by a process that had our pid
-    if (fd < 0) return OsError("create", temp, errno);
-    // open() applied the umask; the mode asked for is the mode given.
-    if (::fchmod(fd, options.mode) != 0) {
-      const int error = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return OsError("set the mode of", temp, error);
-    }
-    return std::unique_ptr<OutputFile>(new OutputFile(path, std::move(temp), fd, options));
+    absl::StatusOr<int> fd = CreateNewFile(temp, options.mode);
+    // Taken: left by a process that had our pid, or planted.
+    if (fd.status().code() == absl::StatusCode::kAlreadyExists) continue;
+    if (!fd.ok()) return fd.status();
+    return std::unique_ptr<OutputFile>(new OutputFile(path, std::move(temp), *fd, options));
   }
   return absl::UnavailableError(absl::StrCat("cannot create a temporary file beside ", path,
                                              ": too many leftover ", path, ".partial-* files"));
@@ -119,8 +127,7 @@ absl::Status OutputFile::Commit() {
     if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
       return OsError("rename to", path_, errno);
     }
-  } else if (absl::Status published = PublishWithoutReplacing(temp_path_, path_);
-             !published.ok()) {
+  } else if (absl::Status published = PublishWithoutReplacing(temp_path_, path_); !published.ok()) {
     return published;
   }
   committed_ = true;
@@ -135,10 +142,15 @@ absl::Status WriteOutputFile(const std::string& path, absl::string_view contents
   return (*file)->Commit();
 }
 
-absl::Status AppendToOutputFile(const std::string& path, absl::string_view contents,
-                                mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  mode);
+absl::Status WritePortFile(const std::string& path, int port) {
+  OutputFileOptions options;
+  options.mode = 0644;
+  return WriteOutputFile(path, absl::StrCat(port, "\n"), options);
+}
+
+absl::Status AppendToOutputFile(const std::string& path, absl::string_view contents, mode_t mode) {
+  int fd =
+      ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd >= 0 && ::fchmod(fd, mode) != 0) {
     const int error = errno;
     ::close(fd);

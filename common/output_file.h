@@ -64,10 +64,19 @@ class OutputFile {
 absl::Status WriteOutputFile(const std::string& path, absl::string_view contents,
                              OutputFileOptions options = {});
 
+// `--port-file`: "<port>\n", mode 0644 (a supervisor may read it as another user), published
+// whole, so a reader polling for it never sees half a number.
+absl::Status WritePortFile(const std::string& path, int port);
+
+// For large outputs streamed straight into a directory made for them (a generated extract,
+// a reject list useful even if its import fails): creates `path` in place, O_EXCL|O_NOFOLLOW,
+// with `mode` whatever the umask; ALREADY_EXISTS naming it if anything is there. Returns the
+// descriptor, which the caller closes.
+absl::StatusOr<int> CreateNewFile(const std::string& path, mode_t mode);
+
 // For results that accumulate across runs (`bench load --json`): appends `contents` in one
 // write, creating the file with `mode` if missing; never through a symlink.
-absl::Status AppendToOutputFile(const std::string& path, absl::string_view contents,
-                                mode_t mode);
+absl::Status AppendToOutputFile(const std::string& path, absl::string_view contents, mode_t mode);
 
 }  // namespace onceonly
 

@@ -89,8 +89,7 @@ TEST(OutputFileTest, ASymlinkAtThePathIsNotFollowed) {
   ASSERT_EQ(::symlink(victim.c_str(), (dir + "/export.jsonl").c_str()), 0);
   ASSERT_EQ(::symlink((dir + "/created-through-link").c_str(), (dir + "/dangling").c_str()), 0);
 
-  EXPECT_EQ(WriteOutputFile(dir + "/export.jsonl", "log").code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(WriteOutputFile(dir + "/export.jsonl", "log").code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(WriteOutputFile(dir + "/dangling", "log").code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(Read(victim), "keep me");
   EXPECT_EQ(FileMode(dir + "/created-through-link"), -1);
@@ -125,14 +124,12 @@ TEST(OutputFileTest, AFileNotCommittedLeavesNothing) {
 TEST(OutputFileTest, ReplaceRewritesTheFileNotWhatALinkPointsTo) {
   const std::string dir = FreshTempDir("output-replace");
   Write(dir + "/crl.pem", "old CRL");
-  ASSERT_TRUE(WriteOutputFile(dir + "/crl.pem", "new CRL", Replacing())
-                  .ok());
+  ASSERT_TRUE(WriteOutputFile(dir + "/crl.pem", "new CRL", Replacing()).ok());
   EXPECT_EQ(Read(dir + "/crl.pem"), "new CRL");
 
   Write(dir + "/victim", "keep me");
   ASSERT_EQ(::symlink((dir + "/victim").c_str(), (dir + "/linked.pem").c_str()), 0);
-  ASSERT_TRUE(WriteOutputFile(dir + "/linked.pem", "new", Replacing())
-                  .ok());
+  ASSERT_TRUE(WriteOutputFile(dir + "/linked.pem", "new", Replacing()).ok());
   EXPECT_EQ(Read(dir + "/victim"), "keep me");
   EXPECT_EQ(Read(dir + "/linked.pem"), "new");
   EXPECT_EQ(FileMode(dir + "/linked.pem"), 0600);  // a file now, not the link
@@ -146,6 +143,24 @@ TEST(OutputFileTest, CheckOutputPathFreeNamesWhatIsThere) {
   EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(status.message(), HasSubstr(dir + "/dangling"));
   EXPECT_EQ(CheckOutputPathFree(dir).code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST(OutputFileTest, CreateNewFileRefusesWhatIsThereAndKeepsItsMode) {
+  const std::string dir = FreshTempDir("output-new");
+  {
+    ScopedUmask open_to_all(0);
+    absl::StatusOr<int> fd = CreateNewFile(dir + "/enterprise.csv", 0644);
+    ASSERT_TRUE(fd.ok()) << fd.status();
+    ::close(*fd);
+  }
+  EXPECT_EQ(FileMode(dir + "/enterprise.csv"), 0644);
+  EXPECT_EQ(CreateNewFile(dir + "/enterprise.csv", 0644).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  Write(dir + "/victim", "keep me");
+  ASSERT_EQ(::symlink((dir + "/victim").c_str(), (dir + "/rejects.txt").c_str()), 0);
+  EXPECT_EQ(CreateNewFile(dir + "/rejects.txt", 0600).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(Read(dir + "/victim"), "keep me");
 }
 
 TEST(OutputFileTest, AppendCreatesWithItsModeThenAppends) {

@@ -2,7 +2,6 @@
 // onceonly.registry.v1 contract, over mTLS.
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -20,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/command_line.h"
+#include "common/output_file.h"
 #include "connectors/remote/fault_injection.h"
 #include "connectors/kbo/kbo_connector.h"
 #include "connectors/remote/registry_server.h"
@@ -102,7 +102,12 @@ absl::Status CloseEveryConnection(const std::string& listen, const std::string& 
   const int port = ntohs(address.ss_family == AF_INET6
                              ? reinterpret_cast<sockaddr_in6*>(&address)->sin6_port
                              : reinterpret_cast<sockaddr_in*>(&address)->sin_port);
-  if (!port_file.empty()) std::ofstream(port_file) << port << "\n";
+  if (!port_file.empty()) {
+    if (absl::Status written = onceonly::WritePortFile(port_file, port); !written.ok()) {
+      close(fd);
+      return written;
+    }
+  }
   std::cerr << "onceonly-registry: closing every connection on port " << port << "\n";
   while (!g_stop) {
     pollfd waiting{fd, POLLIN, 0};
@@ -164,6 +169,11 @@ int main(int argc, char** argv) {
               << absl::FormatDuration(faults->latency) << ", error rate " << faults->error_rate
               << ", hang rate " << faults->hang_rate << "\n";
   }
+  if (cl->Has("port-file")) {
+    if (absl::Status free = CheckOutputPathFree(cl->Get("port-file")); !free.ok()) {
+      return Fail("--port-file: " + std::string(free.message()));
+    }
+  }
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   std::signal(SIGINT, [](int) { g_stop = 1; });
   if (cl->Has("fault-close-on-accept")) {
@@ -182,7 +192,12 @@ int main(int argc, char** argv) {
   }
   auto server = RegistryServer::Start(*std::move(connector), cl->Get("listen"), tls, allowed);
   if (!server.ok()) return Fail(std::string(server.status().message()));
-  if (cl->Has("port-file")) std::ofstream(cl->Get("port-file")) << (*server)->port() << "\n";
+  if (cl->Has("port-file")) {
+    if (absl::Status written = WritePortFile(cl->Get("port-file"), (*server)->port());
+        !written.ok()) {
+      return Fail("--port-file: " + std::string(written.message()));
+    }
+  }
   std::cerr << "onceonly-registry: serving " << registry << " on port " << (*server)->port()
             << " (mTLS)\n";
 

@@ -2,12 +2,12 @@
 // from its config, and waits; SIGHUP reloads the policy, SIGTERM/SIGINT drain and stop.
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "common/command_line.h"
+#include "common/output_file.h"
 #include "gateway/gateway_config.h"
 #include "gateway/gateway_server.h"
 
@@ -47,6 +47,12 @@ int main(int argc, char** argv) {
     std::cerr << "onceonly-gateway: " << cl->Get("config") << ": " << files.message() << "\n";
     return 1;
   }
+  if (cl->Has("port-file")) {
+    if (absl::Status free = CheckOutputPathFree(cl->Get("port-file")); !free.ok()) {
+      std::cerr << "onceonly-gateway: --port-file: " << free.message() << "\n";
+      return 1;
+    }
+  }
   // Handlers first: a SIGHUP during start-up must not kill the process.
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   std::signal(SIGINT, [](int) { g_stop = 1; });
@@ -56,7 +62,13 @@ int main(int argc, char** argv) {
     std::cerr << "onceonly-gateway: " << server.status().message() << "\n";
     return 1;
   }
-  if (cl->Has("port-file")) std::ofstream(cl->Get("port-file")) << (*server)->port() << "\n";
+  if (cl->Has("port-file")) {
+    if (absl::Status written = WritePortFile(cl->Get("port-file"), (*server)->port());
+        !written.ok()) {
+      std::cerr << "onceonly-gateway: --port-file: " << written.message() << "\n";
+      return 1;
+    }
+  }
   if ((*server)->metrics_port() != 0) {
     std::cerr << "onceonly-gateway: Prometheus metrics on port " << (*server)->metrics_port()
               << " (GET /metrics)\n";

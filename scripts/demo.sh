@@ -87,6 +87,7 @@ step "auditing: an auditor queries the log, keeps a signed checkpoint, and verif
 AS_AUDITOR=(--gateway "localhost:$PORT" --pki "$RUN/pki" --member audit-office)
 "$ONCEONLY" audit query "${AS_AUDITOR[@]}" --limit 20
 for _ in $(seq 1 30); do  # checkpoints are signed every second; wait for one that covers us
+  rm -f "$RUN/trusted-checkpoint.json"  # --out never overwrites: this one was too early
   "$ONCEONLY" audit checkpoint "${AS_AUDITOR[@]}" --out "$RUN/trusted-checkpoint.json" >/dev/null
   grep -q '"tree_size": "[1-9]' "$RUN/trusted-checkpoint.json" && break
   sleep 0.2

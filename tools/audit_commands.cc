@@ -20,6 +20,7 @@
 #include "common/ed25519.h"
 #include "common/enterprise_number.h"
 #include "common/grpc_status.h"
+#include "common/output_file.h"
 #include "common/proto_time.h"
 #include "common/rich_status.h"
 #include "common/status_macros.h"
@@ -267,35 +268,33 @@ int Verify(const std::vector<std::string>& args) {
 int Export(const std::vector<std::string>& args) {
   auto cl = Parse(args, {"db", "log", "out"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
-  // Into a temporary file renamed at the end: a failed export leaves no file that could be
-  // mistaken for a (short) log.
-  std::ofstream file;
-  const std::string partial = cl->Get("out") + ".partial";
+  // Written whole or not at all (OutputFile), so a failed export leaves no file that could be
+  // mistaken for a (short) log; never over an existing file. Checked before any work.
+  std::unique_ptr<OutputFile> file;
   if (cl->Has("out")) {
-    file.open(partial, std::ios::trunc);
-    if (!file) return Fail(absl::UnavailableError("cannot write " + partial));
+    auto created = OutputFile::Create(cl->Get("out"));
+    if (!created.ok()) return Fail(created.status());
+    file = *std::move(created);
   }
-  std::ostream& out = cl->Has("out") ? file : std::cout;
   uint64_t leaves = 0;
   absl::Status s = ForEachLogPage(*cl, [&](const LogPage& page) {
-    for (const v1::LogEntry& entry : page.entries) out << JsonLine(entry) << "\n";
+    std::string lines;
+    for (const v1::LogEntry& entry : page.entries) absl::StrAppend(&lines, JsonLine(entry), "\n");
     leaves = page.next_index;
-    if (cl->Has("out")) std::cerr << "  exported " << leaves << " entries\r";
-    return out ? absl::OkStatus() : absl::UnavailableError("write failed");
-  });
-  out.flush();
-  if (s.ok() && !out) s = absl::UnavailableError("cannot write the export");
-  if (cl->Has("out")) {
-    file.close();
-    if (!s.ok() || std::rename(partial.c_str(), cl->Get("out").c_str()) != 0) {
-      std::remove(partial.c_str());
-      if (s.ok()) s = absl::UnavailableError("cannot rename " + partial);
+    if (file == nullptr) {
+      std::cout << lines;
+      return std::cout ? absl::OkStatus() : absl::UnavailableError("cannot write the export");
     }
-  }
+    std::cerr << "  exported " << leaves << " entries\r";
+    return file->Write(lines);
+  });
+  if (s.ok() && file != nullptr) s = file->Commit();
   if (!s.ok()) return FailWithReason(s);
-  if (cl->Has("out")) {
+  if (file != nullptr) {
     std::cerr << "\n";
     std::cout << "exported " << leaves << " entries to " << cl->Get("out") << "\n";
+  } else {
+    std::cout.flush();
   }
   return 0;
 }
@@ -497,6 +496,9 @@ int History(const std::vector<std::string>& args) {
 int Checkpoint(const std::vector<std::string>& args) {
   auto cl = Parse(args, {"out", "log"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
+  if (cl->Has("out")) {
+    if (absl::Status free = CheckOutputPathFree(cl->Get("out")); !free.ok()) return Fail(free);
+  }
   auto channel = GatewayChannel(*cl);
   if (!channel.ok()) return Usage(std::string(channel.status().message()));
   grpc::ClientContext context;
@@ -512,10 +514,9 @@ int Checkpoint(const std::vector<std::string>& args) {
     std::cout << json;
     return 0;
   }
-  std::ofstream out(cl->Get("out"), std::ios::trunc);
-  out << json;
-  out.close();
-  if (!out) return Fail(absl::UnavailableError("cannot write " + cl->Get("out")));
+  if (absl::Status written = WriteOutputFile(cl->Get("out"), json); !written.ok()) {
+    return Fail(written);
+  }
   std::cout << "checkpoint of log " << response.checkpoint().log_id() << " at size "
             << response.checkpoint().tree_size() << " saved to " << cl->Get("out")
             << " (verify later with --trusted-checkpoint)\n";

@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/command_line.h"
+#include "common/output_file.h"
 #include "common/tls.h"
 #include "onceonly/registry/v1/registry.grpc.pb.h"
 #include "onceonly/v1/dossier.grpc.pb.h"
@@ -348,7 +349,14 @@ int BenchCommand(const std::vector<std::string>& args) {
       latencies.size(), seconds, Percentile(latencies, 50), Percentile(latencies, 90),
       Percentile(latencies, 99), Percentile(latencies, 99.9),
       latencies.empty() ? 0 : latencies.back() / 1e6, absl::StrJoin(codes, ", "));
-  if (cl->Has("json")) std::ofstream(cl->Get("json"), std::ios::app) << json << "\n";
+  if (cl->Has("json")) {
+    // Appended: one line per run, so runs accumulate in one file.
+    if (absl::Status appended = AppendToOutputFile(cl->Get("json"), json + "\n", 0644);
+        !appended.ok()) {
+      std::cerr << "onceonly: --json: " << appended.message() << "\n";
+      return 1;
+    }
+  }
   return latencies.empty() ? 1 : 0;
 }
 

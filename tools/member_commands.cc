@@ -1,12 +1,12 @@
 #include "tools/member_commands.h"
 
-#include <fstream>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "authz/consent_receipt.h"
 #include "common/ed25519.h"
+#include "common/output_file.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -39,9 +39,13 @@ absl::Status TimeFlag(const CommandLine& cl, const std::string& flag,
 
 int WriteReceipt(const CommandLine& cl, const v1::SignedReceipt& receipt) {
   if (!cl.Has("receipt-out")) return 0;
-  std::ofstream out(cl.Get("receipt-out"));
-  out << ToJson(receipt);
-  if (!out) return Fail(absl::UnavailableError("cannot write " + cl.Get("receipt-out")));
+  if (absl::Status written = WriteOutputFile(cl.Get("receipt-out"), ToJson(receipt));
+      !written.ok()) {
+    // The gateway hands a receipt out once: print it rather than lose it.
+    std::cout << ToJson(receipt);
+    return Fail(absl::Status(written.code(), absl::StrCat(written.message(),
+                                                          " (the receipt is printed above)")));
+  }
   std::cout << "receipt written to " << cl.Get("receipt-out") << "\n";
   return 0;
 }
@@ -111,6 +115,11 @@ int ConsentCommand(const std::vector<std::string>& args) {
                          "subject", "acting-for"},
                   {"all"});
   if (!cl.ok()) return Usage(std::string(cl.status().message()));
+  if (cl->Has("receipt-out")) {  // before the call: its receipt is handed out only once
+    if (absl::Status free = CheckOutputPathFree(cl->Get("receipt-out")); !free.ok()) {
+      return Fail(free);
+    }
+  }
   auto channel = GatewayChannel(*cl);
   if (!channel.ok()) return Usage(std::string(channel.status().message()));
   auto stub = v1::ConsentService::NewStub(*channel);

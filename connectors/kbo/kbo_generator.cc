@@ -1,6 +1,7 @@
 #include "connectors/kbo/kbo_generator.h"
 
 #include <openssl/evp.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/enterprise_number.h"
+#include "common/output_file.h"
 #include "common/status_macros.h"
 #include "common/utf8.h"
 #include "connectors/kbo/csv_reader.h"
@@ -421,6 +423,19 @@ absl::Status CheckFile(std::FILE* f, const std::string& path, absl::string_view 
   return absl::OkStatus();
 }
 
+using FilePtr = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
+
+// A file of the extract: never over one already there, nor through a symlink.
+absl::StatusOr<FilePtr> CreateOutput(const std::string& path) {
+  ASSIGN_OR_RETURN(int fd, CreateNewFile(path, 0644));
+  FilePtr file(::fdopen(fd, "wb"), &std::fclose);
+  if (file == nullptr) {
+    ::close(fd);
+    return CheckFile(nullptr, path, "create");
+  }
+  return file;
+}
+
 // Copies code.csv byte for byte into `out_path` and hashes it.
 absl::Status CopyCodeTable(const std::string& from, const std::string& out_path, CodeBook* book) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(from.c_str(), "rb"), &std::fclose);
@@ -429,9 +444,7 @@ absl::Status CopyCodeTable(const std::string& from, const std::string& out_path,
         absl::StrCat("cannot read the KBO code table ", from, ": ", std::strerror(errno),
                      " (pass --codes with the code.csv of a real KBO extract)"));
   }
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(out_path.c_str(), "wb"),
-                                                      &std::fclose);
-  RETURN_IF_ERROR(CheckFile(out.get(), out_path, "create"));
+  ASSIGN_OR_RETURN(FilePtr out, CreateOutput(out_path));
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   std::vector<char> buffer(1 << 20);
@@ -1231,8 +1244,8 @@ class CsvFileWriter {
  public:
   static absl::StatusOr<std::unique_ptr<CsvFileWriter>> Create(
       std::string path, std::vector<Cell> cells, const std::vector<const char*>& header) {
-    std::FILE* file = std::fopen(path.c_str(), "wb");
-    RETURN_IF_ERROR(CheckFile(file, path, "create"));
+    ASSIGN_OR_RETURN(FilePtr output, CreateOutput(path));
+    std::FILE* file = output.release();
     auto writer =
         std::unique_ptr<CsvFileWriter>(new CsvFileWriter(file, std::move(path), std::move(cells)));
     for (size_t i = 0; i < header.size(); ++i) {
@@ -1305,8 +1318,7 @@ class CsvFileWriter {
 };
 
 absl::Status WriteTextFile(const std::string& path, const std::string& text) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
-  RETURN_IF_ERROR(CheckFile(f.get(), path, "create"));
+  ASSIGN_OR_RETURN(FilePtr f, CreateOutput(path));
   if (std::fwrite(text.data(), 1, text.size(), f.get()) != text.size()) {
     return CheckFile(nullptr, path, "write");
   }

@@ -29,6 +29,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/enterprise_number.h"
+#include "common/output_file.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 #include "common/utf8.h"
@@ -241,10 +242,16 @@ absl::Status AtRow(const CsvReader& reader, absl::string_view column, const absl
 class RejectSink {
  public:
   static absl::StatusOr<std::unique_ptr<RejectSink>> Open(const std::string& path) {
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "w"),
-                                                         &std::fclose);
+    // Written in place as rows are rejected, so that it helps even if the import fails.
+    absl::StatusOr<int> fd = CreateNewFile(path, 0600);
+    if (!fd.ok()) {
+      return absl::Status(fd.status().code(),
+                          absl::StrCat("--reject-file: ", fd.status().message()));
+    }
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(::fdopen(*fd, "w"), &std::fclose);
     if (file == nullptr) {
-      return absl::InvalidArgumentError(
+      ::close(*fd);
+      return absl::UnavailableError(
           absl::StrCat("--reject-file ", path, ": ", std::strerror(errno)));
     }
     return std::unique_ptr<RejectSink>(new RejectSink(path, std::move(file)));

@@ -143,11 +143,27 @@ expect "history names the firm the portal acts for" 2 "needs? .*--acting-for|--a
 expect "a refused export leaves no file" 1 "ROLE_REQUIRED" -- \
   "$ONCEONLY" audit export --gateway "localhost:$(cat "$WORK/audit/port")" \
   --pki "$WORK/audit/pki" --member brussels-economy --out "$WORK/refused.jsonl"
-if [ -e "$WORK/refused.jsonl" ] || [ -e "$WORK/refused.jsonl.partial" ]; then
+if compgen -G "$WORK/refused.jsonl*" >/dev/null; then
   echo "FAIL a refused export left a file"; failed=$((failed + 1))
 else
   echo "ok   no file after a refused export"; passed=$((passed + 1))
 fi
+# Files named on the command line are never overwritten, nor written through a symlink.
+echo "the auditor's own checkpoint" > "$WORK/kept-checkpoint.json"
+expect "audit checkpoint --out refuses an existing file, naming it" 1 \
+  "kept-checkpoint.json already exists; .*remove it, or give another name" -- \
+  "$ONCEONLY" audit checkpoint "${AS_AUDITOR[@]}" --out "$WORK/kept-checkpoint.json"
+ln -s "$WORK/kept-checkpoint.json" "$WORK/planted-link.json"
+expect "audit export --out refuses a symlink planted at the path" 1 "planted-link.json already exists" -- \
+  "$ONCEONLY" audit export "${AS_AUDITOR[@]}" --out "$WORK/planted-link.json"
+if [ "$(cat "$WORK/kept-checkpoint.json")" = "the auditor's own checkpoint" ]; then
+  echo "ok   the file at the path, and behind the link, is untouched"; passed=$((passed + 1))
+else
+  echo "FAIL an existing file was overwritten"; failed=$((failed + 1))
+fi
+expect "a second gateway refuses an existing --port-file before it starts" 1 \
+  "--port-file: .*audit/port already exists" -- \
+  "$BUILD/gateway/onceonly-gateway" --config "$WORK/audit/gateway.yaml" --port-file "$WORK/audit/port"
 kill -TERM $GATEWAY; wait $GATEWAY
 DB="$WORK/audit/audit.db"
 PUB=(--public-key "$WORK/audit/pki/checkpoint.pub")
@@ -155,6 +171,12 @@ expect "verify needs the public key" 2 "needs --public-key" -- "$ONCEONLY" audit
 expect "an untouched log verifies" 0 "verified .* 13 entries .* checkpoints" -- \
   "$ONCEONLY" audit verify --db "$DB" "${PUB[@]}"
 expect "export" 0 "exported 13 entries" -- "$ONCEONLY" audit export --db "$DB" --out "$WORK/export.jsonl"
+mode=$(stat -c %a "$WORK/export.jsonl")
+if [ "$mode" = 600 ]; then
+  echo "ok   an export is created 0600"; passed=$((passed + 1))
+else
+  echo "FAIL an export is created $mode, not 600"; failed=$((failed + 1))
+fi
 expect "an export verifies" 0 "verified from .*export.jsonl: 13 entries" -- \
   "$ONCEONLY" audit verify --file "$WORK/export.jsonl" "${PUB[@]}"
 expect "query table" 0 "11 +[0-9: -]+ audit-office +(ExportAccessLog|QueryAccessLog|GetCheckpoint)" -- \
@@ -200,6 +222,7 @@ expect "another key's verify fails on the first checkpoint" 1 "signature does no
 # ---- bench load: closed and open loop against a live gateway with a small generated KBO --
 mkdir -p "$WORK/load"
 cp -r "$WORK/audit/pki" "$WORK/audit/policy.yaml" "$WORK/audit/gateway.yaml" "$WORK/load/"
+"$ONCEONLY" pki issue "$WORK/load/pki" --member firm-portal >/dev/null
 "$ONCEONLY" kbo generate --enterprises 500 --out "$WORK/load/extract" >/dev/null 2>&1
 "$ONCEONLY" kbo import "$WORK/load/extract" --db "$WORK/load/kbo.db" >/dev/null 2>&1
 sqlite3 "$WORK/load/kbo.db" "SELECT enterprise_number FROM enterprise LIMIT 50" > "$WORK/load/numbers"
@@ -221,6 +244,31 @@ expect "bench load counts partial dossiers apart" 1 'PARTIAL.: [0-9]+' -- \
   "${LOAD[@]}" --concurrency 2 --category tax.good_standing --label partial
 expect "bench load flags are checked" 2 "not both" -- \
   "${LOAD[@]}" --rate 10 --concurrency 2
+ln -s "$WORK/kept-checkpoint.json" "$WORK/load/linked.jsonl"
+expect "bench load --json appends, but not through a symlink" 1 "linked.jsonl is a symbolic link" -- \
+  "$ONCEONLY" bench load --target "localhost:$(cat "$WORK/load/port")" --pki "$WORK/load/pki" \
+  --member brussels-economy --server-name localhost --warmup 0s --duration 0.2s \
+  --numbers-file "$WORK/load/numbers" --concurrency 1 --json "$WORK/load/linked.jsonl"
+# A receipt is handed out once: --receipt-out is checked before the call.
+AS_PORTAL=(--gateway "localhost:$(cat "$WORK/load/port")" --pki "$WORK/load/pki" --member firm-portal)
+GRANT=("$ONCEONLY" consent grant 0552.627.113 "${AS_PORTAL[@]}" --grantee brussels-economy
+       --purpose sole-trader-support --category company.identity --until 2030-01-01T00:00:00Z)
+echo "an earlier receipt" > "$WORK/load/receipt.json"
+expect "consent grant refuses an existing --receipt-out before the call" 1 \
+  "receipt.json already exists" -- "${GRANT[@]}" --receipt-out "$WORK/load/receipt.json"
+expect "so no consent was recorded" 0 "\(no consents\)" -- \
+  "$ONCEONLY" consent list 0552.627.113 "${AS_PORTAL[@]}"
+expect "consent grant writes a new receipt" 0 "receipt written to .*new-receipt.json" -- \
+  "${GRANT[@]}" --receipt-out "$WORK/load/new-receipt.json"
+expect "the receipt verifies against the gateway's key" 0 "signature valid" -- \
+  "$ONCEONLY" consent verify-receipt "$WORK/load/new-receipt.json" \
+  --public-key "$WORK/load/pki/checkpoint.pub"
+mode=$(stat -c %a "$WORK/load/new-receipt.json")
+if [ "$mode" = 600 ] && [ "$(cat "$WORK/load/receipt.json")" = "an earlier receipt" ]; then
+  echo "ok   the receipt is 0600 and the earlier one untouched"; passed=$((passed + 1))
+else
+  echo "FAIL receipt mode $mode, or the earlier receipt was overwritten"; failed=$((failed + 1))
+fi
 kill -TERM $GATEWAY; wait $GATEWAY
 # The plaintext mode, which make bench uses to compare with h2load, against its test server.
 "$BUILD/bench/plaintext_registry" --db "$WORK/load/kbo.db" --port-file "$WORK/load/plaintext.port" \
