@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cstring>
 
@@ -52,9 +53,9 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
-  if (host.empty() || host == "0.0.0.0") {
-    address.sin_addr.s_addr = htonl(INADDR_ANY);
-  } else if (inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) {
+  // Metrics name registries and members: a host left out means this machine only.
+  if (host.empty()) host = "127.0.0.1";
+  if (inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "metrics_listen_address: \"", host, "\" is not an IPv4 address or localhost"));
   }
@@ -70,6 +71,16 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   }
   const MHD_DaemonInfo* info = MHD_get_daemon_info(server->daemon_, MHD_DAEMON_INFO_BIND_PORT);
   server->port_ = info != nullptr ? info->port : port;
+  // What the kernel holds, not what was asked: the proof of where the port is open.
+  const MHD_DaemonInfo* socket = MHD_get_daemon_info(server->daemon_, MHD_DAEMON_INFO_LISTEN_FD);
+  sockaddr_in bound{};
+  socklen_t length = sizeof(bound);
+  char bound_host[INET_ADDRSTRLEN] = "?";
+  if (socket != nullptr &&
+      getsockname(socket->listen_fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0) {
+    inet_ntop(AF_INET, &bound.sin_addr, bound_host, sizeof(bound_host));
+  }
+  server->bound_address_ = absl::StrCat(bound_host, ":", ntohs(bound.sin_port));
   return server;
 }
 

@@ -16,17 +16,22 @@ namespace onceonly {
 
 class MetricsServer {
  public:
-  // Serves `registry` on `listen_address` ("127.0.0.1:9464"; port 0 picks one).
+  // Serves `registry` on `listen_address`, "HOST:PORT" (port 0 picks one). HOST is an IPv4
+  // address or localhost; left empty (":9464") it is 127.0.0.1: the port is exposed beyond
+  // the machine only when asked for by address, e.g. "0.0.0.0:9464".
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& listen_address,
                                                               const MetricsRegistry& registry);
   ~MetricsServer();
   int port() const { return port_; }
+  // The address the socket is bound to, "HOST:PORT" with HOST in numbers.
+  const std::string& bound_address() const { return bound_address_; }
 
  private:
   explicit MetricsServer(const MetricsRegistry& registry) : registry_(registry) {}
   const MetricsRegistry& registry_;
   MHD_Daemon* daemon_ = nullptr;
   int port_ = 0;
+  std::string bound_address_;
 };
 
 }  // namespace onceonly
