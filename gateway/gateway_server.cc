@@ -1,6 +1,5 @@
 #include "gateway/gateway_server.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 #include <grpcpp/server.h>
@@ -34,6 +33,7 @@
 #include "gateway/dossier_pipeline.h"
 #include "gateway/member_services.h"
 #include "gateway/metrics_server.h"
+#include "gateway/server_reflection.h"
 #include "onceonly/v1/audit.grpc.pb.h"
 #include "onceonly/v1/dossier.grpc.pb.h"
 
@@ -287,8 +287,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 
   ASSIGN_OR_RETURN(auto credentials, MutualTlsServerCredentials(config.tls()));
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  builder.SetOption(ServerReflectionOption(config.server_reflection()));
   builder.AddListeningPort(config.listen_address(), credentials, &server->port_);
   // Requests are small: a large one is refused (RESOURCE_EXHAUSTED) before it is read whole.
   builder.SetMaxReceiveMessageSize(

@@ -1,6 +1,6 @@
 // The gateway process as an object: builds the registries, the access log and the policy
 // from a config, serves onceonly.v1 over mTLS only (callback API), plus grpc.health.v1 and
-// server reflection. Tests start it on port 0.
+// server reflection if configured. Tests start it on port 0.
 #ifndef ONCEONLY_GATEWAY_GATEWAY_SERVER_H_
 #define ONCEONLY_GATEWAY_GATEWAY_SERVER_H_
 
