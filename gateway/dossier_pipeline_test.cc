@@ -337,6 +337,52 @@ TEST_F(DossierPipelineTest, ConsentRevokedWhileServedReleasesNothing) {
   EXPECT_TRUE((*records)[0].payload_sha256().empty());
 }
 
+// The window after the pre-release check: a revocation acknowledged while the allowed record
+// is being committed still stops the answer, and the log says so in a second record.
+TEST_F(DossierPipelineTest, ConsentRevokedWhileTheRecordCommitsReleasesNothing) {
+  v1::Consent consent;
+  consent.set_subject(kSubject);
+  consent.set_grantee_member("economy");
+  consent.set_purpose("support");
+  consent.add_categories("company.identity");
+  *consent.mutable_valid_from() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1700000000);
+  *consent.mutable_valid_until() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1800000000);
+  auto stored = authz_store_->AddConsent(consent, clock_.Now());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+
+  // The disk is slow on the allowed record's commit; the firm revokes its consent meanwhile.
+  absl::Notification writing, release;
+  std::atomic<bool> first{true};
+  store_->before_append = [&] {
+    if (first.exchange(false)) {
+      writing.Notify();
+      release.WaitForNotification();
+    }
+  };
+  absl::StatusOr<v1::Dossier> result;
+  std::thread caller([&] {
+    result = Run({"company.identity"}, kSubject, absl::InfiniteFuture(), "support");
+  });
+  writing.WaitForNotification();
+  ASSERT_TRUE(authz_store_->RevokeConsent(stored->consent_id(), kSubject, clock_.Now()).ok());
+  release.Notify();
+  caller.join();
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ErrorReason(result.status()), "CONSENT_REVOKED");
+  EXPECT_EQ(ErrorMetadata(result.status(), "withheld_access_id"), "0");
+  EXPECT_EQ(ErrorMetadata(result.status(), "access_id"), "1");
+  auto records = access_log_->Read(0, 2);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ((*records)[0].decision(), v1::DECISION_ALLOW);  // committed before the revocation
+  EXPECT_EQ((*records)[1].decision(), v1::DECISION_DENY);
+  EXPECT_EQ((*records)[1].reason(), "CONSENT_REVOKED");
+  EXPECT_EQ((*records)[1].consent_id(), stored->consent_id());
+  EXPECT_TRUE((*records)[1].categories_released().empty());
+  EXPECT_NE((*records)[1].query().find("access record 0"), std::string::npos)
+      << (*records)[1].query();
+}
+
 // Answers only once `parties` fetches are inside Fetch at the same time: if the pipeline
 // called registries one after another, the first would give up and the test would fail.
 class RendezvousConnector : public RegistryConnector {
