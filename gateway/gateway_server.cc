@@ -63,6 +63,11 @@ absl::StatusOr<std::unique_ptr<RegistryConnector>> BuildConnector(
 }
 
 
+// Calls one connection may hold open. Admission bounds each member's calls; this bounds what
+// one connection costs, above any member's own limit (a back office may well multiplex a
+// thousand calls on one channel: beyond the limit, its calls would queue in its client).
+constexpr int kDefaultMaxConcurrentStreams = 4096;
+
 // The largest answer gRPC sends (the pipeline withholds a dossier above it).
 int64_t MaxResponseBytes(const config::v1::GatewayConfig& config) {
   return config.max_response_bytes() > 0 ? config.max_response_bytes() : int64_t{16} << 20;
@@ -315,7 +320,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   builder.AddChannelArgument(
       GRPC_ARG_MAX_CONCURRENT_STREAMS,
       config.max_concurrent_streams() > 0 ? static_cast<int>(config.max_concurrent_streams())
-                                          : 100);
+                                          : kDefaultMaxConcurrentStreams);
   grpc::ResourceQuota quota("onceonly-gateway");
   quota.Resize(config.resource_quota_bytes() > 0 ? config.resource_quota_bytes()
                                                  : size_t{1} << 30);

@@ -322,7 +322,7 @@ TEST_F(HostileCallerTest, TheServerAnnouncesItsStreamLimitPerConnection) {
   EXPECT_EQ((*settings)[kMaxConcurrentStreams], 7u);
   settings = ServerHttp2Settings(stack_->server().port(), stack_->MemberTls("brussels-economy"));
   ASSERT_TRUE(settings.ok()) << settings.status();
-  EXPECT_EQ((*settings)[kMaxConcurrentStreams], 100u);
+  EXPECT_EQ((*settings)[kMaxConcurrentStreams], 4096u);
 }
 
 TEST_F(HostileCallerTest, TlsOlderThan12IsRefused) {
