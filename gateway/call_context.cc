@@ -5,7 +5,7 @@
 #include <atomic>
 #include <iostream>
 
-#include "absl/strings/match.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -15,48 +15,6 @@
 
 namespace onceonly {
 namespace {
-
-// The metadata the gateway reads, each checked before it is kept: a value that could not be
-// stored and read back, or could forge a line where it is printed, refuses the call.
-void ReadMetadata(const grpc::CallbackServerContext& context, CallInfo& call) {
-  struct Wanted {
-    absl::string_view header;
-    std::string* value;
-    bool seen = false;
-  };
-  Wanted wanted[] = {{"x-onceonly-case-ref", &call.case_ref},
-                     {"x-onceonly-user", &call.user},
-                     {"x-onceonly-acting-for", &call.acting_for},
-                     {"x-request-id", &call.request_id}};
-  auto refuse = [&call](absl::Status why) {
-    if (call.metadata_error.ok()) call.metadata_error = std::move(why);
-  };
-  for (const auto& [key_ref, value_ref] : context.client_metadata()) {
-    const absl::string_view key(key_ref.data(), key_ref.size());
-    const absl::string_view value(value_ref.data(), value_ref.size());
-    Wanted* slot = nullptr;
-    for (Wanted& w : wanted) {
-      if (w.header == key) slot = &w;
-    }
-    // Headers of ours the gateway does not read are checked too: a client that sends them
-    // expects them to mean something.
-    if (slot == nullptr && !absl::StartsWith(key, "x-onceonly-")) continue;
-    const absl::string_view name = slot != nullptr ? slot->header : "x-onceonly-*";
-    if (absl::Status ok = CheckMetadataValue(name, value); !ok.ok()) {
-      refuse(std::move(ok));
-    } else if (slot != nullptr && slot->seen) {
-      refuse(InvalidField(name, "INVALID_METADATA",
-                          absl::StrCat(name, " was sent more than once; send it once")));
-    } else if (slot != nullptr) {
-      slot->seen = true;
-      slot->value->assign(value.data(), value.size());
-    }
-  }
-  // A refused call keeps none of its metadata: what it sent is not what the log may hold.
-  if (!call.metadata_error.ok()) {
-    for (Wanted& w : wanted) w.value->clear();
-  }
-}
 
 // The certificate subject (or common name) of a peer that carries no member identity.
 std::string PeerSubject(const grpc::AuthContext& context) {
@@ -80,7 +38,12 @@ CallInfo ResolveCall(grpc::CallbackServerContext& context, absl::string_view met
   const absl::Time now = absl::Now();
   CallInfo call;
   call.method = std::string(method);
-  ReadMetadata(context, call);
+  absl::InlinedVector<std::pair<absl::string_view, absl::string_view>, 8> headers;
+  for (const auto& [key, value] : context.client_metadata()) {
+    headers.emplace_back(absl::string_view(key.data(), key.size()),
+                         absl::string_view(value.data(), value.size()));
+  }
+  ReadCallMetadata(headers, call);
   call.request_id_from_caller = !call.request_id.empty();
   if (call.request_id.empty()) {
     call.request_id = absl::StrFormat(

@@ -53,6 +53,44 @@ absl::Status CheckMetadataValue(absl::string_view header, absl::string_view valu
   return absl::OkStatus();
 }
 
+void ReadCallMetadata(absl::Span<const std::pair<absl::string_view, absl::string_view>> headers,
+                      CallInfo& call) {
+  struct Wanted {
+    absl::string_view header;
+    std::string* value;
+    bool seen = false;
+  };
+  Wanted wanted[] = {{"x-onceonly-case-ref", &call.case_ref},
+                     {"x-onceonly-user", &call.user},
+                     {"x-onceonly-acting-for", &call.acting_for},
+                     {"x-request-id", &call.request_id}};
+  auto refuse = [&call](absl::Status why) {
+    if (call.metadata_error.ok()) call.metadata_error = std::move(why);
+  };
+  for (const auto& [key, value] : headers) {
+    Wanted* slot = nullptr;
+    for (Wanted& w : wanted) {
+      if (w.header == key) slot = &w;
+    }
+    // Headers of ours the gateway does not read are checked too: a client that sends them
+    // expects them to mean something.
+    if (slot == nullptr && !absl::StartsWith(key, "x-onceonly-")) continue;
+    const absl::string_view name = slot != nullptr ? slot->header : "x-onceonly-*";
+    if (absl::Status ok = CheckMetadataValue(name, value); !ok.ok()) {
+      refuse(std::move(ok));
+    } else if (slot != nullptr && slot->seen) {
+      refuse(InvalidField(name, "INVALID_METADATA",
+                          absl::StrCat(name, " was sent more than once; send it once")));
+    } else if (slot != nullptr) {
+      slot->seen = true;
+      slot->value->assign(value.data(), value.size());
+    }
+  }
+  if (!call.metadata_error.ok()) {
+    for (Wanted& w : wanted) w.value->clear();
+  }
+}
+
 v1::AccessRecord CallRecord(const CallInfo& call, absl::Time now) {
   v1::AccessRecord r;
   *r.mutable_time() = ToProto(now);

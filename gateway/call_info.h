@@ -7,10 +7,12 @@
 #define ONCEONLY_GATEWAY_CALL_INFO_H_
 
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "authz/identity.h"
 #include "authz/policy.h"
 #include "onceonly/v1/audit.pb.h"
@@ -45,6 +47,14 @@ struct CallInfo {
 // and a BadRequest violation naming the header. The message says what is wrong without
 // quoting the value.
 absl::Status CheckMetadataValue(absl::string_view header, absl::string_view value);
+
+// Reads the metadata the gateway uses from `headers` (as received, in order) into `call`:
+// x-onceonly-case-ref, x-onceonly-user, x-onceonly-acting-for and x-request-id. Every value
+// of those, and of any other x-onceonly-* header, is checked (CheckMetadataValue), and each of
+// the four may come once; the first refusal goes to `call.metadata_error`, and then none of
+// the metadata is kept: what the caller sent is not what the log may hold.
+void ReadCallMetadata(absl::Span<const std::pair<absl::string_view, absl::string_view>> headers,
+                      CallInfo& call);
 
 // The part of an access record every call has: when, who (certificate identity, subsystem,
 // user, case reference) and how (request id, method). A call whose metadata was refused
