@@ -131,7 +131,7 @@ absl::StatusOr<std::unique_ptr<CallAdmission::Ticket>> CallAdmission::Admit(
     ticket = (kind == CallKind::kDossier ? dossier_ : services_).Admit(member->id(), member->id());
   } else {
     // No member to count it by: its certificate, which only the CA can multiply.
-    ticket = strangers_.Admit(TextDigest(call.peer_certificate_pem), "of this certificate");
+    ticket = strangers_.Admit(TextDigest(call.peer_certificate_pem), "with this certificate");
   }
   if (!ticket.ok()) {
     static Counter& refusals = DefaultMetrics().counter(
