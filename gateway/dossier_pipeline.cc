@@ -200,7 +200,9 @@ void DossierPipeline::AppendDenial(const CallInfo& call, const Prepared& p, Done
   record.set_decision(v1::DECISION_DENY);
   // A caller the policy does not know, or a call refused before its request was validated,
   // leaves only fixed fields (and digests of its text) behind.
-  if (p.decision.member_id.empty() || !p.refusal.ok()) ConfineToFixedFields(*p.policy, call, &record);
+  if (p.decision.member_id.empty() || !p.refusal.ok()) {
+    ConfineToFixedFields(*p.policy, call, &record);
+  }
   absl::Status denial = p.refusal.ok() ? DecisionStatus(p.decision) : p.refusal;
   access_log_.Append(std::move(record),
                      [denial, done = std::move(done)](absl::StatusOr<uint64_t> id) {
@@ -273,7 +275,6 @@ std::shared_ptr<const PolicySnapshot> DossierPipeline::policy() const {
   absl::MutexLock lock(&policy_mu_);
   return policy_;
 }
-
 
 DossierPipeline::Prepared DossierPipeline::Prepare(const CallInfo& call,
                                                    const v1::GetDossierRequest& request) const {
@@ -666,13 +667,17 @@ std::string DossierPipeline::Withdrawn(const FanOut& fan_out) const {
 
 void DossierPipeline::Withhold(const std::shared_ptr<FanOut>& fan_out,
                                const std::string& reason, absl::Status refusal) {
-  v1::AccessRecord& record = fan_out->record;
+  AppendWithheld(std::move(fan_out->record), reason, std::move(refusal),
+                 std::move(fan_out->done));
+}
+
+void DossierPipeline::AppendWithheld(v1::AccessRecord record, const std::string& reason,
+                                     absl::Status refusal, Done done) {
   record.set_decision(v1::DECISION_DENY);
   record.set_reason(reason);
   record.clear_categories_released();
   record.clear_grant_id();
   record.clear_payload_sha256();
-  Done done = std::move(fan_out->done);
   access_log_.Append(std::move(record), [refusal = std::move(refusal), done = std::move(done)](
                                             absl::StatusOr<uint64_t> id) {
     done(id.ok() ? AddErrorMetadata(refusal, "access_id", absl::StrCat(*id)) : id.status());
@@ -781,19 +786,11 @@ void DossierPipeline::Finish(std::shared_ptr<FanOut> fan_out) {
 
 void DossierPipeline::WithholdAfterCommit(v1::AccessRecord record, uint64_t released_id,
                                           const std::string& reason, Done done) {
-  record.set_decision(v1::DECISION_DENY);
-  record.set_reason(reason);
-  record.clear_categories_released();
-  record.clear_grant_id();
-  record.clear_payload_sha256();
   record.set_query(absl::StrCat("withheld: access record ", released_id,
                                 " was committed, then ", reason, " before the answer left"));
   absl::Status refusal = AddErrorMetadata(WithdrawnStatus(reason, record.member()),
                                           "withheld_access_id", absl::StrCat(released_id));
-  access_log_.Append(std::move(record), [refusal = std::move(refusal), done = std::move(done)](
-                                            absl::StatusOr<uint64_t> id) {
-    done(id.ok() ? AddErrorMetadata(refusal, "access_id", absl::StrCat(*id)) : id.status());
-  });
+  AppendWithheld(std::move(record), reason, std::move(refusal), std::move(done));
 }
 
 }  // namespace onceonly

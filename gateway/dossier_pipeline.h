@@ -126,6 +126,10 @@ class DossierPipeline {
   // released, and answered `refusal` (with the record's access_id).
   void Withhold(const std::shared_ptr<FanOut>& fan_out, const std::string& reason,
                 absl::Status refusal);
+  // Appends `record` as a denial for `reason` (nothing released, no hash) and answers
+  // `refusal`, with the record's access_id.
+  void AppendWithheld(v1::AccessRecord record, const std::string& reason, absl::Status refusal,
+                      Done done);
   // An allowed answer whose record committed, withdrawn (`reason`) before it left: a second
   // record, a denial naming `released_id`, and the refusal.
   void WithholdAfterCommit(v1::AccessRecord record, uint64_t released_id,
