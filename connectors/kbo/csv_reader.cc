@@ -5,8 +5,10 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/utf8.h"
 
 namespace onceonly {
 namespace {
@@ -163,6 +165,20 @@ absl::StatusOr<bool> CsvReader::Next(std::vector<std::string>* fields) {
   }
   fields->resize(count);
   return true;
+}
+
+absl::Status CheckFieldsAreUtf8(const CsvReader& reader, const std::vector<const char*>& columns,
+                                const std::vector<std::string>& fields) {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const size_t bad = InvalidUtf8Offset(fields[i]);
+    if (bad == absl::string_view::npos) continue;
+    const std::string column =
+        i < columns.size() ? std::string(columns[i]) : absl::StrCat("column ", i + 1);
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s:%d: %s: not valid UTF-8 at byte %d of \"%s\"; the extract is UTF-8", reader.path(),
+        reader.line(), column, bad + 1, absl::CHexEscape(fields[i])));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace onceonly

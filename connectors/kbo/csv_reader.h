@@ -67,6 +67,13 @@ class CsvReader {
   int64_t refilled_bytes_ = 0;  // bytes read from the file into the buffer, in all
 };
 
+// OK if every field of the record `reader` last read is well-formed UTF-8: each travels later
+// in a protobuf string, which must be, so a field that is not would be stored and then fail
+// every read of its enterprise. Otherwise INVALID_ARGUMENT "path:line: column: not valid UTF-8
+// at byte N of \"<field, escaped>\"", the column named by `columns` (by number past its end).
+absl::Status CheckFieldsAreUtf8(const CsvReader& reader, const std::vector<const char*>& columns,
+                                const std::vector<std::string>& fields);
+
 }  // namespace onceonly
 
 #endif  // ONCEONLY_CONNECTORS_KBO_CSV_READER_H_

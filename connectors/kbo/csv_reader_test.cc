@@ -152,6 +152,24 @@ TEST_F(CsvReaderTest, ALoneCrStartingARecordIsDataAtAnyBufferBoundary) {
   }
 }
 
+TEST_F(CsvReaderTest, Utf8CheckNamesFileLineAndColumn) {
+  std::unique_ptr<CsvReader> reader =
+      ReaderFor("\"Caf\xc3\xa9\",x\n\"ok\",\"Fran\xe7ois\"\n\"a\",\"b\",\"\xc3\"\n");
+  std::vector<std::string> fields;
+  const std::vector<const char*> columns = {"Zipcode", "Denomination"};
+  ASSERT_TRUE(*reader->Next(&fields));
+  EXPECT_TRUE(CheckFieldsAreUtf8(*reader, columns, fields).ok());
+  ASSERT_TRUE(*reader->Next(&fields));
+  absl::Status latin1 = CheckFieldsAreUtf8(*reader, columns, fields);
+  EXPECT_EQ(latin1.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(latin1.message(), HasSubstr(path_ + ":2: Denomination: not valid UTF-8 at byte 5 "
+                                                  "of \"Fran\\xe7ois\""));
+  // A column past the names given is named by its number.
+  ASSERT_TRUE(*reader->Next(&fields));
+  EXPECT_THAT(CheckFieldsAreUtf8(*reader, columns, fields).message(),
+              HasSubstr(":3: column 3: not valid UTF-8 at byte 1"));
+}
+
 TEST(CsvReaderOpenTest, MissingFileIsNotFound) {
   absl::StatusOr<std::unique_ptr<CsvReader>> reader =
       CsvReader::Open(::testing::TempDir() + "/no/such/file.csv");

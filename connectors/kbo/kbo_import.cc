@@ -20,7 +20,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -32,7 +31,6 @@
 #include "common/output_file.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
-#include "common/utf8.h"
 #include "connectors/kbo/csv_reader.h"
 #include "connectors/kbo/kbo_schema.h"
 #include "connectors/kbo/kbo_search.h"
@@ -314,7 +312,7 @@ class FileLoader {
             fields.size() < expected.size() ? expected[fields.size()] : "(extra column)",
             fields.size(), expected.size()));
       } else {
-        status = CheckUtf8(path, *reader, header, fields);
+        status = CheckFieldsAreUtf8(*reader, header, fields);
         if (status.ok()) status = row(*reader, fields);
       }
       if (!status.ok()) {
@@ -336,21 +334,6 @@ class FileLoader {
 
  private:
   static constexpr absl::Duration kReportEvery = absl::Seconds(2);
-
-  // Every field travels later in a protobuf string, which must be UTF-8; a field that is not
-  // would be stored and then fail every read of its enterprise.
-  static absl::Status CheckUtf8(const std::string& path, const CsvReader& reader,
-                                const std::vector<const char*>& header,
-                                const std::vector<std::string>& fields) {
-    for (size_t i = 0; i < fields.size(); ++i) {
-      const size_t bad = InvalidUtf8Offset(fields[i]);
-      if (bad == absl::string_view::npos) continue;
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s:%d: %s: not valid UTF-8 at byte %d of \"%s\"; the extract is UTF-8", path,
-          reader.line(), header[i], bad + 1, absl::CHexEscape(fields[i])));
-    }
-    return absl::OkStatus();
-  }
 
   void Report(const std::string& path, int64_t rows, int64_t bytes, int64_t file_bytes,
               absl::Time start, bool done) {
