@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace onceonly {
 namespace {
@@ -127,6 +128,24 @@ absl::Status FeedStoredLog(AccessLogStore& store, const std::string& log_id,
     return absl::DataLossError(absl::StrCat(
         stray, " stored row(s) belong to no log's leaves: rows were inserted behind the "
         "gateway's back; they are not part of any verified log"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FeedExportLines(std::istream& in, absl::string_view source, LogVerifier& verifier,
+                             const std::function<void(uint64_t)>& progress) {
+  std::string line;
+  for (uint64_t number = 1; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    v1::LogEntry entry;
+    if (auto s = google::protobuf::util::JsonStringToMessage(line, &entry); !s.ok()) {
+      return absl::DataLossError(absl::StrCat(source, ":", number, ": not a log entry (",
+                                              s.message().as_string(), ")"));
+    }
+    if (absl::Status s = verifier.Add(entry); !s.ok()) {
+      return absl::DataLossError(absl::StrCat(source, ":", number, ": ", s.message()));
+    }
+    if (progress && number % 100000 == 0) progress(number);
   }
   return absl::OkStatus();
 }

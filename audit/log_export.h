@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <istream>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "audit/access_log_store.h"
 #include "audit/log_verifier.h"
 #include "onceonly/v1/audit.pb.h"
@@ -33,6 +35,13 @@ absl::StatusOr<LogPage> ReadLogPage(AccessLogStore& store, const std::string& lo
 absl::Status FeedStoredLog(AccessLogStore& store, const std::string& log_id,
                            LogVerifier& verifier,
                            const std::function<void(uint64_t)>& progress = nullptr);
+
+// Feeds `verifier` an export as `onceonly audit export` writes it: one LogEntry in JSON per
+// line (blank lines skipped), read as it comes, so memory stays flat. DataLoss
+// "<source>:<line>: ..." for a line that is not a log entry or that the verifier refuses.
+// `progress(lines_done)` runs every 100,000 lines.
+absl::Status FeedExportLines(std::istream& in, absl::string_view source, LogVerifier& verifier,
+                             const std::function<void(uint64_t)>& progress = nullptr);
 
 }  // namespace onceonly
 

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <sstream>
 
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "audit/access_log.h"
 #include "audit/log_export.h"
@@ -91,15 +93,11 @@ class LogVerifierTest : public ::testing::Test {
     }
   }
 
+  // The lines as `onceonly audit verify --file` reads them.
   absl::StatusOr<LogVerifyReport> VerifyLines(const std::vector<std::string>& lines) {
     LogVerifier verifier(signer_->public_key_pem());
-    for (size_t i = 0; i < lines.size(); ++i) {
-      v1::LogEntry entry;
-      if (!google::protobuf::util::JsonStringToMessage(lines[i], &entry).ok()) {
-        return absl::DataLossError(absl::StrCat("line ", i + 1, ": not a log entry"));
-      }
-      if (absl::Status s = verifier.Add(entry); !s.ok()) return s;
-    }
+    std::istringstream file(absl::StrJoin(lines, "\n"));
+    if (absl::Status s = FeedExportLines(file, "export.jsonl", verifier); !s.ok()) return s;
     return verifier.Finish();
   }
 
@@ -252,7 +250,19 @@ TEST_F(LogVerifierTest, ExportTamperingIsNamed) {
     line[at] = 'B';  // one byte
     auto report = VerifyLines(altered);
     ASSERT_FALSE(report.ok());
-    EXPECT_THAT(report.status().message(), HasSubstr("entry 13"));
+    EXPECT_EQ(report.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(report.status().message(),
+                HasSubstr(absl::StrCat("export.jsonl:", line_of(13) + 1, ": entry 13")));
+  }
+  {
+    std::vector<std::string> altered = lines;
+    altered.insert(altered.begin() + 2, "");  // blank lines are skipped, but counted
+    const size_t record_4 = line_of(4) + 1;     // shifted by the blank line
+    altered[record_4] = "{\"record\": 4}";
+    auto report = VerifyLines(altered);
+    ASSERT_FALSE(report.ok());
+    EXPECT_THAT(report.status().message(),
+                HasSubstr(absl::StrCat("export.jsonl:", record_4 + 1, ": not a log entry")));
   }
   {
     std::vector<std::string> altered = lines;

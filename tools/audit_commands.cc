@@ -170,21 +170,7 @@ int Verify(const std::vector<std::string>& args) {
     source = cl->Get("file");
     std::ifstream in(source);
     if (!in) return Fail(absl::NotFoundError("cannot read " + source));
-    std::string line;
-    for (int number = 1; std::getline(in, line); ++number) {
-      if (line.empty()) continue;
-      v1::LogEntry entry;
-      if (auto s = google::protobuf::util::JsonStringToMessage(line, &entry); !s.ok()) {
-        fed = absl::DataLossError(absl::StrCat(source, ":", number, ": not a log entry (",
-                                               s.message().as_string(), ")"));
-        break;
-      }
-      if (fed = verifier.Add(entry); !fed.ok()) {
-        fed = absl::DataLossError(absl::StrCat(source, ":", number, ": ", fed.message()));
-        break;
-      }
-      if (number % 100000 == 0) progress(number);
-    }
+    fed = FeedExportLines(in, source, verifier, progress);
   } else if (cl->Has("db")) {
     // The database itself: each record's exact stored bytes against its stored hash.
     source = cl->Get("db");
