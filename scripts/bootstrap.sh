@@ -8,7 +8,7 @@ PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libabsl-dev
   libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang
+  clang libclang-rt-14-dev   # libclang-rt: the sanitizer and libFuzzer runtimes (make fuzz)
   python3 python3-grpcio python3-protobuf python3-h2
   libmicrohttpd-dev
 )

@@ -20,6 +20,7 @@ ALLOWED = {
     "tools": {"common", "authz", "audit", "connectors", "gateway"},
     "tests": {"common", "authz", "audit", "connectors", "gateway", "tools"},
     "bench": {"common", "authz", "audit", "connectors", "gateway", "tools"},
+    "fuzz": {"common", "authz", "audit", "connectors", "gateway", "tools"},
 }
 INCLUDE = re.compile(r'^#include "([a-z_]+)/')
 
