@@ -1,7 +1,9 @@
 #include "common/yaml_proto.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -55,9 +57,54 @@ bool IsJsonLiteral(const std::string& s) {
   return digits && (s.size() < 2 || s[0] != '0' || s[1] == '.');
 }
 
-absl::Status ToJson(const YAML::Node& node, const std::string& path, const std::string& file,
-                    std::string* out, std::map<std::string, int>* lines) {
-  if (node.Mark().line >= 0) (*lines)[path] = node.Mark().line + 1;
+// YAML aliases are expanded where they stand, so a few lines may stand for billions of values
+// (each anchor repeating the one before ten times) or for themselves (an anchor holding its own
+// alias), and keys nested deep make every path below them long. The conversion is therefore
+// held to a depth far beyond any config, and to a number of bytes (JSON and paths) in
+// proportion to the file; a file past either is refused, not converted until memory or the
+// stack runs out.
+constexpr int kMaxDepth = 64;
+constexpr size_t kBytesPerFileByte = 64;
+constexpr size_t kMinBudgetBytes = size_t{1} << 20;
+
+struct JsonConversion {
+  const std::string& file;
+  std::string json;
+  std::map<std::string, int> lines;  // path -> line
+  size_t budget_bytes;
+};
+
+// The end of a path too long to show whole (the line says where it is).
+std::string PathToShow(const std::string& path) {
+  constexpr size_t kShown = 100;
+  if (path.size() <= kShown) return path;
+  size_t start = path.size() - kShown;
+  while (start < path.size() && (static_cast<unsigned char>(path[start]) & 0xc0) == 0x80) ++start;
+  return absl::StrCat("...", absl::string_view(path).substr(start));
+}
+
+absl::Status TooLarge(const JsonConversion& c, const YAML::Node& node, const std::string& path,
+                      absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s:%d: %s: %s; write the values out instead of through aliases (*name), and nest less",
+      c.file, node.Mark().line + 1, path.empty() ? "(top level)" : PathToShow(path), what));
+}
+
+absl::Status ToJson(const YAML::Node& node, const std::string& path, int depth, JsonConversion& c) {
+  if (depth > kMaxDepth) {
+    return TooLarge(c, node, path,
+                    absl::StrCat("nested more than ", kMaxDepth,
+                                 " levels deep (or an alias inside its own anchor)"));
+  }
+  const size_t cost = path.size() + (node.IsScalar() ? node.Scalar().size() : 0) + 8;
+  if (cost > c.budget_bytes) {
+    return TooLarge(c, node, path,
+                    "expands to far more than the file holds (aliases repeating aliases, or "
+                    "very long keys nested deep)");
+  }
+  c.budget_bytes -= cost;
+  if (node.Mark().line >= 0) c.lines[path] = node.Mark().line + 1;
+  std::string* const out = &c.json;
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -74,7 +121,7 @@ absl::Status ToJson(const YAML::Node& node, const std::string& path, const std::
       out->push_back('[');
       for (size_t i = 0; i < node.size(); ++i) {
         if (i > 0) out->push_back(',');
-        absl::Status s = ToJson(node[i], absl::StrCat(path, "[", i, "]"), file, out, lines);
+        absl::Status s = ToJson(node[i], absl::StrCat(path, "[", i, "]"), depth + 1, c);
         if (!s.ok()) return s;
       }
       out->push_back(']');
@@ -86,7 +133,7 @@ absl::Status ToJson(const YAML::Node& node, const std::string& path, const std::
       for (const auto& kv : node) {
         if (!kv.first.IsScalar()) {
           return absl::InvalidArgumentError(absl::StrFormat(
-              "%s:%d: %s: keys must be plain names", file, kv.first.Mark().line + 1, path));
+              "%s:%d: %s: keys must be plain names", c.file, kv.first.Mark().line + 1, path));
         }
         if (!first) out->push_back(',');
         first = false;
@@ -94,8 +141,8 @@ absl::Status ToJson(const YAML::Node& node, const std::string& path, const std::
         AppendJsonString(key, out);
         out->push_back(':');
         std::string child = path.empty() ? key : absl::StrCat(path, ".", key);
-        (*lines)[child] = kv.first.Mark().line + 1;
-        absl::Status s = ToJson(kv.second, child, file, out, lines);
+        c.lines[child] = kv.first.Mark().line + 1;
+        absl::Status s = ToJson(kv.second, child, depth + 1, c);
         if (!s.ok()) return s;
       }
       out->push_back('}');
@@ -131,6 +178,10 @@ absl::Status ParseYamlToProto(absl::string_view yaml, const std::string& file,
   YAML::Node root;
   try {  // yaml-cpp reports syntax errors only by exception; contain them here.
     root = YAML::Load(std::string(yaml));
+  } catch (const YAML::DeepRecursion& e) {  // its message would be "bad file"
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s:%d:%d: nested %d levels deep, past what the YAML parser reads", file,
+                        e.mark.line + 1, e.mark.column + 1, e.depth()));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrFormat("%s:%d:%d: YAML syntax: %s", file,
                                                       e.mark.line + 1, e.mark.column + 1,
@@ -140,11 +191,12 @@ absl::Status ParseYamlToProto(absl::string_view yaml, const std::string& file,
     return absl::InvalidArgumentError(
         absl::StrCat(file, ": the top level must be a mapping of field names to values"));
   }
-  std::string json;
-  std::map<std::string, int> lines;
-  absl::Status converted = ToJson(root, "", file, &json, &lines);
+  JsonConversion conversion{
+      file, "", {}, std::max(kMinBudgetBytes, kBytesPerFileByte * yaml.size())};
+  absl::Status converted = ToJson(root, "", 0, conversion);
   if (!converted.ok()) return converted;
-  SourceMap map(file, std::move(lines));
+  const std::string& json = conversion.json;
+  SourceMap map(file, std::move(conversion.lines));
 
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
