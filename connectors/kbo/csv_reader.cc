@@ -13,8 +13,6 @@
 namespace onceonly {
 namespace {
 
-constexpr size_t kBufferSize = 1 << 16;
-
 // The field at `index`, emptied, reusing the vector's strings.
 std::string& FieldAt(std::vector<std::string>* fields, size_t index) {
   if (index < fields->size()) {
@@ -32,7 +30,8 @@ std::string Printable(int c) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(const std::string& path,
+                                                            size_t chunk_bytes) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
     int err = errno;
@@ -40,7 +39,8 @@ absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(const std::string& pa
     if (err == ENOENT) return absl::NotFoundError(msg);
     return absl::UnavailableError(msg);
   }
-  std::unique_ptr<CsvReader> reader(new CsvReader(file, path));
+  std::unique_ptr<CsvReader> reader(
+      new CsvReader(file, path, std::max(chunk_bytes, kMinChunkBytes)));
   // Skip a UTF-8 byte order mark.
   if (reader->Refill() && reader->end_ >= 3 &&
       std::memcmp(reader->buffer_.data(), "\xEF\xBB\xBF", 3) == 0) {
@@ -50,8 +50,8 @@ absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(const std::string& pa
   return reader;
 }
 
-CsvReader::CsvReader(std::FILE* file, std::string path)
-    : file_(file), path_(std::move(path)), buffer_(kBufferSize) {}
+CsvReader::CsvReader(std::FILE* file, std::string path, size_t chunk_bytes)
+    : file_(file), path_(std::move(path)), buffer_(chunk_bytes) {}
 
 CsvReader::~CsvReader() { std::fclose(file_); }
 

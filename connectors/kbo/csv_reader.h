@@ -21,8 +21,14 @@ namespace onceonly {
 
 class CsvReader {
  public:
+  static constexpr size_t kDefaultChunkBytes = 1 << 16;
+  static constexpr size_t kMinChunkBytes = 4;  // room for the byte order mark
+
   // Opens `path`. NOT_FOUND if it does not exist, UNAVAILABLE if it cannot be read.
-  static absl::StatusOr<std::unique_ptr<CsvReader>> Open(const std::string& path);
+  // `chunk_bytes` is how much each read takes (at least kMinChunkBytes); tests make it small to
+  // put chunk boundaries anywhere in a record.
+  static absl::StatusOr<std::unique_ptr<CsvReader>> Open(
+      const std::string& path, size_t chunk_bytes = kDefaultChunkBytes);
   ~CsvReader();
   CsvReader(const CsvReader&) = delete;
   CsvReader& operator=(const CsvReader&) = delete;
@@ -41,7 +47,7 @@ class CsvReader {
 
  private:
   static constexpr int kEof = -1;
-  CsvReader(std::FILE* file, std::string path);
+  CsvReader(std::FILE* file, std::string path, size_t chunk_bytes);
 
   // Next byte, or kEof; Peek() does not consume it.
   int Get() {

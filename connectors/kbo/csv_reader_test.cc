@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -168,6 +169,39 @@ TEST_F(CsvReaderTest, Utf8CheckNamesFileLineAndColumn) {
   ASSERT_TRUE(*reader->Next(&fields));
   EXPECT_THAT(CheckFieldsAreUtf8(*reader, columns, fields).message(),
               HasSubstr(":3: column 3: not valid UTF-8 at byte 1"));
+}
+
+// Chunk boundaries inside a BOM, a CRLF, an escaped quote, a quoted line break or a UTF-8
+// character change nothing.
+TEST_F(CsvReaderTest, SmallChunksReadTheSame) {
+  const std::string content =
+      "\xEF\xBB\xBF\"a\",b\r\n\r\n\"Bistro \"\"Le Coin\"\"\",\"multi\r\nline\"\n"
+      "Chauss\u00e9e,\r,x\n\"open";
+  path_ = ::testing::TempDir() + "/csv_reader_test_small_chunks.csv";
+  std::ofstream(path_, std::ios::binary) << content;
+  auto read = [&](size_t chunk_bytes) {
+    std::unique_ptr<CsvReader> reader = *CsvReader::Open(path_, chunk_bytes);
+    std::vector<std::vector<std::string>> records;
+    std::vector<std::string> fields;
+    while (true) {
+      absl::StatusOr<bool> more = reader->Next(&fields);
+      if (!more.ok()) {
+        records.push_back({std::string(more.status().message())});
+        return records;
+      }
+      if (!*more) return records;
+      records.push_back(fields);
+      records.back().push_back(absl::StrCat("line ", reader->line()));
+    }
+  };
+  const std::vector<std::vector<std::string>> whole = read(CsvReader::kDefaultChunkBytes);
+  EXPECT_THAT(whole, ElementsAre(ElementsAre("a", "b", "line 1"),
+                                 ElementsAre("Bistro \"Le Coin\"", "multi\r\nline", "line 3"),
+                                 ElementsAre("Chauss\u00e9e", "\r", "x", "line 5"),
+                                 ElementsAre(HasSubstr(":6: unterminated quoted field 1"))));
+  for (size_t chunk_bytes = 1; chunk_bytes <= 16; ++chunk_bytes) {
+    EXPECT_EQ(read(chunk_bytes), whole) << chunk_bytes << "-byte chunks";
+  }
 }
 
 TEST(CsvReaderOpenTest, MissingFileIsNotFound) {
