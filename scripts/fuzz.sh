@@ -35,7 +35,6 @@ run_one() {
   local name=${names[$i]}
   local corpus="$BUILD_DIR/fuzz-corpus/$name" artifacts="$BUILD_DIR/fuzz-artifacts/$name"
   mkdir -p "$corpus" "$artifacts"
-  ls "$corpus" | wc -l >"$RUN_DIR/$name.before"
   set +e
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n "$NICENESS" "${binaries[$i]}" \
     -max_total_time="$SECONDS_EACH" -timeout=25 -rss_limit_mb=2560 -print_final_stats=1 \
@@ -44,55 +43,67 @@ run_one() {
   echo $? >"$RUN_DIR/$name.rc"
 }
 
+# "kbo_csv 120/600s: 40724 runs, cov 311, ft 1310, corpus 162, 336 exec/s", from libFuzzer's
+# latest status line.
+progress() {
+  local name=$1 began=$2 line
+  line=$(grep -a -E '^#[0-9]+' "$RUN_DIR/$name.log" 2>/dev/null | tail -1 || true)
+  if [ -z "$line" ]; then
+    line="loading the corpus"
+  else
+    line=$(sed -E 's/^#([0-9]+).*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*exec\/s: ([0-9]+).*/\1 runs, cov \2, ft \3, corpus \4, \5 exec\/s/' <<<"$line")
+  fi
+  echo "fuzz: $name $(($(date +%s) - began))/${SECONDS_EACH}s: $line"
+}
+
 start=$(date +%s)
-pids=() running=()
+pids=() running=() began=()
 next=0
 while [ $next -lt ${#names[@]} ] || [ ${#pids[@]} -gt 0 ]; do
   while [ ${#pids[@]} -lt "$JOBS" ] && [ $next -lt ${#names[@]} ]; do
     run_one $next &
-    pids+=($!) running+=("${names[$next]}")
+    pids+=($!) running+=("${names[$next]}") began+=("$(date +%s)")
     echo "fuzz: [$(($(date +%s) - start))s] started ${names[$next]}"
     next=$((next + 1))
   done
   sleep 2
-  still=() still_names=()
+  still=() still_names=() still_began=()
   for k in "${!pids[@]}"; do
     if kill -0 "${pids[$k]}" 2>/dev/null; then
-      still+=("${pids[$k]}") still_names+=("${running[$k]}")
+      still+=("${pids[$k]}") still_names+=("${running[$k]}") still_began+=("${began[$k]}")
     else
       wait "${pids[$k]}" || true
-      echo "fuzz: [$(($(date +%s) - start))s] finished ${running[$k]}"
+      echo "fuzz: [$(($(date +%s) - start))s] finished ${running[$k]} (exit $(cat "$RUN_DIR/${running[$k]}.rc"))"
     fi
   done
   pids=("${still[@]+"${still[@]}"}") running=("${still_names[@]+"${still_names[@]}"}")
+  began=("${still_began[@]+"${still_began[@]}"}")
   [ $(( ($(date +%s) - start) / 30 )) -gt "${last_report:-0}" ] || continue
   last_report=$(( ($(date +%s) - start) / 30 ))
-  for name in "${running[@]+"${running[@]}"}"; do
-    status=$(grep -a -E '^#[0-9]+' "$RUN_DIR/$name.log" 2>/dev/null | tail -1 | cut -c1-100 || true)
-    echo "fuzz: [$(($(date +%s) - start))s] $name: ${status:-loading the corpus}"
-  done
+  for k in "${!running[@]}"; do progress "${running[$k]}" "${began[$k]}"; done
 done
 
-# The summary: libFuzzer's final stats and its last status line (cov: edges, ft: features).
+# The summary: libFuzzer's final stats and its last status line (cov: edges, ft: features,
+# corpus: inputs kept at the end, new: inputs added this run).
 failed=0
 printf '\n%-20s %12s %8s %7s %8s %8s %8s  %s\n' TARGET EXECUTIONS EXEC/S COV FT CORPUS NEW RESULT
 for i in "${!names[@]}"; do
   name=${names[$i]} log="$RUN_DIR/${names[$i]}.log"
-  stat() { grep -a "^stat::$1:" "$log" | awk '{print $2}' | tail -1; }
-  last=$(grep -a -E '^#[0-9]+' "$log" | tail -1)
+  stat() { grep -a "^stat::$1:" "$log" | awk '{print $2}' | tail -1 || true; }
+  last=$(grep -a -E '^#[0-9]+' "$log" | tail -1 || true)
   cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.*ft: \([0-9]*\).*/\1/p' <<<"$last")
   corpus=$(sed -n 's/.*corp: \([0-9]*\).*/\1/p' <<<"$last")
-  new=$(( $(ls "$BUILD_DIR/fuzz-corpus/$name" | wc -l) - $(cat "$RUN_DIR/$name.before") ))
   rc=$(cat "$RUN_DIR/$name.rc")
-  crash=$(sed -n 's/.*Test unit written to \(.*\)/\1/p' "$log" | tail -1)
+  crash=$(sed -n 's/.*Test unit written to \(.*\)/\1/p' "$log" | tail -1 || true)
   result=ok
   if [ "$rc" != 0 ] || [ -n "$crash" ]; then
     failed=1
     result="FAILED (exit $rc)${crash:+: $crash}"
   fi
   printf '%-20s %12s %8s %7s %8s %8s %8s  %s\n' "$name" "$(stat number_of_executed_units)" \
-    "$(stat average_exec_per_sec)" "${cov:--}" "${ft:--}" "${corpus:--}" "$new" "$result"
+    "$(stat average_exec_per_sec)" "${cov:--}" "${ft:--}" "${corpus:--}" \
+    "$(stat new_units_added)" "$result"
 done
 
 if [ $failed -ne 0 ]; then
