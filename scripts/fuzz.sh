@@ -35,6 +35,7 @@ run_one() {
   local name=${names[$i]}
   local corpus="$BUILD_DIR/fuzz-corpus/$name" artifacts="$BUILD_DIR/fuzz-artifacts/$name"
   mkdir -p "$corpus" "$artifacts"
+  ls "$corpus" | wc -l >"$RUN_DIR/$name.before"
   set +e
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 nice -n "$NICENESS" "${binaries[$i]}" \
     -max_total_time="$SECONDS_EACH" -timeout=25 -rss_limit_mb=2560 -print_final_stats=1 \
@@ -84,7 +85,8 @@ while [ $next -lt ${#names[@]} ] || [ ${#pids[@]} -gt 0 ]; do
 done
 
 # The summary: libFuzzer's final stats and its last status line (cov: edges, ft: features,
-# corpus: inputs kept at the end, new: inputs added this run).
+# corpus: inputs it holds at the end, seeds included), and the inputs this run added to the
+# grown corpus (libFuzzer's own new_units_added also counts inputs replaced by smaller ones).
 failed=0
 printf '\n%-20s %12s %8s %7s %8s %8s %8s  %s\n' TARGET EXECUTIONS EXEC/S COV FT CORPUS NEW RESULT
 for i in "${!names[@]}"; do
@@ -94,6 +96,7 @@ for i in "${!names[@]}"; do
   cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.*ft: \([0-9]*\).*/\1/p' <<<"$last")
   corpus=$(sed -n 's/.*corp: \([0-9]*\).*/\1/p' <<<"$last")
+  new=$(( $(ls "$BUILD_DIR/fuzz-corpus/$name" | wc -l) - $(cat "$RUN_DIR/$name.before") ))
   rc=$(cat "$RUN_DIR/$name.rc")
   crash=$(sed -n 's/.*Test unit written to \(.*\)/\1/p' "$log" | tail -1 || true)
   result=ok
@@ -102,8 +105,7 @@ for i in "${!names[@]}"; do
     result="FAILED (exit $rc)${crash:+: $crash}"
   fi
   printf '%-20s %12s %8s %7s %8s %8s %8s  %s\n' "$name" "$(stat number_of_executed_units)" \
-    "$(stat average_exec_per_sec)" "${cov:--}" "${ft:--}" "${corpus:--}" \
-    "$(stat new_units_added)" "$result"
+    "$(stat average_exec_per_sec)" "${cov:--}" "${ft:--}" "${corpus:--}" "$new" "$result"
 done
 
 if [ $failed -ne 0 ]; then
