@@ -3,8 +3,9 @@
 // the seeds' checkpoints. Properties:
 // - nothing crashes or hangs, whatever the lines hold;
 // - a refusal is DATA_LOSS, and names the file and the line when a line is at fault;
-// - a log that verifies has as many leaves as record and pruned lines, and its root is the
-//   one MerkleTree computes from their leaf hashes (the verifier keeps only O(log n) of them).
+// - a log that verifies has as many leaves as record, unreadable-record and pruned lines, and
+//   its root is the one MerkleTree computes from their leaf hashes (the verifier keeps only
+//   O(log n) of them); the unreadable records it reports are leaves of the log, in order.
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
@@ -42,7 +43,9 @@ void CheckRefusal(const absl::Status& status) {
   }
 }
 
-// The leaves the lines hold, by the same parse as FeedExportLines, into a MerkleTree.
+// The leaves the lines hold, by the same parse as FeedExportLines, into a MerkleTree: a record
+// is its deterministic encoding, an unreadable record its bytes as stored, a pruned leaf the
+// hash it carries.
 MerkleTree TreeOfLines(const std::string& text) {
   MerkleTree tree;
   std::istringstream lines(text);
@@ -51,6 +54,8 @@ MerkleTree TreeOfLines(const std::string& text) {
     if (line.empty() || !google::protobuf::util::JsonStringToMessage(line, &entry).ok()) continue;
     if (entry.has_record()) {
       tree.AppendLeafHash(MerkleLeafHash(SerializeAccessRecord(entry.record())));
+    } else if (entry.has_unreadable()) {
+      tree.AppendLeafHash(MerkleLeafHash(entry.unreadable().data()));
     } else if (entry.has_pruned()) {
       tree.AppendLeafHash(entry.leaf_hash());
     }
@@ -59,10 +64,18 @@ MerkleTree TreeOfLines(const std::string& text) {
 }
 
 void CheckReport(const std::string& text, const LogVerifyReport& report) {
-  if (report.records + report.pruned != report.leaves) {
-    PropertyViolated("every leaf is a record or a pruned leaf",
+  if (report.records + report.pruned + report.unreadable.size() != report.leaves) {
+    PropertyViolated("every leaf is a record, a pruned leaf or an unreadable record",
                      absl::StrCat(report.leaves, " leaves, ", report.records, " records, ",
-                                  report.pruned, " pruned"));
+                                  report.pruned, " pruned, ", report.unreadable.size(),
+                                  " unreadable"));
+  }
+  for (size_t i = 0; i < report.unreadable.size(); ++i) {
+    if (report.unreadable[i] >= report.leaves ||
+        (i > 0 && report.unreadable[i] <= report.unreadable[i - 1])) {
+      PropertyViolated("unreadable records are named by their leaves, in order",
+                       absl::StrCat("entry ", report.unreadable[i], " of ", report.leaves));
+    }
   }
   const MerkleTree tree = TreeOfLines(text);
   if (tree.size() != report.leaves) {
