@@ -65,10 +65,10 @@ MerkleTree TreeOfLines(const std::string& text) {
 
 void CheckReport(const std::string& text, const LogVerifyReport& report) {
   if (report.records + report.pruned + report.unreadable.size() != report.leaves) {
-    PropertyViolated("every leaf is a record, a pruned leaf or an unreadable record",
-                     absl::StrCat(report.leaves, " leaves, ", report.records, " records, ",
-                                  report.pruned, " pruned, ", report.unreadable.size(),
-                                  " unreadable"));
+    PropertyViolated(
+        "every leaf is a record, a pruned leaf or an unreadable record",
+        absl::StrCat(report.leaves, " leaves, ", report.records, " records, ", report.pruned,
+                     " pruned, ", report.unreadable.size(), " unreadable"));
   }
   for (size_t i = 0; i < report.unreadable.size(); ++i) {
     if (report.unreadable[i] >= report.leaves ||
